@@ -1,0 +1,1 @@
+"""Baton: declarative multi-agent workflow specs."""

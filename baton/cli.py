@@ -1,0 +1,47 @@
+"""The `baton` command line: wires the compiler and the runtime, nothing else.
+
+Subcommands are imported when they run, so `baton --help` and `baton lint` do not pay
+for the runtime, pydantic or networkx.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+# command name -> "module:attribute" of its click command
+COMMANDS = {
+    "lint": "baton.commands.lint:lint_command",
+    "graph": "baton.commands.graph:graph_command",
+    "schema": "baton.commands.schema:schema_group",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="baton-workflows", prog_name="baton")
+def cli() -> None:
+    """Baton: declarative workflow specs for multi-agent systems.
+
+    Lint specs, compile them to typed state machines, and run them durably.
+    """
+
+
+def main(argv: Any = None) -> None:
+    cli.main(args=argv, prog_name="baton")

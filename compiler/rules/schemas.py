@@ -1,0 +1,174 @@
+"""Schema rules: handoff and input schemas are valid, resolvable, tight, and referenced
+handoffs exist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from compiler import ir
+from compiler.context import LintContext
+from compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
+from compiler.span import Span
+from compiler.yamlnodes import JSON, YNode, node_at
+
+
+def _schemas(ctx: LintContext) -> Iterator[tuple[str, ir.Schema]]:
+    """(label, schema) for every inputs schema and handoff version, each once."""
+    for workflow in ctx.spec.workflows.values():
+        if workflow.inputs:
+            yield f"inputs of workflow '{workflow.name}'", workflow.inputs
+        for handoff in workflow.handoffs.values():
+            for version in handoff.versions.values():
+                yield f"handoff '{handoff.name}@{version.version}'", version.schema
+
+
+def _span_in(schema: ir.Schema, path: list[str | int]) -> Span:
+    return node_at(schema.node, path).span if schema.node is not None else schema.span
+
+
+def invalid_schema(ctx: LintContext) -> Iterator[Diagnostic]:
+    """A schema is not valid JSON Schema (draft 2020-12): checked against the meta-schema.
+
+    Why: an invalid schema validates nothing, or fails the run when first used.
+
+    Example: `type: strng` in a handoff.
+    """
+    import jsonschema_rs
+
+    for label, schema in _schemas(ctx):
+        try:
+            jsonschema_rs.meta.validate(schema.value)  # type: ignore[arg-type]
+        except jsonschema_rs.ValidationError as error:
+            path = list(error.instance_path)
+            yield Diagnostic(
+                "B301",
+                Severity.ERROR,
+                _span_in(schema, path),
+                f"{label} is not a valid JSON Schema at '/{'/'.join(map(str, path))}': "
+                f"{error.message}",
+            )
+        except jsonschema_rs.ReferencingError as error:
+            yield Diagnostic("B301", Severity.ERROR, schema.span, f"{label}: {error}")
+
+
+def unknown_handoff(ctx: LintContext) -> Iterator[Diagnostic]:
+    """`output:` names a handoff or a version that the workflow does not define.
+
+    Why: the step's output could not be validated; nothing downstream could trust it.
+
+    Example: `output: brief@3` when `brief` has versions 1 and 2.
+    """
+    for workflow in ctx.spec.workflows.values():
+        for step in workflow.steps.values():
+            ref = step.output
+            if ref is None:
+                continue
+            handoff = workflow.handoffs.get(ref.handoff)
+            if handoff is None:
+                yield Diagnostic(
+                    "B302",
+                    Severity.ERROR,
+                    ref.span,
+                    f"step '{step.id}' outputs unknown handoff '{ref.handoff}'"
+                    f"{did_you_mean(ref.handoff, workflow.handoffs)}; handoffs are "
+                    f"{choices_text(workflow.handoffs)}",
+                )
+            elif ref.version is not None and ref.version not in handoff.versions:
+                yield Diagnostic(
+                    "B302",
+                    Severity.ERROR,
+                    ref.span,
+                    f"handoff '{ref.handoff}' has no version {ref.version}; versions are "
+                    f"{', '.join(map(str, sorted(handoff.versions)))}",
+                )
+
+
+def _object_schemas(
+    node: YNode | None, value: JSON, path: list[str | int]
+) -> Iterator[tuple[list[str | int], dict[str, JSON]]]:
+    """Object schemas in a schema: the root and nested properties, items and $defs."""
+    if not isinstance(value, dict):
+        return
+    declared = value.get("type")
+    if declared == "object" or (declared is None and "properties" in value):
+        yield path, value
+    for keyword in ("properties", "$defs", "patternProperties"):
+        children = value.get(keyword)
+        if isinstance(children, dict):
+            for name, sub in children.items():
+                yield from _object_schemas(None, sub, [*path, keyword, name])
+    for keyword in ("items", "additionalProperties"):
+        if isinstance(value.get(keyword), dict):
+            yield from _object_schemas(None, value[keyword], [*path, keyword])
+    for keyword in ("prefixItems", "allOf", "anyOf", "oneOf"):
+        branches = value.get(keyword)
+        if isinstance(branches, list):
+            for index, sub in enumerate(branches):
+                yield from _object_schemas(None, sub, [*path, keyword, index])
+
+
+def loose_schema(ctx: LintContext) -> Iterator[Diagnostic]:
+    """A handoff's object schema (at any depth) does not say explicitly which properties are
+    `required` and whether others are allowed (`additionalProperties`).
+
+    Why: a loose contract accepts outputs with missing or misspelt fields, which is how
+    malformed handoffs slip through; explicit is cheap.
+
+    Example: `{type: object, properties: {summary: {type: string}}}`.
+    """
+    for workflow in ctx.spec.workflows.values():
+        for handoff in workflow.handoffs.values():
+            for version in handoff.versions.values():
+                schema = version.schema
+                for path, value in _object_schemas(schema.node, schema.value, []):
+                    missing = [k for k in ("required", "additionalProperties") if k not in value]
+                    if missing and not _is_combinator_only(value):
+                        where = "/" + "/".join(map(str, path))
+                        yield Diagnostic(
+                            "B304",
+                            Severity.WARNING,
+                            _span_in(schema, path),
+                            f"loose object schema in handoff '{handoff.name}@{version.version}' "
+                            f"at '{where}': no explicit {' or '.join(repr(m) for m in missing)}",
+                        )
+
+
+def _is_combinator_only(value: dict[str, JSON]) -> bool:
+    return "properties" not in value and any(
+        k in value for k in ("allOf", "anyOf", "oneOf", "$ref")
+    )
+
+
+def unresolved_ref(ctx: LintContext) -> Iterator[Diagnostic]:
+    """A `$ref` in a schema cannot be resolved: the file does not exist, does not load, or
+    the JSON pointer points at nothing. Remote (http) refs are not fetched.
+
+    Why: validation of that part of the handoff would be impossible at run time.
+
+    Example: `{$ref: schemas/brief.v3.json}` when only v1 and v2 exist.
+    """
+    for label, schema in _schemas(ctx):
+        yield from _refs_in(ctx, label, schema, schema.value, [], schema.base)
+
+
+def _refs_in(
+    ctx: LintContext, label: str, schema: ir.Schema, value: JSON, path: list[str | int], base: Path
+) -> Iterator[Diagnostic]:
+    if isinstance(value, dict):
+        ref = value.get("$ref")
+        if isinstance(ref, str):
+            resolved = ctx.store.resolve(ref, base, schema.value, schema.node)
+            if isinstance(resolved, str):
+                yield Diagnostic(
+                    "B305",
+                    Severity.ERROR,
+                    _span_in(schema, [*path, "$ref"]),
+                    f"cannot resolve $ref in {label}: {resolved}",
+                )
+        for key, sub in value.items():
+            if key not in ("const", "enum", "default", "examples"):
+                yield from _refs_in(ctx, label, schema, sub, [*path, key], base)
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            yield from _refs_in(ctx, label, schema, sub, [*path, index], base)
