@@ -1,0 +1,42 @@
+"""`baton graph SPEC`: the step DAG with agents, approvals and effects."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from compiler.graphview import GRAPH_FORMATS, render_graph
+from compiler.pipeline import UsageError, load_spec_set
+
+
+@click.command("graph")
+@click.argument("spec", type=click.Path())
+@click.option(
+    "--format", "fmt", type=click.Choice(GRAPH_FORMATS), default="mermaid", show_default=True
+)
+@click.option("--workflow", "name", help="The workflow to draw, when SPEC holds several.")
+def graph_command(spec: str, fmt: str, name: str | None) -> None:
+    """Print the step graph of the workflow in SPEC (a file, or a directory with --workflow)."""
+    try:
+        loaded = load_spec_set([spec])
+    except UsageError as error:
+        raise click.UsageError(str(error)) from error
+    workflows = loaded.spec.workflows
+    if name is None:
+        shown = os.path.normpath(spec)
+        in_file = [w for w in workflows.values() if w.path == shown]
+        if len(in_file) != 1:
+            raise click.UsageError(
+                f"'{spec}' holds {len(in_file)} workflows; name one with --workflow "
+                f"({', '.join(sorted(workflows)) or 'none found'})"
+            )
+        workflow = in_file[0]
+    elif name in workflows:
+        workflow = workflows[name]
+    else:
+        raise click.UsageError(
+            f"unknown workflow '{name}'; workflows are {', '.join(sorted(workflows))}"
+        )
+    sys.stdout.write(render_graph(workflow, fmt))

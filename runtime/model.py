@@ -1,0 +1,232 @@
+"""The public types a compiled workflow is made of.
+
+Generated modules (`baton compile`) build a `Workflow` from these and nothing else;
+the runtime's drivers execute it. Policy (validation, ACL, retries, approvals) lives in
+the runtime, so it can change without regenerating code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Generic, TypeAlias, TypeVar
+
+JSON: TypeAlias = Any  # a JSON value: None | bool | int | float | str | list | dict
+
+
+class StepState(StrEnum):
+    """Where a step is in its lifecycle (see runtime.lifecycle for the legal moves)."""
+
+    PENDING = "pending"
+    AWAITING_APPROVAL = "awaiting_approval"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    VALIDATED = "validated"
+    AWAITING_REVIEW = "awaiting_review"
+    COMMITTED = "committed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class FailureClass(StrEnum):
+    """Why an attempt or a step failed; only some are ever retried."""
+
+    TIMEOUT = "timeout"
+    MALFORMED_OUTPUT = "malformed_output"
+    AGENT_ERROR = "agent_error"
+    ACL_DENIED = "acl_denied"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+NEVER_RETRIED = frozenset({FailureClass.ACL_DENIED, FailureClass.REJECTED, FailureClass.CANCELLED})
+
+
+class Effect(StrEnum):
+    """`external`: the step does something irreversible outside Baton."""
+
+    NONE = "none"
+    EXTERNAL = "external"
+
+
+class ApprovalStage(StrEnum):
+    BEFORE = "before"
+    AFTER = "after"
+
+
+class AgentKind(StrEnum):
+    PYTHON = "python"
+    COMMAND = "command"
+    HTTP = "http"
+    BUILTIN = "builtin"
+
+
+@dataclass(frozen=True)
+class AgentBinding:
+    """How to call an agent, whom it may delegate to, and its token prices (USD/Mtok)."""
+
+    name: str
+    kind: AgentKind
+    target: str | tuple[str, ...]
+    delegates_to: tuple[str, ...] = ()
+    input_price_per_mtok: float = 0.0
+    output_price_per_mtok: float = 0.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries: which failure classes, how many attempts, exponential backoff."""
+
+    max_attempts: int = 1
+    on: tuple[FailureClass, ...] = ()
+    initial_ms: int = 1000
+    multiplier: float = 2.0
+    max_ms: int = 30_000
+    jitter: float = 0.1
+
+    def retries(self, failure: FailureClass, attempt: int) -> bool:
+        """Whether a failed `attempt` (1-based) of this class gets another try."""
+        return failure not in NEVER_RETRIED and failure in self.on and attempt < self.max_attempts
+
+    def delay_ms(self, attempt: int, jitter_sample: float) -> int:
+        """Backoff before the attempt after `attempt`; `jitter_sample` in [0, 1) is data.
+
+        >>> RetryPolicy(initial_ms=1000, multiplier=2, max_ms=30_000, jitter=0).delay_ms(3, 0.5)
+        4000
+        """
+        base = min(self.initial_ms * self.multiplier ** (attempt - 1), self.max_ms)
+        spread = base * self.jitter * (2 * jitter_sample - 1)
+        return max(0, round(base + spread))
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A gate: a principal with `role` decides before the step runs or after it validates."""
+
+    role: str
+    stage: ApprovalStage = ApprovalStage.BEFORE
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """One version of a handoff: its JSON Schema (the authority) and its generated model."""
+
+    name: str
+    version: int
+    schema: JSON
+    model: type[Any] | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+@dataclass(frozen=True)
+class Template:
+    """A template (`{{ ... }}` in a string) or a bare expression, kept as its source.
+
+    The runtime compiles each once in its sandbox; `spec` names the line it came from.
+    """
+
+    source: str
+    is_expression: bool = False
+    spec: str = ""
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    expr: Template
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Quality:
+    """`result_quality_score` = weighted share of checks that hold; below min_score fails."""
+
+    min_score: float
+    checks: tuple[QualityCheck, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a compiled workflow."""
+
+    id: str
+    spec: str  # "file.yaml:LINE", for errors that name the spec line
+    agent: str | None = None
+    workflow: str | None = None  # a sub-workflow step
+    needs: tuple[str, ...] = ()
+    condition: Template | None = None
+    input: JSON = None  # the input tree; string leaves may hold templates
+    output: Handoff | None = None
+    timeout_ms: int = 300_000
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    effect: Effect = Effect.NONE
+    approval: Approval | None = None
+    quality: Quality | None = None
+    delegation_chain: tuple[str, ...] = ()
+    transitions: tuple[str, ...] = ()  # the lifecycle triggers that apply to this step
+    name: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A compiled workflow: what the runtime executes."""
+
+    name: str
+    version: int
+    spec_path: str
+    spec_sha256: str
+    steps: tuple[Step, ...]
+    generations: tuple[tuple[str, ...], ...]
+    inputs_schema: JSON = None
+    input_model: type[Any] | None = None
+    owner: str | None = None
+    result: str | None = None
+    agents: tuple[AgentBinding, ...] = ()
+    approvers: tuple[tuple[str, tuple[str, ...]], ...] = ()  # role -> principals
+    max_delegation_depth: int = 3
+    untrusted_token_budget: int = 2000
+    untrusted_inputs: tuple[str, ...] = ()  # JSON pointers into the run input
+    description: str | None = None
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def agent(self, name: str) -> AgentBinding:
+        for agent in self.agents:
+            if agent.name == name:
+                return agent
+        raise KeyError(name)
+
+    def principals(self, role: str) -> tuple[str, ...]:
+        return dict(self.approvers).get(role, ())
+
+
+InputT = TypeVar("InputT")
+
+
+@dataclass(frozen=True)
+class Usage:
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class Request(Generic[InputT]):
+    """What an agent receives: typed by the generated module as `Request[ResearchInput]`."""
+
+    workflow: str
+    run_id: str
+    step: str
+    attempt: int
+    idempotency_key: str
+    input: InputT
+    output_schema: JSON
+    delegation_chain: tuple[str, ...]
