@@ -26,6 +26,7 @@ test: lint
 	$(BIN)/pytest -n 2
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python benchmarks/lint_bench.py
 
 clean:

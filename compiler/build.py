@@ -113,16 +113,18 @@ class Builder:
 
     # -- rosters
 
-    def agent(self, name: str, key: YScalar, node: YMap) -> ir.Agent | None:
+    def agent(self, name: str, key: YScalar, node: YMap) -> ir.Agent:
         run = _map(node.get("run"))
-        if run is None or len(run.entries) != 1:
-            return None
-        kind, _, target_node = next(run.items())
-        target: str | tuple[str, ...]
-        if isinstance(target_node, YSeq):
-            target = tuple(str(item.data) for item in target_node.items)
-        else:
-            target = str(target_node.data)
+        # a missing or malformed `run` is B002; the agent still exists for the other rules
+        kind = ""
+        target: str | tuple[str, ...] = ""
+        if run is not None and len(run.entries) == 1:
+            kind, _, target_node = next(run.items())
+            target = (
+                tuple(str(item.data) for item in target_node.items)
+                if isinstance(target_node, YSeq)
+                else str(target_node.data)
+            )
         delegates = node.get("delegates_to")
         price_node = _map(node.get("price"))
         price = None
@@ -134,7 +136,7 @@ class Builder:
         return ir.Agent(
             name=name,
             span=key.span,
-            run=ir.AgentRun(kind, target, run.span),
+            run=ir.AgentRun(kind, target, (run or node).span),
             delegates_to=_names(delegates),
             delegates_to_span=delegates.span if delegates else None,
             description=_str(node.get("description")),
@@ -144,8 +146,8 @@ class Builder:
     def roster(self, key: str, node: YMap) -> ir.Roster:
         agents: dict[str, ir.Agent] = {}
         for name, key_node, value in (_map(node.get("agents")) or YMap((), node.span)).items():
-            if isinstance(value, YMap) and (agent := self.agent(name, key_node, value)):
-                agents[name] = agent
+            if isinstance(value, YMap):
+                agents[name] = self.agent(name, key_node, value)
         approvers = {
             role: _names(principals)
             for role, _, principals in (_map(node.get("approvers")) or YMap((), node.span)).items()
@@ -216,9 +218,9 @@ class Builder:
         if isinstance(cond := node.get("if"), YScalar) and isinstance(cond.value, str):
             condition = template_of(cond, is_expression=True)
         approval = None
-        if (approval_node := _map(node.get("approval"))) and (
-            role := _name(approval_node.get("role"))
-        ):
+        if approval_node := _map(node.get("approval")):
+            # without a valid `role` (B002) it is still an approval: B401 must not fire
+            role = _name(approval_node.get("role")) or ir.Name("", approval_node.span)
             approval = ir.Approval(
                 role,
                 _str(approval_node.get("stage")) or "before",
@@ -228,9 +230,9 @@ class Builder:
         quality = None
         if quality_node := _map(node.get("quality")):
             checks = []
-            for check in (
-                n for n in getattr(quality_node.get("checks"), "items", ()) if isinstance(n, YMap)
-            ):
+            checks_node = quality_node.get("checks")
+            check_nodes = checks_node.items if isinstance(checks_node, YSeq) else ()
+            for check in (n for n in check_nodes if isinstance(n, YMap)):
                 expr = check.get("expr")
                 if isinstance(expr, YScalar) and isinstance(expr.value, str):
                     weight = _num(check.get("weight"))

@@ -43,30 +43,46 @@ class LintContext:
             for step_id, step in workflow.steps.items()
         }
 
-    def upstream(self, workflow: ir.Workflow) -> dict[str, set[str]]:
-        """Each step's transitive `needs`; safe on cyclic graphs (B101 reports those)."""
-        return self._upstream[workflow.name]
+    def is_upstream(self, workflow: ir.Workflow, step: str, candidate: str) -> bool:
+        """Whether `candidate` is in `step`'s transitive `needs`."""
+        index, closure = self._upstream[workflow.name]
+        position = index.get(candidate)
+        return position is not None and bool(closure.get(step, 0) >> position & 1)
 
     @cached_property
-    def _upstream(self) -> dict[str, dict[str, set[str]]]:
-        result: dict[str, dict[str, set[str]]] = {}
+    def _upstream(self) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
+        """Per workflow: step -> bit position, and step -> bitset of its ancestors.
+
+        Bitsets (Python ints) keep this linear in memory and fast for 10k-step chains,
+        where sets of ancestors would be quadratic. Cycles (B101) are cut arbitrarily.
+        """
+        result: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
         for workflow in self.spec.workflows.values():
             needs = self.known_needs(workflow)
-            closure: dict[str, set[str]] = {}
-            for start in needs:
-                seen: set[str] = set()
-                stack = list(needs[start])
+            index = {step_id: position for position, step_id in enumerate(workflow.steps)}
+            closure: dict[str, int] = {}
+            for start in workflow.steps:
+                if start in closure:
+                    continue
+                # iterative post-order DFS; a node on the stack is treated as done (cycle)
+                stack: list[tuple[str, int]] = [(start, 0)]
+                closure[start] = 0
                 while stack:
-                    node = stack.pop()
-                    if node in seen:
+                    node, next_child = stack[-1]
+                    deps = needs[node]
+                    if next_child < len(deps):
+                        stack[-1] = (node, next_child + 1)
+                        dep = deps[next_child]
+                        if dep not in closure:
+                            closure[dep] = 0
+                            stack.append((dep, 0))
                         continue
-                    seen.add(node)
-                    if node in closure:
-                        seen |= closure[node]
-                    else:
-                        stack.extend(needs[node])
-                closure[start] = seen
-            result[workflow.name] = closure
+                    stack.pop()
+                    bits = 0
+                    for dep in deps:
+                        bits |= closure[dep] | (1 << index[dep])
+                    closure[node] = bits
+            result[workflow.name] = (index, closure)
         return result
 
     # -- what a step produces

@@ -107,10 +107,53 @@ class _Builder:
                         f"duplicate key '{name}' (previously defined at {seen[name]})",
                     )
                 )
+                self.build(value_node, depth + 1)  # dropped, but its own findings count
                 continue
             seen[name] = key.span
             entries.append((key, self.build(value_node, depth + 1)))
         return YMap(tuple(entries), self.span(node))
+
+
+def _alias_bomb(root: yaml.Node) -> yaml.Node | None:
+    """The node where alias expansion first passes MAX_EXPANDED_NODES, or None.
+
+    Sizes are counted on the composed graph, where an alias is the anchored node itself,
+    so a billion-laughs document is caught without expanding it (expanding a million
+    nodes takes seconds).
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes or depth > MAX_DEPTH:  # cycles and deep nesting: the builder reports
+            return sizes.get(key, 1)
+        sizes[key] = 1
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        sizes[key] = min(1 + sum(size(c, depth + 1) for c in children), 2 * MAX_EXPANDED_NODES)
+        return sizes[key]
+
+    if size(root, 0) <= MAX_EXPANDED_NODES:
+        return None
+    node, seen = root, {id(root)}
+    while True:  # descend to the smallest subtree that is still too big
+        children = (
+            list(node.value)
+            if isinstance(node, yaml.SequenceNode)
+            else [part for pair in node.value for part in pair]
+            if isinstance(node, yaml.MappingNode)
+            else []
+        )
+        big = [
+            c for c in children if sizes.get(id(c), 0) > MAX_EXPANDED_NODES and id(c) not in seen
+        ]
+        if not big:
+            return node
+        node = big[0]
+        seen.add(id(node))
 
 
 def load_text(path: str, text: str) -> tuple[LoadedFile, list[Diagnostic]]:
@@ -123,6 +166,10 @@ def load_text(path: str, text: str) -> tuple[LoadedFile, list[Diagnostic]]:
         mark = error.problem_mark or error.context_mark
         span = Span(path, mark.line + 1, mark.column + 1) if mark else file_span(path)
         problem = error.problem or error.context or "invalid YAML"
+        start = error.context_mark
+        if error.problem and error.context and start and start.line != getattr(mark, "line", -1):
+            # where the unclosed construct began is the useful half of the message
+            problem += f" ({error.context} started at {path}:{start.line + 1}:{start.column + 1})"
         return loaded_empty, [Diagnostic("B001", Severity.ERROR, span, f"YAML syntax: {problem}")]
     except yaml.YAMLError as error:
         return loaded_empty, [
@@ -131,6 +178,11 @@ def load_text(path: str, text: str) -> tuple[LoadedFile, list[Diagnostic]]:
     if composed is None:
         return loaded_empty, [Diagnostic("B001", Severity.ERROR, file_span(path), "file is empty")]
     builder = _Builder(path)
+    # no anchor, no alias: skip the walk that sizes the expanded document
+    bomb = _alias_bomb(composed) if "&" in text else None
+    if bomb is not None:
+        message = "document expands to too many nodes (alias bomb?)"
+        return loaded_empty, [Diagnostic("B001", Severity.ERROR, builder.span(bomb), message)]
     try:
         root = builder.build(composed)
     except _LoadError as error:

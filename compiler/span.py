@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, order=True)
-class Span:
+class Span(NamedTuple):
     """A position in a spec file: 1-based line and column, as editors count them.
+
+    A named tuple, not a dataclass: the loader makes one per YAML node, and tuples are
+    several times cheaper to build on 10k-step specs.
 
     >>> str(Span("specs/a.yaml", 3, 7))
     'specs/a.yaml:3:7'

@@ -85,6 +85,16 @@ def _allowed_keys(schema_path: list[str | int]) -> list[str]:
     return sorted(props)
 
 
+def _key_span(root: YNode, path: list[str | int]) -> Span | None:
+    """Where the key naming the node at `path` is written (a mapping's own start is its
+    first child key, which would blame the wrong line)."""
+    if not path:
+        return None
+    parent = node_at(root, path[:-1])
+    key = parent.key_node(str(path[-1])) if isinstance(parent, YMap) else None
+    return key.span if key else None
+
+
 def _message(error: Any, root: YNode) -> tuple[Span, str] | None:
     kind = error.kind
     name = kind.name
@@ -102,7 +112,7 @@ def _message(error: Any, root: YNode) -> tuple[Span, str] | None:
             parts.append(f"unknown key '{key}' {where}{did_you_mean(str(key), allowed)}")
         return first or node.span, "; ".join(parts) + f"; expected one of {choices_text(allowed)}"
     if name == "required":
-        return node.span, f"missing required key '{kind.property}' {where}"
+        return _key_span(root, path) or node.span, f"missing required key '{kind.property}' {where}"
     if name == "type":
         expected = " or ".join(_TYPE_WORDS.get(t, t) for t in kind.types)
         return node.span, f"expected {expected} {where}, got {_describe(node.data)}"
@@ -125,7 +135,13 @@ def _message(error: Any, root: YNode) -> tuple[Span, str] | None:
         return span, f"invalid name '{bad}' {where}; expected {wanted}"
     if name in {"minProperties", "maxProperties"} and list(error.schema_path)[-2:-1] == ["run"]:
         return node.span, "'run' takes exactly one of 'builtin', 'command', 'http', 'python'"
-    if name == "oneOf" or name.startswith("oneOf"):
+    if name.startswith("oneOf"):
+        # report the branch of the value's own type (a list of names: its bad item)
+        for branch in getattr(kind, "context", None) or []:
+            if branch and not any(
+                e.kind.name == "type" and list(e.instance_path) == path for e in branch
+            ):
+                return _message(branch[0], root)
         return node.span, f"invalid value {where}: expected a name or a list of names"
     return node.span, f"invalid value {where}: {error.message}"
 

@@ -7,6 +7,7 @@ sandbox forbids (statements, calls, private attributes, unknown filters) are B01
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -125,9 +126,57 @@ def _statements_problem(template: Any, nodes: Any) -> tuple[str, int] | None:
     return None
 
 
+_NAME = r"[A-Za-z][A-Za-z0-9_]*"
+_PURE_REFERENCE = re.compile(rf"\s*({_NAME}(?:\.{_NAME}|\[[0-9]+\])*)\s*")
+_SEGMENT = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_JINJA_WORDS = frozenset(
+    "true false none True False None and or not in is if else recursive".split()
+)
+_PART = re.compile(rf"\.({_NAME})|\[([0-9]+)\]")
+
+
+def _pure_reference(text: str, lineno: int) -> Reference | None:
+    match = _PURE_REFERENCE.fullmatch(text)
+    if match is None:
+        return None
+    path = match.group(1)
+    if _JINJA_WORDS.intersection(re.findall(_NAME, path)):
+        return None  # `true`, `none`, `not`... are literals or operators to jinja
+    root = re.match(_NAME, path)
+    assert root is not None
+    parts: tuple[str | int, ...] = tuple(
+        name if name else int(index) for name, index in _PART.findall(path, root.end())
+    )
+    return Reference(root.group(0), parts, lineno)
+
+
+def _fast_parse(source: str, is_expression: bool) -> ParsedTemplate | None:
+    """References of the common case, plain `{{ a.b[0] }}` reads, without jinja's parser.
+
+    Returns None for anything else (filters, operators, literals...), which then takes
+    the full parse; the two agree on every template this accepts (a test checks).
+    """
+    if is_expression:
+        reference = _pure_reference(source, 1)
+        return ParsedTemplate((reference,)) if reference else None
+    references = []
+    for match in _SEGMENT.finditer(source):
+        reference = _pure_reference(match.group(1), source.count("\n", 0, match.start()) + 1)
+        if reference is None:
+            return None
+        references.append(reference)
+    rest = _SEGMENT.sub("", source)
+    if not references or any(marker in rest for marker in TEMPLATE_MARKERS):
+        return None
+    return ParsedTemplate(tuple(references))
+
+
 @lru_cache(maxsize=65536)
 def parse_template(source: str, is_expression: bool) -> ParsedTemplate:
     """Parse a template (or a bare expression) and extract its references."""
+    fast = _fast_parse(source, is_expression)
+    if fast is not None:
+        return fast
     from jinja2 import nodes
     from jinja2.exceptions import TemplateSyntaxError
     from jinja2.parser import Parser

@@ -15,7 +15,7 @@ from compiler.span import Span
 JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class YScalar:
     """A scalar: its constructed value (str, int, float, bool or None)."""
 
@@ -28,7 +28,7 @@ class YScalar:
         return self.value
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class YSeq:
     """A sequence of nodes."""
 
@@ -40,7 +40,7 @@ class YSeq:
         return [item.data for item in self.items]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class YMap:
     """A mapping; keys are scalars (their text is the key), order as written."""
 

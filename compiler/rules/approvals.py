@@ -10,7 +10,7 @@ from compiler.context import LintContext, reference_span
 from compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
 from compiler.graph import topological_order
 from compiler.rules.dataflow import reads
-from compiler.schema_walk import is_untrusted
+from compiler.schema_walk import contains_untrusted, is_untrusted
 
 
 def missing_approval(ctx: LintContext) -> Iterator[Diagnostic]:
@@ -45,10 +45,12 @@ def unknown_role(ctx: LintContext) -> Iterator[Diagnostic]:
     Example: `approval: {role: manger}` when the roles are `manager` and `ceo`.
     """
     for workflow in ctx.spec.workflows.values():
+        if workflow.roster is None and workflow.roster_ref is not None:
+            continue  # the roster did not load (B205); its roles are unknown, not missing
         roles = workflow.roster.approvers if workflow.roster else {}
         for step in workflow.steps.values():
-            if step.approval and step.approval.role.value not in roles:
-                role = step.approval.role
+            role = step.approval.role if step.approval else None
+            if role and role.value and role.value not in roles:  # no role at all is B002
                 yield Diagnostic(
                     "B402",
                     Severity.ERROR,
@@ -71,6 +73,8 @@ def untrusted_to_effect(ctx: LintContext) -> Iterator[Diagnostic]:
     `{{ steps.research.output }}` and `research` read `inputs.channel_history`.
     """
     for workflow in ctx.spec.workflows.values():
+        if not has_untrusted_sources(ctx, workflow):
+            continue
         tainted = tainted_steps(ctx, workflow)
         for read in reads(ctx):
             if read.workflow is not workflow:
@@ -112,6 +116,13 @@ def _untrusted_source(
         if at and is_untrusted(at, path[2:], ctx.store):
             return f"the output of step '{producer.id}'"
     return None
+
+
+def has_untrusted_sources(ctx: LintContext, workflow: ir.Workflow) -> bool:
+    """Whether any input or handoff schema of the workflow (or a child's) marks data untrusted."""
+    schemas = [ctx.inputs_schema(workflow)]
+    schemas += [ctx.step_output(workflow, step) for step in workflow.steps.values()]
+    return any(at is not None and contains_untrusted(at, ctx.store) for at in schemas)
 
 
 def tainted_steps(ctx: LintContext, workflow: ir.Workflow) -> set[str]:

@@ -134,7 +134,7 @@ def race(ctx: LintContext) -> Iterator[Diagnostic]:
                     f"step '{read.step.id}' reads its own output '{ref.text}'; "
                     "use 'output' in quality checks",
                 )
-        elif target not in ctx.upstream(read.workflow).get(read.step.id, set()):
+        elif not ctx.is_upstream(read.workflow, read.step.id, target):
             yield Diagnostic(
                 "B104",
                 Severity.ERROR,

@@ -46,7 +46,14 @@ def _collapse(links: list[ChainLink]) -> list[ChainLink]:
 
 
 def step_chains(ctx: LintContext) -> list[StepChain]:
-    """Every step's chain in every context it can run in, top-level runs first."""
+    """Every step's chain in every context it can run in, top-level runs first (cached)."""
+    cached = ctx.memo.get("step_chains")
+    if not isinstance(cached, list):
+        cached = ctx.memo["step_chains"] = _step_chains(ctx)
+    return cached
+
+
+def _step_chains(ctx: LintContext) -> list[StepChain]:
     chains: list[StepChain] = []
 
     def visit(workflow: ir.Workflow, prefix: list[ChainLink], via: tuple[str, ...]) -> None:
@@ -65,7 +72,9 @@ def step_chains(ctx: LintContext) -> list[StepChain]:
             inherited = len(_collapse(prefix))
             chains.append(StepChain(workflow, step, tuple(links), inherited, via))
             label = f"{workflow.name}.{step.id}"
-            if child and child.name not in {v.split(".")[0] for v in via} | {workflow.name}:
+            running = {v.split(".")[0] for v in via} | {workflow.name}
+            # a step with both `agent` and `workflow` (B002) starts no child run
+            if child and step.agent is None and child.name not in running:
                 visit(child, links, (*via, label))
 
     for workflow in ctx.spec.workflows.values():
@@ -91,6 +100,8 @@ def unknown_agent(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     for workflow in ctx.spec.workflows.values():
         roster = workflow.roster
+        if roster is None and workflow.roster_ref is not None:
+            continue  # the roster did not load (B205); its agents are unknown, not missing
         agents = roster.agents if roster else {}
         names = [workflow.owner] if workflow.owner else []
         for step in workflow.steps.values():

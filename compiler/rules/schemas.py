@@ -62,8 +62,8 @@ def unknown_handoff(ctx: LintContext) -> Iterator[Diagnostic]:
     for workflow in ctx.spec.workflows.values():
         for step in workflow.steps.values():
             ref = step.output
-            if ref is None:
-                continue
+            if ref is None or step.workflow is not None:
+                continue  # a sub-workflow step's `output` is B002
             handoff = workflow.handoffs.get(ref.handoff)
             if handoff is None:
                 yield Diagnostic(
