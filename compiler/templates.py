@@ -130,7 +130,22 @@ _NAME = r"[A-Za-z][A-Za-z0-9_]*"
 _PURE_REFERENCE = re.compile(rf"\s*({_NAME}(?:\.{_NAME}|\[[0-9]+\])*)\s*")
 _SEGMENT = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _JINJA_WORDS = frozenset(
-    "true false none True False None and or not in is if else recursive".split()
+    [
+        "true",
+        "false",
+        "none",
+        "True",
+        "False",
+        "None",
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "if",
+        "else",
+        "recursive",
+    ]
 )
 _PART = re.compile(rf"\.({_NAME})|\[([0-9]+)\]")
 
