@@ -130,8 +130,28 @@ class LintContext:
 
 def reference_span(template: ir.Template, text: str) -> Span:
     """Where `text` (a reference) sits inside a template's scalar, when it can tell."""
-    index = template.source.find(text)
+    index = _find_reference(template.source, text)
     single_line = "\n" not in template.source and template.span.line == template.span.end_line
     if index < 0 or not single_line:
         return template.span
     return template.span.shifted(template.content_offset + index)
+
+
+def _find_reference(source: str, text: str) -> int:
+    """Where `text` is written as a whole reference, not as the start of a longer one.
+
+    >>> _find_reference("{{ a.bc }} {{ a.b }}", "a.b"), _find_reference("a.b == 1", "a.b")
+    (14, 0)
+    """
+    start = 0
+    while (index := source.find(text, start)) >= 0:
+        after = source[index + len(text) : index + len(text) + 1]
+        before = source[index - 1 : index]
+        if not _is_name_char(after) and not (_is_name_char(before) or before == "."):
+            return index
+        start = index + 1
+    return -1
+
+
+def _is_name_char(char: str) -> bool:
+    return char.isalnum() or char == "_"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from urllib.parse import quote
 
 from compiler.diagnostics import Diagnostic
 
@@ -108,7 +109,8 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
                 {
                     "physicalLocation": {
                         "artifactLocation": {
-                            "uri": span.path.replace("\\", "/"),
+                            # a URI reference: spaces and '%' in paths are percent-encoded
+                            "uri": quote(span.path.replace("\\", "/"), safe="/"),
                             "uriBaseId": "%SRCROOT%",
                         },
                         "region": region,

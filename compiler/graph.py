@@ -57,10 +57,14 @@ def find_cycles(
     """One cycle per strongly connected component, each starting at its earliest node.
 
     `order` ranks nodes (their position in the file), so a cycle is reported from the
-    node the user wrote first, in dependency direction: a -> b means a needs b.
+    node the user wrote first, in dependency direction: a -> b means a needs b. The path
+    goes through every node of its component, so no node of a cycle goes unreported; when
+    no simple cycle covers the component, a node may appear twice (`a -> b -> c -> b -> a`).
 
     >>> find_cycles(["a", "b", "c"], {"a": ["b"], "b": ["a"], "c": ["c"]}, {"a": 0, "b": 1, "c": 2})
     [['a', 'b', 'a'], ['c', 'c']]
+    >>> find_cycles(["a", "b", "c"], {"a": ["b"], "b": ["a", "c"], "c": ["b"]}, {})
+    [['a', 'b', 'c', 'b', 'a']]
     """
     import networkx as nx
 
@@ -77,28 +81,42 @@ def find_cycles(
         start = min(sorted(component), key=lambda n: order.get(str(n), 0))
         if len(component) == 1 and not graph.has_edge(start, start):
             continue
-        cycles.append(_shortest_cycle_through(graph.subgraph(component), start))
+        cycles.append(_covering_cycle(graph.subgraph(component), start))
     return sorted(cycles, key=lambda cycle: (order.get(cycle[0], 0), cycle[0]))
 
 
-def _shortest_cycle_through(graph: object, start: str) -> list[str]:
-    """The shortest cycle from `start` back to itself (BFS), deterministic by name."""
+def _covering_cycle(graph: object, start: str) -> list[str]:
+    """A closed walk from `start` through every node of a strongly connected graph.
+
+    Greedy: walk to the nearest node not yet visited (BFS, successors in name order),
+    then back to `start`; for a component that is one simple cycle, that cycle.
+    """
+    successors = {n: sorted(graph.successors(n)) for n in graph.nodes}  # type: ignore[attr-defined]
+    path = [start]
+    unvisited = set(successors) - {start}
+    while unvisited:
+        path += _route(successors, path[-1], unvisited)
+        unvisited -= set(path)
+    return path + _route(successors, path[-1], {start})
+
+
+def _route(successors: dict[str, list[str]], source: str, targets: set[str]) -> list[str]:
+    """The nodes after `source` on a shortest path to the nearest of `targets` (BFS)."""
     from collections import deque
 
-    successors = {n: sorted(graph.successors(n)) for n in graph.nodes}  # type: ignore[attr-defined]
     parents: dict[str, str] = {}
-    queue = deque([start])
-    seen = {start}
+    queue = deque([source])
+    seen = {source}
     while queue:
         node = queue.popleft()
         for nxt in successors[node]:
-            if nxt == start:
-                path = [node]
-                while path[-1] != start:
-                    path.append(parents[path[-1]])
-                return [*reversed(path), start]
+            if nxt in targets:
+                route = [nxt, node]
+                while route[-1] != source:
+                    route.append(parents[route[-1]])
+                return route[-2::-1]
             if nxt not in seen:
                 seen.add(nxt)
                 parents[nxt] = node
                 queue.append(nxt)
-    return [start, start]  # pragma: no cover - a component always closes a cycle
+    raise ValueError("no route: the graph is not strongly connected")  # pragma: no cover

@@ -19,6 +19,8 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 200
 # Aliases may repeat a subtree; past this many expanded nodes it is an alias bomb.
 MAX_EXPANDED_NODES = 1_000_000
+# PyYAML's C composer recurses once per nesting level; far below where its stack ends
+_SAFE_INDICATORS = 5_000
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -114,63 +116,134 @@ class _Builder:
         return YMap(tuple(entries), self.span(node))
 
 
-def _alias_bomb(root: yaml.Node) -> yaml.Node | None:
-    """The node where alias expansion first passes MAX_EXPANDED_NODES, or None.
+def _expansion_problem(root: yaml.Node) -> tuple[yaml.Node, str] | None:
+    """A recursive alias, or the node where alias expansion first passes
+    MAX_EXPANDED_NODES; None when the document expands to a sane tree.
 
     Sizes are counted on the composed graph, where an alias is the anchored node itself,
     so a billion-laughs document is caught without expanding it (expanding a million
     nodes takes seconds).
     """
     sizes: dict[int, int] = {}
+    active: set[int] = set()
+    recursive: list[yaml.Node] = []
 
     def size(node: yaml.Node, depth: int) -> int:
         key = id(node)
-        if key in sizes or depth > MAX_DEPTH:  # cycles and deep nesting: the builder reports
+        if key in active:
+            recursive.append(node)
+            return 1
+        if key in sizes or depth > MAX_DEPTH:  # deep nesting: the builder reports it
             return sizes.get(key, 1)
-        sizes[key] = 1
-        children: list[yaml.Node] = []
-        if isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            children = [part for pair in node.value for part in pair]
-        sizes[key] = min(1 + sum(size(c, depth + 1) for c in children), 2 * MAX_EXPANDED_NODES)
+        active.add(key)
+        total = 1 + sum(size(child, depth + 1) for child in _children(node))
+        active.discard(key)
+        sizes[key] = min(total, 2 * MAX_EXPANDED_NODES)
         return sizes[key]
 
-    if size(root, 0) <= MAX_EXPANDED_NODES:
+    too_big = size(root, 0) > MAX_EXPANDED_NODES
+    if recursive:
+        return recursive[0], "recursive alias: this anchored node contains an alias to itself"
+    if not too_big:
         return None
-    node, seen = root, {id(root)}
+    node = root
     while True:  # descend to the smallest subtree that is still too big
-        children = (
-            list(node.value)
-            if isinstance(node, yaml.SequenceNode)
-            else [part for pair in node.value for part in pair]
-            if isinstance(node, yaml.MappingNode)
-            else []
-        )
-        big = [
-            c for c in children if sizes.get(id(c), 0) > MAX_EXPANDED_NODES and id(c) not in seen
-        ]
+        big = [c for c in _children(node) if sizes.get(id(c), 0) > MAX_EXPANDED_NODES]
         if not big:
-            return node
+            return node, "document expands to too many nodes (alias bomb?)"
         node = big[0]
-        seen.add(id(node))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _line_col(before: str) -> tuple[int, int]:
+    """The 1-based line and column of the character that follows `before`.
+
+    >>> _line_col("a: 1\\nbc"), _line_col(""), _line_col("x\\n")
+    ((2, 3), (1, 1), (2, 1))
+    """
+    lines = (before + "x").splitlines()  # "x" stands for the character itself
+    return len(lines), len(lines[-1])
+
+
+def _could_be_deep(text: str) -> bool:
+    """Whether the text has enough collection indicators to nest deep enough to hurt.
+
+    Each nesting level takes at least one of `[ { - ? :`; below this many, composing is
+    safe and quick, and the builder reports nesting past MAX_DEPTH itself.
+
+    >>> _could_be_deep("a: [1, {b: 2}]"), _could_be_deep("[" * 100_000)
+    (False, True)
+    """
+    return sum(text.count(indicator) for indicator in "[{-?:") > _SAFE_INDICATORS
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """(line, col) where nesting first passes MAX_DEPTH, from the event stream, before
+    composing.
+
+    libyaml's parser keeps its own stack, but PyYAML's composer recurses in C: some
+    40,000 nested `[` overflow the C stack and kill the process (no exception to catch).
+    A syntax error is left for the composer to report.
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                mark = event.start_mark
+                if depth > MAX_DEPTH + 1 and mark:  # the builder's limit counts the root as 0
+                    return mark.line + 1, mark.column + 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError, lines: tuple[str, ...], path: str) -> str:
+    """libyaml's problem, with the start of the unclosed construct and tabs named."""
+    mark = error.problem_mark or error.context_mark
+    problem = error.problem or error.context or "invalid YAML"
+    if mark and 0 <= mark.line < len(lines) and lines[mark.line][mark.column :].startswith("\t"):
+        return "found a tab; YAML indentation must use spaces"
+    start = error.context_mark
+    if error.problem and error.context and start and mark and start.line != mark.line:
+        problem += f" ({error.context} started at {path}:{start.line + 1}:{start.column + 1})"
+    return problem
 
 
 def load_text(path: str, text: str) -> tuple[LoadedFile, list[Diagnostic]]:
     """Parse YAML text; syntax errors become B001 findings at their position."""
     lines = tuple(text.splitlines())
     loaded_empty = LoadedFile(path, lines, None)
+    deep = _too_deep(text) if _could_be_deep(text) else None
+    if deep is not None:
+        span = Span(path, *deep)
+        message = f"nesting deeper than {MAX_DEPTH} levels"
+        return loaded_empty, [Diagnostic("B001", Severity.ERROR, span, message)]
     try:
         composed = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         span = Span(path, mark.line + 1, mark.column + 1) if mark else file_span(path)
-        problem = error.problem or error.context or "invalid YAML"
-        start = error.context_mark
-        if error.problem and error.context and start and start.line != getattr(mark, "line", -1):
-            # where the unclosed construct began is the useful half of the message
-            problem += f" ({error.context} started at {path}:{start.line + 1}:{start.column + 1})"
-        return loaded_empty, [Diagnostic("B001", Severity.ERROR, span, f"YAML syntax: {problem}")]
+        if lines and span.line > len(lines) and not text.endswith(("\n", "\r")):
+            # libyaml puts "end of file" on a line the file does not have: use its last
+            span = Span(path, len(lines), len(lines[-1]) + 1)
+        message = f"YAML syntax: {_syntax_problem(error, lines, path)}"
+        return loaded_empty, [Diagnostic("B001", Severity.ERROR, span, message)]
+    except yaml.reader.ReaderError as error:
+        # libyaml counts its position in UTF-8 bytes
+        before = text.encode("utf-8")[: error.position].decode("utf-8", errors="ignore")
+        span = Span(path, *_line_col(before))
+        message = f"character {error.character:#06x} is not allowed in YAML: {error.reason}"
+        return loaded_empty, [Diagnostic("B001", Severity.ERROR, span, message)]
     except yaml.YAMLError as error:
         return loaded_empty, [
             Diagnostic("B001", Severity.ERROR, file_span(path), f"YAML syntax: {error}")
@@ -179,10 +252,10 @@ def load_text(path: str, text: str) -> tuple[LoadedFile, list[Diagnostic]]:
         return loaded_empty, [Diagnostic("B001", Severity.ERROR, file_span(path), "file is empty")]
     builder = _Builder(path)
     # no anchor, no alias: skip the walk that sizes the expanded document
-    bomb = _alias_bomb(composed) if "&" in text else None
-    if bomb is not None:
-        message = "document expands to too many nodes (alias bomb?)"
-        return loaded_empty, [Diagnostic("B001", Severity.ERROR, builder.span(bomb), message)]
+    problem = _expansion_problem(composed) if "&" in text else None
+    if problem is not None:
+        node, message = problem
+        return loaded_empty, [Diagnostic("B001", Severity.ERROR, builder.span(node), message)]
     try:
         root = builder.build(composed)
     except _LoadError as error:

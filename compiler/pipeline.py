@@ -185,7 +185,9 @@ def _suppressed(diagnostic: Diagnostic, sources: dict[str, tuple[str, ...]]) -> 
     if not 0 < diagnostic.span.line <= len(lines):
         return False
     match = _IGNORE_COMMENT.search(lines[diagnostic.span.line - 1])
-    return match is not None and diagnostic.rule in {r.strip() for r in match.group(1).split(",")}
+    # rule ids are matched case-insensitively, as `--select`/`--ignore` are
+    rules = {r.strip().upper() for r in match.group(1).split(",")} if match else set()
+    return diagnostic.rule in rules
 
 
 def _selected(rule: str, options: LintOptions) -> bool:

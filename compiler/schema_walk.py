@@ -32,6 +32,7 @@ class Missing:
 
     part: str | int
     reason: str
+    known: tuple[str, ...] | None = None  # the fields the schema does define, if an object
 
 
 def _deref(at: SchemaAt, store: SchemaStore) -> SchemaAt | None:
@@ -65,6 +66,18 @@ def _types(value: dict[str, JSON]) -> set[str]:
     return set()
 
 
+_ARTICLES = {"array": "an array", "integer": "an integer", "object": "an object", "null": "null"}
+
+
+def _kinds(types: set[str]) -> str:
+    """JSON types as words.
+
+    >>> _kinds({"string", "null"})
+    'null or a string'
+    """
+    return " or ".join(_ARTICLES.get(t, f"a {t}") for t in sorted(types))
+
+
 def descend(at: SchemaAt, part: str | int, store: SchemaStore) -> SchemaAt | Missing | None:
     """The subschema for one step of a path; None when the schema cannot tell."""
     resolved = _deref(at, store)
@@ -89,33 +102,55 @@ def descend(at: SchemaAt, part: str | int, store: SchemaStore) -> SchemaAt | Mis
         if items is not None:
             return child(items)
         if types and "array" not in types:
-            return Missing(part, f"it is {' or '.join(sorted(types))}, not an array")
+            return Missing(part, f"it is {_kinds(types)}, not an array")
     else:
         properties = value.get("properties")
         if isinstance(properties, dict) and part in properties:
             return child(properties[part])
         patterns = value.get("patternProperties")
         if isinstance(patterns, dict) and patterns:
-            import re
-
             for pattern, sub in sorted(patterns.items()):
-                if re.search(pattern, part):
+                if _matches(pattern, part):
                     return child(sub)
         extra = value.get("additionalProperties")
-        if isinstance(extra, dict) and extra:
+        if extra is True or extra == {}:
+            return None  # explicitly open: any field may be there
+        if isinstance(extra, dict):
             return child(extra)
+    # a field that no branch of allOf/anyOf/oneOf defines is not defined
+    misses: list[Missing] = []
     for branch in _branches(value):
         found = descend(child(branch), part, store)
         if isinstance(found, SchemaAt) or found is None:
             return found
+        misses.append(found)
     if types and not types & {"object", "array"}:
-        return Missing(part, f"it is {' or '.join(sorted(types))}, not an object")
-    if isinstance(part, str) and (types == {"object"} or "properties" in value):
+        return Missing(part, f"it is {_kinds(types)}, not an object")
+    defined_by_branches = [m.known for m in misses if m.known is not None]
+    if isinstance(part, str) and (
+        types == {"object"} or "properties" in value or defined_by_branches
+    ):
         properties = value.get("properties")
-        known = sorted(properties) if isinstance(properties, dict) else []
-        listed = ", ".join(f"'{k}'" for k in known) or "none"
-        return Missing(part, f"the schema defines {listed}")
-    return None
+        known = set(properties) if isinstance(properties, dict) else set()
+        known = known.union(*defined_by_branches)
+        listed = ", ".join(f"'{k}'" for k in sorted(known)) or "none"
+        return Missing(part, f"the schema defines {listed}", tuple(sorted(known)))
+    return misses[0] if misses else None
+
+
+def _matches(pattern: str, name: str) -> bool:
+    """Whether a patternProperties regex matches; one Python cannot compile matches nothing
+    here (ECMA-262 regex dialects differ; B301 is the place to judge the pattern).
+
+    >>> _matches("^m_", "m_x"), _matches("[", "x")
+    (True, False)
+    """
+    import re
+
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        return False
 
 
 def walk(

@@ -29,10 +29,15 @@ class Reference:
 
         >>> Reference("steps", ("a", "output", "b", 0), 1).text
         'steps.a.output.b[0]'
+        >>> Reference("inputs", ("field-with-dash",), 1).text
+        "inputs['field-with-dash']"
         """
         out = self.root
         for part in self.path:
-            out += f"[{part}]" if isinstance(part, int) else f".{part}"
+            if isinstance(part, int):
+                out += f"[{part}]"
+            else:  # a key that is not a name can only be written as a subscript
+                out += f".{part}" if part.isidentifier() else f"[{part!r}]"
         return out
 
 
@@ -209,7 +214,8 @@ def parse_template(source: str, is_expression: bool) -> ParsedTemplate:
             tree = env.parse(source)
             problem = _statements_problem(tree, nodes)
     except TemplateSyntaxError as error:
-        return ParsedTemplate((), error.message or "syntax error", error.lineno or 1)
+        message = (error.message or "syntax error").rstrip(".")
+        return ParsedTemplate((), message, error.lineno or 1)
     extractor = _Extractor(env)
     extractor.visit(tree)
     if problem is None and extractor.problems:

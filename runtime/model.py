@@ -169,6 +169,8 @@ class Step:
     transitions: tuple[str, ...] = ()  # the lifecycle triggers that apply to this step
     name: str | None = None
     description: str | None = None
+    # the template leaves of `input`: (path into the input tree, the template with its spec line)
+    templates: tuple[tuple[tuple[str | int, ...], Template], ...] = ()
 
 
 @dataclass(frozen=True)

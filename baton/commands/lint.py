@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import traceback
 
 import click
 
@@ -18,6 +19,20 @@ def _count(number: int, noun: str) -> str:
 
 def _rule_list(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip().upper() for part in (value or "").split(",") if part.strip())
+
+
+def _known_rules(rules: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """Rule ids or prefixes, upper-cased; a typo would silently select nothing."""
+    from compiler.rules.registry import RULES
+
+    ids = [rule.id for rule in RULES]
+    for rule in (r.upper() for r in rules):
+        if not any(rule_id.startswith(rule) for rule_id in ids):
+            raise click.UsageError(
+                f"unknown rule '{rule}' in {where}; rules are {', '.join(ids)} "
+                "(or a prefix such as B1)"
+            )
+    return tuple(r.upper() for r in rules)
 
 
 @click.command("lint")
@@ -38,14 +53,23 @@ def lint_command(
     gc.disable()
     config = load_lint_config()
     options = LintOptions(
-        select=_rule_list(select) or config.select,
-        ignore=_rule_list(ignore) + config.ignore,
+        select=_known_rules(_rule_list(select), "--select")
+        or _known_rules(config.select, "[tool.baton.lint] select"),
+        ignore=_known_rules(_rule_list(ignore), "--ignore")
+        + _known_rules(config.ignore, "[tool.baton.lint] ignore"),
     )
     try:
         result = lint(list(paths) or ["specs"], options)
+        output = render(result.diagnostics, fmt, result.sources)
     except UsageError as error:
         raise click.UsageError(str(error)) from error
-    output = render(result.diagnostics, fmt, result.sources)
+    except Exception as error:
+        # a bug in baton, not in the specs: say so, keep the traceback for the report,
+        # and exit 2 so CI does not mistake it for findings (exit 1)
+        click.echo(f"baton: internal error: {type(error).__name__}: {error}", err=True)
+        click.echo("please report this with the traceback below", err=True)
+        click.echo(traceback.format_exc(), err=True, nl=False)
+        sys.exit(2)
     sys.stdout.write(output)
     errors = sum(1 for d in result.diagnostics if d.severity.value == "error")
     warnings = len(result.diagnostics) - errors

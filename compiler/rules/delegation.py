@@ -55,8 +55,16 @@ def step_chains(ctx: LintContext) -> list[StepChain]:
 
 def _step_chains(ctx: LintContext) -> list[StepChain]:
     chains: list[StepChain] = []
+    # a workflow reached again with the same inherited agents yields the same chains:
+    # without this, workflows calling each other in a diamond take exponential time
+    visited: set[tuple[str, tuple[str, ...], frozenset[str]]] = set()
 
     def visit(workflow: ir.Workflow, prefix: list[ChainLink], via: tuple[str, ...]) -> None:
+        running = frozenset({v.split(".")[0] for v in via} | {workflow.name})
+        key = (workflow.name, tuple(link.agent for link in _collapse(prefix)), running)
+        if key in visited:
+            return
+        visited.add(key)
         for step in workflow.steps.values():
             new: list[ChainLink] = []
             if workflow.owner:
@@ -72,7 +80,6 @@ def _step_chains(ctx: LintContext) -> list[StepChain]:
             inherited = len(_collapse(prefix))
             chains.append(StepChain(workflow, step, tuple(links), inherited, via))
             label = f"{workflow.name}.{step.id}"
-            running = {v.split(".")[0] for v in via} | {workflow.name}
             # a step with both `agent` and `workflow` (B002) starts no child run
             if child and step.agent is None and child.name not in running:
                 visit(child, links, (*via, label))
@@ -286,7 +293,8 @@ def roster_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     for roster in ctx.spec.rosters.values():
         edges = {
-            name: [t.value for t in agent.delegates_to if t.value in roster.agents]
+            # delegating to oneself is no delegation: a self-edge cannot loop
+            name: [t.value for t in agent.delegates_to if t.value in roster.agents.keys() - {name}]
             for name, agent in roster.agents.items()
         }
         if generations(edges, edges) is not None:

@@ -3,14 +3,16 @@ handoffs exist."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 from compiler import ir
 from compiler.context import LintContext
 from compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
 from compiler.span import Span
-from compiler.yamlnodes import JSON, YNode, node_at
+from compiler.yamlnodes import JSON, YMap, YNode, node_at
 
 
 def _schemas(ctx: LintContext) -> Iterator[tuple[str, ir.Schema]]:
@@ -46,10 +48,92 @@ def invalid_schema(ctx: LintContext) -> Iterator[Diagnostic]:
                 Severity.ERROR,
                 _span_in(schema, path),
                 f"{label} is not a valid JSON Schema at '/{'/'.join(map(str, path))}': "
-                f"{error.message}",
+                f"{_unknown_type(schema.value, path) or error.message}",
             )
         except jsonschema_rs.ReferencingError as error:
             yield Diagnostic("B301", Severity.ERROR, schema.span, f"{label}: {error}")
+        else:
+            # the meta-schema treats `format: regex` as an annotation; the validator
+            # compiling the schema at run time does not
+            for path, pattern in _patterns(schema.value, []):
+                if not _is_regex(pattern):
+                    where = "/" + "/".join(map(str, path))
+                    yield Diagnostic(
+                        "B301",
+                        Severity.ERROR,
+                        _key_span_in(schema, path),
+                        f"{label} is not a valid JSON Schema at '{where}': "
+                        f"{json.dumps(pattern)} is not a valid regular expression",
+                    )
+
+
+def _patterns(value: JSON, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
+    """Every regex of a schema: `pattern` values and `patternProperties` keys."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if key == "pattern" and isinstance(sub, str):
+                yield [*path, key], sub
+            elif key == "patternProperties" and isinstance(sub, dict):
+                yield from (([*path, key, name], name) for name in sub)
+            if key not in ("const", "enum", "default", "examples"):
+                yield from _patterns(sub, [*path, key])
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            yield from _patterns(sub, [*path, index])
+
+
+@cache
+def _is_regex(pattern: str) -> bool:
+    """Whether the validator accepts a regex (its ECMA-262 dialect, not Python's).
+
+    >>> _is_regex("^m_[a-z]+$"), _is_regex("[")
+    (True, False)
+    """
+    import jsonschema_rs
+
+    try:
+        jsonschema_rs.validator_for({"pattern": pattern})
+    except jsonschema_rs.ValidationError:
+        return False
+    return True
+
+
+def _key_span_in(schema: ir.Schema, path: list[str | int]) -> Span:
+    """Where a regex is written: a `patternProperties` key, or a `pattern` value."""
+    if path[-2:-1] == ["patternProperties"] and schema.node is not None:
+        parent = node_at(schema.node, path[:-1])
+        key = parent.key_node(str(path[-1])) if isinstance(parent, YMap) else None
+        if key is not None:
+            return key.span
+    return _span_in(schema, path)
+
+
+_JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
+
+
+def _unknown_type(value: JSON, path: list[str | int]) -> str | None:
+    """A clearer message than the meta-schema's `anyOf` one for `type: strng`.
+
+    >>> _unknown_type({"type": "strng"}, ["type"]).split(";")[0]
+    "unknown type 'strng' (did you mean 'string'?)"
+    """
+    if not path or path[-1] != "type":
+        return None
+    for part in path:
+        if isinstance(value, dict) and isinstance(part, str):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+            value = value[part]
+        else:
+            return None
+    names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    unknown = [name for name in names if isinstance(name, str) and name not in _JSON_TYPES]
+    if not unknown:
+        return None
+    return (
+        f"unknown type '{unknown[0]}'{did_you_mean(unknown[0], _JSON_TYPES)}; "
+        f"types are {choices_text(_JSON_TYPES)}"
+    )
 
 
 def unknown_handoff(ctx: LintContext) -> Iterator[Diagnostic]:

@@ -6,8 +6,9 @@ their functions here exist for the rule table and the docs. B010 parses template
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
+from compiler import ir
 from compiler.context import LintContext
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.span import Span
@@ -66,10 +67,21 @@ def template_syntax(ctx: LintContext) -> Iterator[Diagnostic]:
                     yield Diagnostic(
                         "B010",
                         Severity.ERROR,
-                        _line_span(template.span, parsed.error_lineno),
+                        _line_span(template, parsed.error_lineno, ctx.spec.sources),
                         f"{what} in step '{step.id}': {parsed.error}",
                     )
 
 
-def _line_span(span: Span, lineno: int) -> Span:
-    return span if lineno <= 1 else Span(span.path, span.line + lineno - 1, span.col)
+def _line_span(template: ir.Template, lineno: int, sources: Mapping[str, Sequence[str]]) -> Span:
+    """Where line `lineno` of a template is written. Only a literal block scalar (`|`)
+    keeps the template's lines as source lines; its text starts on the next line. In any
+    other scalar, line breaks come from escapes or folding: point at the scalar."""
+    span = template.span
+    lines = sources.get(span.path, ())
+    if not 0 < span.line <= len(lines) or lines[span.line - 1][span.col - 1 : span.col] != "|":
+        return span
+    line = span.line + lineno
+    if line > len(lines):
+        return span
+    text = lines[line - 1]
+    return Span(span.path, line, len(text) - len(text.lstrip(" ")) + 1)

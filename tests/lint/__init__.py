@@ -1,0 +1,1 @@
+"""Tests of `baton lint`: golden findings, properties, hostile input and the CLI."""
