@@ -49,6 +49,11 @@ def _num(node: YNode | None) -> float | None:
     return None
 
 
+def _or(value: float | None, default: float) -> float:
+    """`value` unless it is missing: unlike `or`, an explicit 0 is kept."""
+    return default if value is None else value
+
+
 def _name(node: YNode | None) -> ir.Name | None:
     text = _str(node)
     return ir.Name(text, node.span) if text is not None and node is not None else None
@@ -195,11 +200,12 @@ class Builder:
         backoff = ir.Backoff()
         if backoff_node:
             backoff = ir.Backoff(
-                initial_ms=duration_ms(_str(backoff_node.get("initial")) or "")
-                or backoff.initial_ms,
-                multiplier=_num(backoff_node.get("multiplier")) or backoff.multiplier,
-                max_ms=duration_ms(_str(backoff_node.get("max")) or "") or backoff.max_ms,
-                jitter=_num(backoff_node.get("jitter")) or backoff.jitter,
+                initial_ms=round(
+                    _or(duration_ms(_str(backoff_node.get("initial")) or ""), backoff.initial_ms)
+                ),
+                multiplier=_or(_num(backoff_node.get("multiplier")), backoff.multiplier),
+                max_ms=round(_or(duration_ms(_str(backoff_node.get("max")) or ""), backoff.max_ms)),
+                jitter=_or(_num(backoff_node.get("jitter")), backoff.jitter),
             )
         on = tuple(sorted({name.value for name in _names(node.get("on"))}))
         attempts = _int(node.get("max_attempts"))

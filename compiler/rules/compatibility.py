@@ -73,7 +73,8 @@ def _valid(version: ir.HandoffVersion) -> bool:
     import jsonschema_rs
 
     try:
-        return bool(jsonschema_rs.meta.is_valid(version.schema.value))
+        schema = version.schema.value
+        return isinstance(schema, dict | bool) and bool(jsonschema_rs.meta.is_valid(schema))
     except (ValueError, jsonschema_rs.ReferencingError):
         return False
 
