@@ -22,12 +22,19 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(PACKAGES) tests benchmarks
 	$(BIN)/mypy --strict $(PACKAGES)
 
-test: lint
+check-generated: $(STAMP)
+	$(BIN)/baton compile specs/ -o generated/ --check
+
+test: lint check-generated
 	$(BIN)/pytest -n 2
+
+generate: $(STAMP)
+	$(BIN)/baton compile specs/ -o generated/
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python benchmarks/lint_bench.py
+	$(BIN)/python benchmarks/compile_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

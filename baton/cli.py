@@ -14,6 +14,7 @@ import click
 # command name -> "module:attribute" of its click command
 COMMANDS = {
     "lint": "baton.commands.lint:lint_command",
+    "compile": "baton.commands.compile:compile_command",
     "graph": "baton.commands.graph:graph_command",
     "schema": "baton.commands.schema:schema_group",
 }

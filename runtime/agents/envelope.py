@@ -71,10 +71,14 @@ def request_json(request: Request[Any]) -> dict[str, JSON]:
 
 
 def plain(value: Any) -> JSON:
-    """A pydantic model as JSON (`model_dump(mode="json")`); anything else unchanged."""
+    """A pydantic model as JSON; anything else unchanged.
+
+    By alias (a field renamed `class_` goes out as `class`) and without unset optional
+    fields (which would go out as null, and a schema may not allow null).
+    """
     dump = getattr(value, "model_dump", None)
     if callable(dump) and not isinstance(value, type):
-        return dump(mode="json")
+        return dump(mode="json", by_alias=True, exclude_unset=True)
     return value
 
 

@@ -491,3 +491,16 @@ def test_no_agent_thread_leaks_after_many_python_calls() -> None:
         call_agent(python("bare", {"topic": "t"}))
     workers = [t for t in threading.enumerate() if t.name == "baton-agent"]
     assert len(workers) <= 4  # reused, not one per call
+
+
+def test_a_model_reply_goes_out_by_alias_without_unset_fields() -> None:
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from runtime.agents.envelope import plain
+
+    class Reply(BaseModel):
+        model_config = ConfigDict(populate_by_name=True)
+        class_: str = Field(alias="class")
+        notes: str | None = None
+
+    assert plain(Reply(class_="a")) == {"class": "a"}

@@ -1,0 +1,34 @@
+"""Shared fixtures for the codegen tests: the repository root, compiled fixtures."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+
+import pytest
+
+from codegen.codegen_support import FIXTURES, ROOT, compile_in_root
+from compiler.codegen import CompileResult, load_module_from_source
+
+
+@pytest.fixture(autouse=True)
+def in_repository_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Spec paths (and so generated headers) are relative to the repository root."""
+    monkeypatch.chdir(ROOT)
+    yield
+
+
+@pytest.fixture(scope="session")
+def examples() -> CompileResult:
+    """The example specs compiled in memory."""
+    result = compile_in_root("specs")
+    assert result.ok, result.diagnostics
+    return result
+
+
+@pytest.fixture(scope="session")
+def rich() -> types.ModuleType:
+    """tests/codegen/specs (every mapped JSON Schema shape) compiled and loaded."""
+    result = compile_in_root(str(FIXTURES.relative_to(ROOT)))
+    assert result.ok, result.diagnostics
+    return load_module_from_source(result.modules["rich_shapes.py"], "rich_shapes")
