@@ -13,9 +13,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The research pipeline end to end with the demo agents: it pauses at the approval of
+# `deliver` (exit 3), alice approves, the run resumes and its final state is shown.
+# A fresh database each time, so the fixed run id is new on every invocation.
+RUN_DB := .baton/make-run.db
 run: $(STAMP)
 	$(BIN)/baton lint specs/
-	$(BIN)/baton graph specs/research_report.yaml --format mermaid
+	rm -f $(RUN_DB) $(RUN_DB)-wal $(RUN_DB)-shm
+	$(BIN)/baton run specs/research_report.yaml --db $(RUN_DB) --run-id research-demo \
+		--input '{"topic": "durable multi-agent workflows", "client": "acme"}' --detach; \
+		test $$? -eq 3
+	$(BIN)/baton approve research-demo deliver --as alice --comment "ship it" --db $(RUN_DB)
+	$(BIN)/baton resume research-demo --db $(RUN_DB)
+	$(BIN)/baton show research-demo --db $(RUN_DB)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PACKAGES) tests benchmarks
@@ -32,7 +42,7 @@ generate: $(STAMP)
 	$(BIN)/baton compile specs/ -o generated/
 
 bench: $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -e '.[dev,bench,bench-runtime]'
 	$(BIN)/python benchmarks/lint_bench.py
 	$(BIN)/python benchmarks/compile_bench.py
 

@@ -17,6 +17,15 @@ COMMANDS = {
     "compile": "baton.commands.compile:compile_command",
     "graph": "baton.commands.graph:graph_command",
     "schema": "baton.commands.schema:schema_group",
+    "run": "baton.commands.run:run_command",
+    "resume": "baton.commands.run:resume_command",
+    "runs": "baton.commands.inspect:runs_command",
+    "status": "baton.commands.inspect:status_command",
+    "show": "baton.commands.inspect:show_command",
+    "events": "baton.commands.inspect:events_command",
+    "approve": "baton.commands.decide:approve_command",
+    "reject": "baton.commands.decide:reject_command",
+    "cancel": "baton.commands.decide:cancel_command",
 }
 
 

@@ -1,0 +1,145 @@
+"""Find the workflow a run command means: a spec file, a compiled workflow's name, or
+a `module:attribute` holding a `runtime.Workflow` (workflows built by hand, tests).
+
+A spec file is compiled in memory (nothing is written); lint errors stop the command
+(exit 1) with the findings. The run is pinned to the spec's sha256 and the compiled
+module's source, and remembers how to find its spec again (`LoadedWorkflow.spec`), so
+`baton resume RUN` needs no arguments beyond the run id.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import click
+
+from runtime.api import LoadedWorkflow
+from runtime.core.plan import workflow_pin
+from runtime.model import Workflow
+
+
+class LintFailed(click.ClickException):
+    """The spec has lint errors: the findings are the message (exit 1)."""
+
+    exit_code = 1
+
+    def show(self, file: object = None) -> None:
+        click.echo(self.message, err=True, nl=False)
+
+
+def load_workflow(spec: str) -> Workflow:
+    """The workflow SPEC names (a file, a compiled name, or module:attribute)."""
+    return load_spec(spec).workflow
+
+
+def load_spec(spec: str) -> LoadedWorkflow:
+    """The workflow with its pin, how to find it again, and its sub-workflows by name."""
+    path = Path(spec)
+    if path.is_file():
+        return _from_file(path)
+    if ":" in spec:
+        return _from_object(spec)
+    if spec.isidentifier():
+        return _from_generated(spec)
+    raise click.UsageError(f"'{spec}' is neither a spec file nor a workflow name")
+
+
+def _compile(path: Path) -> dict[str, tuple[Workflow, str]]:
+    """Compile the workflows of one spec file in memory: name -> (workflow, source)."""
+    from compiler.codegen import compile_specs, load_workflow_from_source
+    from compiler.formats import render
+
+    result = compile_specs([str(path)])
+    errors = [d for d in result.diagnostics if d.severity.value == "error"]
+    if errors:
+        raise LintFailed(render(errors, "text", result.sources) + f"{path}: not run: lint errors\n")
+    loaded: dict[str, tuple[Workflow, str]] = {}
+    for name, module in sorted(result.workflows.items()):
+        source = result.modules[f"{module}.py"]
+        loaded[name] = (load_workflow_from_source(source, module), source)
+    return loaded
+
+
+def _from_file(path: Path) -> LoadedWorkflow:
+    compiled = _compile(path)
+    if len(compiled) != 1:
+        raise click.UsageError(f"'{path}' holds no workflow (is it a roster?)")
+    [(workflow, source)] = compiled.values()
+    return LoadedWorkflow(
+        workflow, workflow_pin(workflow, source), str(path.resolve()), _children_of(path)
+    )
+
+
+def _children_of(path: Path) -> Callable[[str], Workflow]:
+    """Sub-workflows by name, compiled from their own spec files when first needed."""
+    cache: dict[str, Workflow] = {}
+    lock = threading.Lock()  # children of parallel steps resolve from worker threads
+
+    def resolve(name: str) -> Workflow:
+        with lock:
+            if name not in cache:
+                from compiler.pipeline import load_spec_set
+
+                known = load_spec_set([str(path)]).spec.workflows
+                if name not in known:
+                    raise KeyError(name)
+                cache[name] = _compile(Path(known[name].path))[name][0]
+            return cache[name]
+
+    return resolve
+
+
+def _from_generated(name: str) -> LoadedWorkflow:
+    """`baton run NAME`: the workflow compiled into `generated/NAME.py`."""
+    try:
+        module = importlib.import_module(f"generated.{name}")
+    except ModuleNotFoundError:
+        raise click.UsageError(
+            f"no spec file '{name}' and no compiled workflow 'generated.{name}' "
+            "(run `baton compile specs/` or give a spec file)"
+        ) from None
+    workflow = _workflow_in(module, "WORKFLOW", name)
+
+    def resolve(child: str) -> Workflow:
+        try:
+            return _workflow_in(importlib.import_module(f"generated.{child}"), "WORKFLOW", child)
+        except (ModuleNotFoundError, click.UsageError):
+            raise KeyError(child) from None
+
+    return LoadedWorkflow(workflow, workflow_pin(workflow, _source(module)), name, resolve)
+
+
+def _from_object(spec: str) -> LoadedWorkflow:
+    """`module:attribute`: a Workflow built in Python; `WORKFLOWS` (name -> Workflow) in
+    the same module, if present, resolves its sub-workflows."""
+    module_name, _, attribute = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise click.UsageError(f"cannot import '{module_name}': {error}") from None
+    workflow = _workflow_in(module, attribute, spec)
+    known: dict[str, Workflow] = dict(getattr(module, "WORKFLOWS", {}))
+
+    def resolve(child: str) -> Workflow:
+        return known[child]
+
+    return LoadedWorkflow(workflow, workflow_pin(workflow, _source(module)), spec, resolve)
+
+
+def _workflow_in(module: ModuleType, attribute: str, label: str) -> Workflow:
+    value = getattr(module, attribute, None)
+    if not isinstance(value, Workflow):
+        raise click.UsageError(f"'{label}' is not a compiled workflow")
+    return value
+
+
+def _source(module: ModuleType) -> str | None:
+    path = getattr(module, "__file__", None)
+    try:
+        return Path(path).read_text("utf-8") if path else None
+    except OSError:
+        return None

@@ -1,0 +1,161 @@
+"""Live progress of a run: a rich table on a terminal, plain lines when piped.
+
+Both read the same committed events (the driver calls them after each commit, possibly
+from a child run's thread, hence the lock). Plain lines are stable enough to grep.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from types import TracebackType
+from typing import Any
+
+import click
+
+from baton.commands._common import compact, duration
+from runtime.core import events as ev
+from runtime.core.state import RunState
+
+
+def describe(event: ev.Event, state: RunState) -> str | None:
+    """One line for an event worth showing, else None (e.g. `output_received`)."""
+    body = event.body
+    step = f"{event.step}: " if event.step else ""
+    match body:
+        case ev.RunStarted():
+            return f"run {event.run_id} started: {body.workflow} v{body.version}"
+        case ev.RunResumed():
+            interrupted = [s for s, r in state.steps.items() if r.interrupted]
+            again = f"; running again: {', '.join(interrupted)}" if interrupted else ""
+            return f"run {event.run_id} resumed{again}"
+        case ev.AttemptStarted():
+            if body.restart:
+                what = (
+                    "external effect run again"
+                    if body.external
+                    else "interrupted attempt run again"
+                )
+                return f"{step}attempt {body.attempt}: {what} (same idempotency key)"
+            return f"{step}attempt {body.attempt} started"
+        case ev.OutputRejected():
+            return f"{step}output rejected ({body.failure}): {body.message}"
+        case ev.AttemptFailed():
+            return f"{step}attempt {body.attempt} failed ({body.failure}): {body.message}"
+        case ev.RetryScheduled():
+            return f"{step}attempt {body.attempt} in {duration(body.delay_ms)}"
+        case ev.StepCommitted():
+            latency = state.steps[body.step].latency_ms
+            return f"{step}committed ({duration(latency)})"
+        case ev.StepSkipped():
+            return f"{step}skipped: {body.reason}"
+        case ev.StepFailed():
+            return f"{step}failed ({body.failure}): {body.message}"
+        case ev.ApprovalRequested():
+            what = "approval" if body.stage == "before" else "review of its output"
+            return (
+                f"{step}waiting for {what} by role '{body.role}': "
+                f"baton approve {event.run_id} {body.step} --as PRINCIPAL"
+            )
+        case ev.ApprovalGranted():
+            return f"{step}approved by {body.principal}" + _comment(body.comment)
+        case ev.ApprovalRejected():
+            return f"{step}rejected by {body.principal}" + _comment(body.comment)
+        case ev.CancelRequested():
+            return f"run {event.run_id}: cancel requested"
+        case ev.RunSucceeded():
+            return f"run {event.run_id} succeeded: result {compact(state.result)}"
+        case ev.RunFailed():
+            return f"run {event.run_id} failed: {body.message}"
+        case ev.RunCancelled():
+            return f"run {event.run_id} cancelled"
+    return None
+
+
+def _comment(comment: str) -> str:
+    return f": {comment}" if comment else ""
+
+
+class Progress:
+    """Show a run's events as they commit; use as a context manager around the run."""
+
+    def __init__(self, run_id: str | None, live: bool | None = None) -> None:
+        self.run_id = run_id
+        self.live = sys.stdout.isatty() if live is None else live
+        self._lock = threading.Lock()
+        self._display: Any = None
+        self._state: RunState | None = None
+
+    def __enter__(self) -> Progress:
+        if self.live:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._display = Live(console=Console(), auto_refresh=False, transient=False)
+            self._display.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._display is not None:
+            self._display.stop()
+
+    def __call__(self, event: ev.Event, state: RunState) -> None:
+        line = describe(event, state)
+        with self._lock:
+            top = self.run_id is None or event.run_id == self.run_id
+            if self._display is None:
+                if line is not None:
+                    click.echo(line if top else f"[{event.run_id}] {line}")
+                return
+            if top:
+                self._state = state
+            if line is not None and (not top or event.type not in _IN_TABLE):
+                self._display.console.print(line if top else f"[{event.run_id}] {line}")
+            if self._state is not None:
+                self._display.update(_table(self._state), refresh=True)
+
+
+# shown by the table itself; other events also get a line above it
+_IN_TABLE = frozenset({"attempt_started", "step_committed", "run_started"})
+
+_STYLE = {
+    "committed": "green",
+    "failed": "red",
+    "cancelled": "red",
+    "skipped": "dim",
+    "running": "cyan",
+    "retrying": "yellow",
+    "awaiting_approval": "magenta",
+    "awaiting_review": "magenta",
+}
+
+
+def _table(state: RunState) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"{state.run_id}: {state.workflow} v{state.version} - {state.status}")
+    for column in ("step", "state", "attempts", "latency", "note"):
+        table.add_column(column)
+    for step in state.plan:
+        record = state.steps[step]
+        note = ""
+        if record.error:
+            note = str(record.error.get("message", ""))[:60]
+        elif record.skip_reason:
+            note = record.skip_reason[:60]
+        elif record.approval and record.approval.decision is None:
+            note = f"needs role '{record.approval.role}'"
+        style = _STYLE.get(record.state.value, "")
+        table.add_row(
+            step,
+            f"[{style}]{record.state.value}[/]" if style else record.state.value,
+            str(record.attempts),
+            duration(record.latency_ms),
+            note,
+        )
+    return table

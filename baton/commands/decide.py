@@ -1,0 +1,58 @@
+"""`baton approve|reject RUN STEP --as PRINCIPAL` and `baton cancel RUN`.
+
+A decision is checked against the run at once (an unknown step, a principal without the
+role, a step that is not waiting: exit 2). It is then recorded in the run's log: by
+this process if no process drives the run, else by the driving process within a
+fraction of a second. Who, when, role and comment are in the event log.
+"""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+from baton.commands._common import database, db_option, refusals
+from runtime import api
+
+
+def _decision(kind: str) -> click.Command:
+    verb = "Approve" if kind == "approve" else "Reject"
+
+    @click.command(kind)
+    @click.argument("run_id", metavar="RUN")
+    @click.argument("step")
+    @click.option("--as", "principal", required=True, help="Who decides (must hold the role).")
+    @click.option("--comment", default="", help="Why; kept in the event log.")
+    @db_option
+    @refusals
+    def command(run_id: str, step: str, principal: str, comment: str, db: str | None) -> None:
+        decide = api.approve if kind == "approve" else api.reject
+        outcome = decide(database(db), run_id, step, principal, comment)
+        past = "approved" if kind == "approve" else "rejected"
+        done = f"step {step} {past} by {principal}" if outcome == "applied" else outcome
+        click.echo(f"{run_id}: {done}")
+
+    command.help = f"{verb} the gated STEP of RUN as PRINCIPAL."
+    return command
+
+
+approve_command = _decision("approve")
+reject_command = _decision("reject")
+
+
+@click.command("cancel")
+@click.argument("run_id", metavar="RUN")
+@db_option
+@refusals
+def cancel_command(run_id: str, db: str | None) -> None:
+    """Cancel RUN: every step still in motion is cancelled."""
+    outcome = api.cancel(database(db), run_id, by=_user())
+    click.echo(f"{run_id}: {'cancelled' if outcome == 'applied' else outcome}")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        return ""

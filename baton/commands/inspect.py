@@ -1,0 +1,135 @@
+"""`baton runs`, `baton status RUN`, `baton show RUN`, `baton events RUN`: read-only views
+of the run database (they never create one)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from baton.commands._common import clock, compact, database, db_option, duration, refusals
+from runtime import api
+from runtime.core.state import RunState
+
+
+@click.command("runs")
+@db_option
+@refusals
+def runs_command(db: str | None) -> None:
+    """List runs, newest first: status, steps, duration, tokens and cost."""
+    summaries = api.list_runs(database(db))
+    if not summaries:
+        click.echo("no runs")
+        return
+    rows = [("RUN", "WORKFLOW", "STATUS", "STEPS", "DURATION", "TOKENS", "COST", "STARTED")]
+    for run in summaries:
+        totals = run.totals
+        steps = totals.get("steps", {})
+        tokens = int(totals.get("tokens_in", 0)) + int(totals.get("tokens_out", 0))
+        rows.append(
+            (
+                run.run_id,
+                f"{run.workflow} v{run.version}",
+                run.status,
+                f"{steps.get('committed', 0)}/{sum(steps.values())}",
+                duration(totals.get("duration_ms")),
+                str(tokens),
+                f"${float(totals.get('cost_usd', 0.0)):.4f}",
+                clock(run.created_ms),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+@click.command("status")
+@click.argument("run_id", metavar="RUN")
+@db_option
+@refusals
+def status_command(run_id: str, db: str | None) -> None:
+    """The run's status and each step's state."""
+    state = api.get_state(database(db), run_id)
+    click.echo(_headline(state))
+    for step in state.plan:
+        record = state.steps[step]
+        detail = ""
+        if record.approval is not None and record.approval.decision is None:
+            detail = f" (needs role '{record.approval.role}')"
+        elif record.error:
+            detail = f" ({record.error.get('failure')}: {record.error.get('message')})"
+        elif record.skip_reason:
+            detail = f" ({record.skip_reason})"
+        click.echo(f"  {step}: {record.state.value}{detail}")
+
+
+@click.command("show")
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="The materialized state (state.json).")
+@db_option
+@refusals
+def show_command(run_id: str, as_json: bool, db: str | None) -> None:
+    """The run's materialized state: steps, outputs, checksums, usage, totals."""
+    state = api.get_state(database(db), run_id)
+    if as_json:
+        click.echo(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
+        return
+    click.echo(_headline(state))
+    click.echo(f"  spec: {state.spec} (sha256 {state.spec_sha256[:16]}...)")
+    click.echo(f"  inputs: {compact(state.inputs)}")
+    for step in state.plan:
+        record = state.steps[step]
+        click.echo(f"  {step}: {record.state.value}, {record.attempts} attempt(s)")
+        if record.checksum and record.output is not None:
+            click.echo(f"    output: {compact(record.output)}")
+            click.echo(f"    checksum: {record.checksum}")
+        if record.quality_score is not None:
+            click.echo(f"    quality score: {record.quality_score:.2f}")
+        if record.approval is not None and record.approval.decision is not None:
+            approval = record.approval
+            comment = f" ({approval.comment})" if approval.comment else ""
+            click.echo(
+                f"    {approval.decision} by {approval.principal} as {approval.role} "
+                f"at {clock(approval.decided_ms)}{comment}"
+            )
+        if record.error:
+            click.echo(f"    error: {record.error.get('failure')}: {record.error.get('message')}")
+        if record.skip_reason:
+            click.echo(f"    skipped: {record.skip_reason}")
+        if record.child_run_id:
+            click.echo(f"    child run: {record.child_run_id}")
+    if state.outcome == "succeeded":
+        click.echo(f"  result: {compact(state.result, 400)}")
+    totals = state.totals()
+    click.echo(
+        f"  totals: {totals['attempts']} attempts, {totals['tokens_in']}+{totals['tokens_out']} "
+        f"tokens, ${totals['cost_usd']:.4f}, {duration(totals['duration_ms'])}"
+    )
+
+
+@click.command("events")
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of the events.")
+@db_option
+@refusals
+def events_command(run_id: str, as_json: bool, db: str | None) -> None:
+    """The run's event log, in order."""
+    events = api.get_events(database(db), run_id)
+    if as_json:
+        click.echo(json.dumps(events, indent=2, ensure_ascii=False))
+        return
+    for event in events:
+        where = event["step"] or "-"
+        if event["attempt"] is not None:
+            where += f"#{event['attempt']}"
+        data = {k: v for k, v in event["data"].items() if v not in (None, "", [], {}, False)}
+        click.echo(
+            f"{event['seq']:>4}  {clock(event['ts'])}  {event['type']:<18} {where:<20} "
+            f"{compact(data, 100)}"
+        )
+
+
+def _headline(state: RunState) -> str:
+    line = f"run {state.run_id}: {state.workflow} v{state.version}, {state.status}"
+    error = (state.error or {}).get("message")
+    return line + (f": {error}" if error else "")

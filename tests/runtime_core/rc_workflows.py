@@ -1,0 +1,185 @@
+"""Workflows built by hand for the runtime tests, run as `baton run rc_workflows:NAME`.
+
+They use only builtin agents (`echo`, `flaky`, `fail`, `malformed`, `sleep`), which
+append every call to the `BATON_LEDGER` file: the tests read it to count agent calls.
+"""
+
+from __future__ import annotations
+
+from runtime.model import (
+    AgentBinding,
+    AgentKind,
+    Approval,
+    ApprovalStage,
+    Effect,
+    FailureClass,
+    Handoff,
+    RetryPolicy,
+    Step,
+    Template,
+    Workflow,
+)
+
+TEXT = Handoff(
+    "text",
+    1,
+    {
+        "type": "object",
+        "required": ["text"],
+        "additionalProperties": False,
+        "properties": {"text": {"type": "string"}},
+    },
+)
+INPUTS = {
+    "type": "object",
+    "required": ["topic"],
+    "additionalProperties": False,
+    "properties": {"topic": {"type": "string", "minLength": 1}, "n": {"type": "integer"}},
+}
+AGENTS = tuple(
+    AgentBinding(name, AgentKind.BUILTIN, name)
+    for name in ("echo", "flaky", "fail", "malformed", "sleep")
+)
+APPROVERS = (("manager", ("alice", "bob")), ("ceo", ("carol",)))
+FAST_RETRY = RetryPolicy(
+    max_attempts=3,
+    on=(FailureClass.AGENT_ERROR, FailureClass.MALFORMED_OUTPUT, FailureClass.TIMEOUT),
+    initial_ms=1,
+    max_ms=5,
+)
+
+
+def workflow(name: str, *steps: Step, result: str | None = None, **extra: object) -> Workflow:
+    """A workflow of `steps`, generations derived from their needs."""
+    done: set[str] = set()
+    generations = []
+    remaining = list(steps)
+    while remaining:
+        ready = tuple(s.id for s in remaining if set(s.needs) <= done)
+        assert ready, "a cycle"
+        generations.append(ready)
+        done |= set(ready)
+        remaining = [s for s in remaining if s.id not in done]
+    return Workflow(
+        name=name,
+        version=1,
+        spec_path=f"{name}.yaml",
+        spec_sha256="0" * 64,
+        steps=steps,
+        generations=tuple(generations),
+        inputs_schema=INPUTS,
+        agents=AGENTS,
+        approvers=APPROVERS,
+        result=result,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def text_step(step_id: str, agent: str = "echo", **fields: object) -> Step:
+    """A step whose agent answers `{"text": ...}` (echo and friends return their input)."""
+    fields.setdefault("input", {"text": f"{step_id}: {{{{ inputs.topic }}}}"})
+    fields.setdefault("output", TEXT)
+    return Step(step_id, f"{step_id}.yaml:1", agent=agent, **fields)  # type: ignore[arg-type]
+
+
+# The crash-safety workflow: a fan-out, a retried step, an approval-gated external
+# effect, a result. Small enough to kill at every event boundary.
+CRASH = workflow(
+    "crashy",
+    text_step("fetch"),
+    text_step(
+        "left",
+        "flaky",
+        needs=("fetch",),
+        input={"succeed_on_attempt": 2, "output": {"text": "{{ steps.fetch.output.text }}+l"}},
+        retry=FAST_RETRY,
+    ),
+    text_step("right", needs=("fetch",), input={"text": "{{ steps.fetch.output.text }}+r"}),
+    text_step(
+        "deliver",
+        needs=("left", "right"),
+        input={"text": "{{ steps.left.output.text }}|{{ steps.right.output.text }}"},
+        effect=Effect.EXTERNAL,
+        approval=Approval("manager"),
+    ),
+    text_step("summary", needs=("deliver",), input={"text": "{{ steps.deliver.output.text }}!"}),
+    result="summary",
+)
+
+# Three sequential steps that each sleep: long enough for two resumers to overlap.
+SLOW = workflow(
+    "slow",
+    *(
+        text_step(
+            f"s{i}",
+            "sleep",
+            needs=(f"s{i - 1}",) if i else (),
+            input={"seconds": 0.3, "output": {"text": f"s{i}"}},
+        )
+        for i in range(3)
+    ),
+    result="s2",
+)
+
+# One step that sleeps far longer than any test: something to cancel while it runs.
+LONG = workflow(
+    "long",
+    text_step(
+        "nap", "sleep", input={"seconds": 60, "output": {"text": "late"}}, timeout_ms=120_000
+    ),
+    text_step("after", needs=("nap",)),
+)
+
+# A gate after validation (review), a skipped branch, a skip that propagates.
+REVIEWED = workflow(
+    "reviewed",
+    text_step("draft", approval=Approval("manager", ApprovalStage.AFTER)),
+    text_step(
+        "branch",
+        needs=("draft",),
+        condition=Template("inputs.topic == 'never'", is_expression=True),
+    ),
+    text_step("after_branch", needs=("branch",)),
+    text_step("final", needs=("draft",), input={"text": "{{ steps.draft.output.text }}"}),
+    result="final",
+)
+
+# A step that never produces a valid output, and one that is never retried.
+MALFORMED = workflow(
+    "malformed_outputs",
+    text_step("bad", "malformed", retry=FAST_RETRY),
+    text_step("never", needs=("bad",)),
+)
+NOT_RETRIED = workflow(
+    "not_retried",
+    text_step(
+        "rejected_class",
+        "fail",
+        input={"failure": "acl_denied"},
+        retry=RetryPolicy(max_attempts=5, on=tuple(FailureClass), initial_ms=1),
+    ),
+)
+
+# A sub-workflow step: `child` runs workflow `inner` as a child run.
+INNER = workflow(
+    "inner",
+    text_step("condense", input={"text": "short {{ inputs.topic }}"}),
+    result="condense",
+)
+PARENT = workflow(
+    "parent",
+    text_step("start"),
+    Step(
+        "child",
+        "parent.yaml:9",
+        workflow="inner",
+        needs=("start",),
+        input={"topic": "{{ steps.start.output.text }}"},
+        output=TEXT,
+    ),
+    text_step("after", needs=("child",), input={"text": "{{ steps.child.output.text }}"}),
+    result="after",
+)
+WORKFLOWS = {
+    w.name: w for w in (CRASH, SLOW, LONG, REVIEWED, MALFORMED, NOT_RETRIED, INNER, PARENT)
+}

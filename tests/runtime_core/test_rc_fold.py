@@ -1,0 +1,132 @@
+"""Folding the event log reproduces the stored state, for random runs (hypothesis).
+
+Random workflows (random DAGs of builtin agents that echo, fail, flake or answer
+malformed output; random retry policies, conditions and approval gates, decided at
+random) run through the real driver on a real SQLite file. For each run: the fold of
+the stored log equals the stored state; the invariants of the runtime hold.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rc_workflows import text_step, workflow
+
+from runtime import api
+from runtime.core.apply import fold
+from runtime.core.plan import workflow_pin
+from runtime.model import (
+    Approval,
+    ApprovalStage,
+    FailureClass,
+    RetryPolicy,
+    StepState,
+    Template,
+    Workflow,
+)
+from runtime.store import Store
+
+BEHAVIOURS = ("echo", "flaky", "fail", "malformed", "fail_acl")
+
+
+@st.composite
+def workflows(draw: st.DrawFn) -> Workflow:
+    count = draw(st.integers(1, 5))
+    steps = []
+    for index in range(count):
+        step_id = f"s{index}"
+        needs = tuple(
+            sorted(draw(st.sets(st.sampled_from([f"s{i}" for i in range(index)]), max_size=2)))
+            if index
+            else ()
+        )
+        behaviour = draw(st.sampled_from(BEHAVIOURS))
+        agent = "fail" if behaviour == "fail_acl" else behaviour
+        agent_input: dict[str, Any] = {"text": step_id, "output": {"text": step_id}}
+        if behaviour == "flaky":
+            agent_input["succeed_on_attempt"] = draw(st.integers(1, 3))
+        if behaviour == "fail_acl":
+            agent_input["failure"] = FailureClass.ACL_DENIED.value
+        retry = RetryPolicy(
+            max_attempts=draw(st.integers(1, 3)),
+            on=tuple(draw(st.sets(st.sampled_from(list(FailureClass))))),
+            initial_ms=1,
+            max_ms=2,
+        )
+        condition = None
+        if draw(st.booleans()):
+            truth = draw(st.booleans())
+            condition = Template(f"{str(truth).lower()} and inputs.topic != ''", True)
+        approval = None
+        if draw(st.integers(0, 3)) == 0:
+            approval = Approval("manager", draw(st.sampled_from(list(ApprovalStage))))
+        steps.append(
+            text_step(
+                step_id,
+                agent,
+                needs=needs,
+                input=agent_input if behaviour != "echo" else {"text": step_id},
+                retry=retry,
+                condition=condition,
+                approval=approval,
+            )
+        )
+    return workflow("random", *steps, result=draw(st.sampled_from([None, *[s.id for s in steps]])))
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(wf=workflows(), decisions=st.lists(st.booleans(), min_size=6, max_size=6))
+def test_fold_of_the_log_is_the_stored_state(
+    tmp_path_factory: Any, wf: Workflow, decisions: list[bool]
+) -> None:
+    db = tmp_path_factory.mktemp("fold") / "baton.db"
+    loaded = api.LoadedWorkflow(wf, workflow_pin(wf), "random")
+    options = api.DriverOptions(detach=True, poll_ms=5)
+    result = api.start_run(db, loaded, {"topic": "tea"}, "run", options)
+    for approve in decisions:  # decide each gate as it comes, then drive on
+        state = result.state
+        if state.outcome is not None:
+            break
+        waiting = [s for s, r in state.steps.items() if r.approval and not r.approval.decision]
+        decide = api.approve if approve else api.reject
+        decide(db, "run", waiting[0], "alice", "random")
+        result = api.resume_run(db, "run", lambda spec: loaded, options=options)
+    state = api.get_state(db, "run")
+    assert state.outcome is not None
+    check_invariants(db, wf, state.to_json())
+
+
+def check_invariants(db: Path, wf: Workflow, stored: dict[str, Any]) -> None:
+    with Store(db) as store:
+        events = store.load_events("run")
+    assert fold(events).to_json() == stored
+    with sqlite3.connect(db) as connection:
+        raw = json.loads(connection.execute("SELECT state FROM runs").fetchone()[0])
+        outputs = dict(connection.execute("SELECT step, committed_seq FROM outputs").fetchall())
+        validated = connection.execute("SELECT data FROM events WHERE type = 'step_validated'")
+        payloads = [json.loads(row[0]) for row in validated]
+    # outputs live once, in their table: never in the stored state or an event's data
+    assert all(record["output"] is None for record in raw["steps"].values())
+    assert all("output" not in data and data["checksum"] for data in payloads)
+    for step in wf.steps:
+        record = stored["steps"][step.id]
+        # malformed outputs are never committed (nor stored)
+        if step.agent == "malformed":
+            assert record["state"] != StepState.COMMITTED.value and step.id not in outputs
+        # retries stop at max_attempts; never-retried classes get one attempt
+        assert record["attempts"] <= step.retry.max_attempts
+        if (record["error"] or {}).get("failure") == FailureClass.ACL_DENIED.value:
+            assert record["attempts"] == 1
+        if record["state"] == StepState.COMMITTED.value:
+            assert outputs[step.id] is not None
+    commits = [e.step for e in events if e.type == "step_committed"]
+    assert len(commits) == len(set(commits))
