@@ -169,7 +169,11 @@ def _with_roster(
         if isinstance(file.root, YMap) and file_kind(file.root) == "roster":
             rosters[key] = builder.roster(key, file.root)
             return dataclasses.replace(workflow, roster=rosters[key])
-        reason = f"file '{key}' is not a roster (it needs `kind: roster`)"
+        reason = (
+            f"file '{key}' does not load (see its own findings)"
+            if file.root is None
+            else f"file '{key}' is not a roster (it needs `kind: roster`)"
+        )
     diagnostics.append(Diagnostic("B205", Severity.ERROR, ref.span, f"unknown roster: {reason}"))
     return workflow
 

@@ -6,6 +6,9 @@ Regenerate with `make generate`; `make test` fails when this package is stale.
 
 # workflow name -> the module of this package that defines it
 MODULES: dict[str, str] = {
+    "content_pipeline": "content_pipeline",
+    "incident_response": "incident_response",
+    "postmortem": "postmortem",
     "research_report": "research_report",
     "summarize": "summarize",
 }

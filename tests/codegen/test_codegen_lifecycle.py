@@ -106,7 +106,7 @@ def test_every_legal_path_works(modules: list[types.ModuleType]) -> None:
 
 
 def test_the_named_paths_exist(modules: list[types.ModuleType]) -> None:
-    research = modules[0] if modules[0].WORKFLOW.name == "research_report" else modules[1]
+    research = next(m for m in modules if m.WORKFLOW.name == "research_report")
     paths = {
         step.id: {tuple(t for t, _ in path) for path in _paths(step)}
         for step in research.WORKFLOW.steps
