@@ -10,45 +10,16 @@ model breaks backward compatibility unless its schema accepts everything, for in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from compiler.schema_diff.kinds_structure import STRUCTURE_KINDS
+from compiler.schema_diff.kinds_structure import (
+    STRUCTURE_KINDS,
+    N,
+    S,
+    _bounds,
+    _with,
+)
 from compiler.schema_diff.model import KindInfo
 
-S = {"type": "string"}
-N = {"type": "number"}
 A = {"type": "array"}
-O = {"type": "object"}  # noqa: E741
-
-
-def _with(base: Mapping[str, object], **extra: object) -> dict[str, object]:
-    return {**base, **extra}
-
-
-def _bounds(keyword: str, base: Mapping[str, object], low: int, high: int) -> list[KindInfo]:
-    # ADDED / REMOVED / INCREASED / DECREASED of one numeric keyword
-    name = "".join("_" + c if c.isupper() else c.upper() for c in keyword).lstrip("_")
-    label = " ".join(part.lower() for part in name.split("_"))
-    return [
-        KindInfo(f"{name}_ADDED", f"`{keyword}` added", base, _with(base, **{keyword: low})),
-        KindInfo(f"{name}_REMOVED", f"`{keyword}` removed", _with(base, **{keyword: low}), base),
-        KindInfo(
-            f"{name}_INCREASED",
-            f"{label} increased",
-            _with(base, **{keyword: low}),
-            _with(base, **{keyword: high}),
-        ),
-        KindInfo(
-            f"{name}_DECREASED",
-            f"{label} decreased",
-            _with(base, **{keyword: high}),
-            _with(base, **{keyword: low}),
-        ),
-    ]
-
-
-_CLOSED = {"type": "object", "additionalProperties": False}
-_PARTIAL = {"type": "object", "additionalProperties": S}
 _TUPLE = {"type": "array", "items": S}
 _ONE = {"prefixItems": [S], "items": False, "type": "array"}
 
