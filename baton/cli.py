@@ -23,9 +23,11 @@ COMMANDS = {
     "status": "baton.commands.inspect:status_command",
     "show": "baton.commands.inspect:show_command",
     "events": "baton.commands.inspect:events_command",
+    "trace": "baton.commands.trace:trace_command",
     "approve": "baton.commands.decide:approve_command",
     "reject": "baton.commands.decide:reject_command",
     "cancel": "baton.commands.decide:cancel_command",
+    "worker": "baton.commands.worker:worker_command",
 }
 
 

@@ -243,5 +243,6 @@ WORKFLOW: rt.Workflow = rt.Workflow(
     max_delegation_depth=3,
     untrusted_token_budget=2000,
     untrusted_inputs=(),
+    handoffs=(REPORT_V1,),
     description="Draft a blameless postmortem and have the SRE lead review it before filing.",
 )

@@ -489,5 +489,6 @@ WORKFLOW: rt.Workflow = rt.Workflow(
     max_delegation_depth=3,
     untrusted_token_budget=2000,
     untrusted_inputs=("/channel_history",),
+    handoffs=(BRIEF_V1, BRIEF_V2, RECEIPT_V1, VERDICT_V1),
     description="Research a topic, audit the brief, deliver it to the client.",
 )

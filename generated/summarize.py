@@ -172,5 +172,6 @@ WORKFLOW: rt.Workflow = rt.Workflow(
     max_delegation_depth=3,
     untrusted_token_budget=2000,
     untrusted_inputs=(),
+    handoffs=(SUMMARY_V1,),
     description="Condense a text into a short summary (used as a sub-workflow).",
 )

@@ -23,10 +23,13 @@ from runtime.core.decisions import APPROVE, CANCEL, REJECT, DecisionRefused, dec
 from runtime.core.plan import shape, shape_changes
 from runtime.core.state import RunState
 from runtime.driver.journal import settle
-from runtime.driver.local import DriveResult, DriverOptions, LocalDriver, RunBusy, now_ms
+from runtime.driver.local import DriveResult, DriverOptions, LocalDriver, OnEvent, RunBusy, now_ms
 from runtime.model import JSON, Workflow
 from runtime.store import RunSummary, Store, new_owner
 from runtime.store.errors import RunExists, StoreError, UnknownRun
+from runtime.telemetry import export_finished
+from runtime.timeline import Timeline
+from runtime.timeline import build as build_timeline
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -63,6 +66,7 @@ __all__ = [
     "DriverOptions",
     "InvalidInput",
     "LoadedWorkflow",
+    "OnEvent",
     "RunBusy",
     "RunError",
     "RunExists",
@@ -73,6 +77,7 @@ __all__ = [
     "check_run_id",
     "get_events",
     "get_state",
+    "get_timeline",
     "list_runs",
     "new_run_id",
     "reject",
@@ -118,7 +123,9 @@ def start_run(
     options = replace(options or DriverOptions(), resolver=loaded.resolver)
     with Store(db) as store:
         driver = LocalDriver(store, loaded.workflow, options)
-        return driver.start(run_id, inputs, loaded.pin, loaded.spec)
+        result = driver.start(run_id, inputs, loaded.pin, loaded.spec)
+    export_finished(db, result.state)  # spans, once the run has ended (runtime.telemetry)
+    return result
 
 
 def resume_run(
@@ -143,7 +150,9 @@ def resume_run(
             _check_spec_change(state, loaded, allow_spec_change)
         options = replace(options or DriverOptions(), resolver=loaded.resolver)
         driver = LocalDriver(store, loaded.workflow, options)
-        return driver.resume(run_id, loaded.pin, spec_changed=changed)
+        result = driver.resume(run_id, loaded.pin, spec_changed=changed)
+    export_finished(db, result.state)
+    return result
 
 
 def _check_spec_change(state: RunState, loaded: LoadedWorkflow, allowed: bool) -> None:
@@ -221,6 +230,12 @@ def get_events(db: Path, run_id: str) -> list[dict[str, Any]]:
     """The run's log in the shape `baton events --json` prints."""
     with Store(db, create=False) as store:
         return [event.to_json() for event in store.load_events(run_id)]
+
+
+def get_timeline(db: Path, run_id: str) -> Timeline:
+    """The run's timeline, from its log (`baton trace`)."""
+    with Store(db, create=False) as store:
+        return build_timeline(store.load_events(run_id))
 
 
 def list_runs(db: Path) -> list[RunSummary]:

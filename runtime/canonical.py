@@ -55,8 +55,14 @@ def idempotency_key(workflow: str, version: int, run_id: str, step: str) -> str:
 
     >>> len(idempotency_key("research_report", 3, "run-1", "research"))
     64
+    >>> idempotency_key("w", 1, "r", "s") == checksum(["w", 1, "r", "s"])
+    True
     """
-    return checksum([workflow, version, run_id, step])
+    if type(version) is not int:
+        return checksum([workflow, version, run_id, step])
+    # the canonical JSON of that array, written directly (one is hashed per attempt)
+    text = f"[{_escape_string(workflow)},{version},{_escape_string(run_id)},{_escape_string(step)}]"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def attempt_id(key: str, attempt: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 JSON: TypeAlias = Any  # a JSON value: None | bool | int | float | str | list | dict
 
@@ -193,6 +193,7 @@ class Workflow:
     untrusted_token_budget: int = 2000
     untrusted_inputs: tuple[str, ...] = ()  # JSON pointers into the run input
     description: str | None = None
+    handoffs: tuple[Handoff, ...] = ()  # every handoff version, for run-time delegation
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:
@@ -209,6 +210,19 @@ class Workflow:
     def principals(self, role: str) -> tuple[str, ...]:
         return dict(self.approvers).get(role, ())
 
+    def handoff(self, ref: str) -> Handoff:
+        """A handoff version by `name@version` (bare `name`: its latest version); from
+        `handoffs`, else from the steps' outputs. KeyError if unknown."""
+        name, _, version = ref.partition("@")
+        known = {(h.name, h.version): h for h in self.handoffs}
+        for step in self.steps:
+            if step.output is not None:
+                known.setdefault((step.output.name, step.output.version), step.output)
+        versions = sorted(v for n, v in known if n == name)
+        if not versions or (version and (not version.isdigit() or int(version) not in versions)):
+            raise KeyError(ref)
+        return known[(name, int(version) if version else versions[-1])]
+
 
 InputT = TypeVar("InputT")
 
@@ -218,6 +232,19 @@ class Usage:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+
+
+class Delegator(Protocol):
+    """What the driver gives an attempt so its agent can delegate (runtime.delegation)."""
+
+    def delegate(self, agent: str, input: JSON, output: str) -> JSON: ...
+
+    @property
+    def url(self) -> str: ...
+
+
+class DelegationUnavailable(RuntimeError):
+    """`Request.delegate` outside a run (a hand-built request, a unit test)."""
 
 
 @dataclass(frozen=True)
@@ -232,3 +259,22 @@ class Request(Generic[InputT]):
     input: InputT
     output_schema: JSON
     delegation_chain: tuple[str, ...]
+    delegation: Delegator | None = field(default=None, compare=False, repr=False)
+
+    def delegate(self, agent: str, input: JSON, output: str) -> JSON:
+        """Hand work to `agent` while this agent runs; returns its output, validated
+        against handoff `output` ("name@version").
+
+        The runtime checks the roster's ACL for this request's delegation chain, refuses
+        an agent already in the chain and chains longer than `max_delegation_depth`,
+        records the delegation, and gives it an idempotency key derived from this
+        request's, so a resumed run reuses its output instead of delegating again.
+        Raises `runtime.agents.AgentFailure`: class `acl_denied` for a refused delegation
+        (the step then fails with `acl_denied`, even if the agent catches it), or the
+        delegate's own failure class.
+        """
+        if self.delegation is None:
+            raise DelegationUnavailable(
+                "this request has no delegation context (it was not made by a Baton run)"
+            )
+        return self.delegation.delegate(agent, input, output)

@@ -12,8 +12,9 @@ import getpass
 
 import click
 
-from baton.commands._common import database, db_option, refusals
-from runtime import api
+from baton.commands._backend import Backend, backend_options
+from baton.commands._backend import decide as send_decision
+from baton.commands._common import db_option, refusals
 
 
 def _decision(kind: str) -> click.Command:
@@ -25,10 +26,12 @@ def _decision(kind: str) -> click.Command:
     @click.option("--as", "principal", required=True, help="Who decides (must hold the role).")
     @click.option("--comment", default="", help="Why; kept in the event log.")
     @db_option
+    @backend_options
     @refusals
-    def command(run_id: str, step: str, principal: str, comment: str, db: str | None) -> None:
-        decide = api.approve if kind == "approve" else api.reject
-        outcome = decide(database(db), run_id, step, principal, comment)
+    def command(
+        run_id: str, step: str, principal: str, comment: str, db: str | None, backend: Backend
+    ) -> None:
+        outcome = send_decision(backend, db, kind, run_id, step, principal, comment)
         past = "approved" if kind == "approve" else "rejected"
         done = f"step {step} {past} by {principal}" if outcome == "applied" else outcome
         click.echo(f"{run_id}: {done}")
@@ -44,10 +47,11 @@ reject_command = _decision("reject")
 @click.command("cancel")
 @click.argument("run_id", metavar="RUN")
 @db_option
+@backend_options
 @refusals
-def cancel_command(run_id: str, db: str | None) -> None:
+def cancel_command(run_id: str, db: str | None, backend: Backend) -> None:
     """Cancel RUN: every step still in motion is cancelled."""
-    outcome = api.cancel(database(db), run_id, by=_user())
+    outcome = send_decision(backend, db, "cancel", run_id, None, _user(), "")
     click.echo(f"{run_id}: {'cancelled' if outcome == 'applied' else outcome}")
 
 

@@ -7,8 +7,10 @@ import json
 
 import click
 
+from baton.commands._backend import Backend, backend_options, get_events, get_state
 from baton.commands._common import clock, compact, database, db_option, duration, refusals
 from runtime import api
+from runtime.checksums import step_mismatches
 from runtime.core.state import RunState
 
 
@@ -46,10 +48,11 @@ def runs_command(db: str | None) -> None:
 @click.command("status")
 @click.argument("run_id", metavar="RUN")
 @db_option
+@backend_options
 @refusals
-def status_command(run_id: str, db: str | None) -> None:
+def status_command(run_id: str, db: str | None, backend: Backend) -> None:
     """The run's status and each step's state."""
-    state = api.get_state(database(db), run_id)
+    state = get_state(backend, db, run_id)
     click.echo(_headline(state))
     for step in state.plan:
         record = state.steps[step]
@@ -67,14 +70,16 @@ def status_command(run_id: str, db: str | None) -> None:
 @click.argument("run_id", metavar="RUN")
 @click.option("--json", "as_json", is_flag=True, help="The materialized state (state.json).")
 @db_option
+@backend_options
 @refusals
-def show_command(run_id: str, as_json: bool, db: str | None) -> None:
+def show_command(run_id: str, as_json: bool, db: str | None, backend: Backend) -> None:
     """The run's materialized state: steps, outputs, checksums, usage, totals."""
-    state = api.get_state(database(db), run_id)
+    state = get_state(backend, db, run_id)
     if as_json:
         click.echo(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
         return
     click.echo(_headline(state))
+    tampered = {m.step: m for m in step_mismatches(state)}
     click.echo(f"  spec: {state.spec} (sha256 {state.spec_sha256[:16]}...)")
     click.echo(f"  inputs: {compact(state.inputs)}")
     for step in state.plan:
@@ -83,6 +88,10 @@ def show_command(run_id: str, as_json: bool, db: str | None) -> None:
         if record.checksum and record.output is not None:
             click.echo(f"    output: {compact(record.output)}")
             click.echo(f"    checksum: {record.checksum}")
+        if step in tampered:
+            click.echo(f"    CHECKSUM MISMATCH: {tampered[step].message}")
+        if record.untrusted_sources:
+            click.echo(f"    untrusted: its input received {', '.join(record.untrusted_sources)}")
         if record.quality_score is not None:
             click.echo(f"    quality score: {record.quality_score:.2f}")
         if record.approval is not None and record.approval.decision is not None:
@@ -111,10 +120,11 @@ def show_command(run_id: str, as_json: bool, db: str | None) -> None:
 @click.argument("run_id", metavar="RUN")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of the events.")
 @db_option
+@backend_options
 @refusals
-def events_command(run_id: str, as_json: bool, db: str | None) -> None:
+def events_command(run_id: str, as_json: bool, db: str | None, backend: Backend) -> None:
     """The run's event log, in order."""
-    events = api.get_events(database(db), run_id)
+    events = get_events(backend, db, run_id)
     if as_json:
         click.echo(json.dumps(events, indent=2, ensure_ascii=False))
         return
@@ -124,7 +134,7 @@ def events_command(run_id: str, as_json: bool, db: str | None) -> None:
             where += f"#{event['attempt']}"
         data = {k: v for k, v in event["data"].items() if v not in (None, "", [], {}, False)}
         click.echo(
-            f"{event['seq']:>4}  {clock(event['ts'])}  {event['type']:<18} {where:<20} "
+            f"{event['seq']:>4}  {clock(event['ts'])}  {event['type']:<20} {where:<20} "
             f"{compact(data, 100)}"
         )
 

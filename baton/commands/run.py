@@ -6,11 +6,19 @@ errors), 2 a usage error or a refusal, 3 it waits for an approval (with `--detac
 
 from __future__ import annotations
 
+import atexit
 import signal
 import sys
 
 import click
 
+from baton.commands._backend import (
+    Backend,
+    backend_options,
+    existing_run,
+    load_pinned,
+    start_and_watch,
+)
 from baton.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -34,7 +42,9 @@ from runtime.core.state import RunState
 @click.option("--run-id", help="Name the run; an existing id is not started again.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; call no agent, write nothing.")
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
+@click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
 @db_option
+@backend_options
 @refusals
 def run_command(
     spec: str,
@@ -42,16 +52,20 @@ def run_command(
     run_id: str | None,
     dry_run: bool,
     detach: bool,
+    log_json: bool,
     db: str | None,
+    backend: Backend,
 ) -> None:
     """Run the workflow in SPEC (a spec file or a compiled workflow's name)."""
     _terminate_gracefully()
     inputs = parse_input(input_text)
-    loaded = load_spec(spec)
+    loaded = load_pinned(spec) if backend.temporal else load_spec(spec)
     if dry_run:
         _dry_run(loaded, inputs)
         return
     inputs = {} if inputs is None else inputs
+    if backend.temporal:
+        _run_on_temporal(backend, loaded, inputs, run_id, detach)
     path = database(db)
     if run_id is not None and path.exists():
         api.check_run_id(run_id)
@@ -64,8 +78,8 @@ def run_command(
             sys.exit(_exit_code(existing, detached=existing.status == "waiting"))
     run_id = run_id or api.new_run_id(loaded.workflow.name)
     try:
-        with Progress(run_id) as progress:
-            options = api.DriverOptions(detach=detach, on_event=progress)
+        with Progress(run_id, live=False if log_json else None) as progress:
+            options = api.DriverOptions(detach=detach, on_event=_observers(progress, log_json))
             result = api.start_run(path, loaded, inputs, run_id, options)
     except api.RunExists:
         state = api.get_state(path, run_id)  # started by another process just now
@@ -84,19 +98,68 @@ def run_command(
     help="Continue on a changed spec if every step keeps its needs and output handoff.",
 )
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
+@click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
 @db_option
 @refusals
-def resume_command(run_id: str, allow_spec_change: bool, detach: bool, db: str | None) -> None:
+def resume_command(
+    run_id: str, allow_spec_change: bool, detach: bool, log_json: bool, db: str | None
+) -> None:
     """Continue RUN from where its log ends; committed steps never run again."""
     _terminate_gracefully()
     path = database(db)
     try:
-        with Progress(run_id) as progress:
-            options = api.DriverOptions(detach=detach, on_event=progress)
+        with Progress(run_id, live=False if log_json else None) as progress:
+            options = api.DriverOptions(detach=detach, on_event=_observers(progress, log_json))
             result = api.resume_run(path, run_id, _load_again, allow_spec_change, options)
     except KeyboardInterrupt:
         _interrupted(run_id)
     _finish(result.state, result.detached)
+
+
+def _run_on_temporal(
+    backend: Backend, loaded: api.LoadedWorkflow, inputs: object, run_id: str | None, detach: bool
+) -> None:
+    """`baton run --backend temporal`: the run id is the workflow id, so Temporal itself
+    refuses a second start of it; the workers (`baton worker`) drive the run."""
+    if run_id is not None:
+        api.check_run_id(run_id)
+    run_id = run_id or api.new_run_id(loaded.workflow.name)
+    try:
+        with Progress(run_id) as progress:
+            state, detached = start_and_watch(backend, loaded, inputs, run_id, detach, progress)
+    except api.RunExists:
+        existing = existing_run(backend, run_id)
+        status = existing.status if existing is not None else "unknown"
+        click.echo(f"run {run_id} already exists ({status}); not started again")
+        if existing is None:
+            sys.exit(EXIT_FAILED)
+        sys.exit(_exit_code(existing, detached=existing.status == "waiting"))
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; run {run_id} goes on in Temporal", err=True)
+        sys.exit(130)
+    if detached:  # its workers go on by themselves once decided: no `baton resume`
+        waiting = [
+            f"{step} (role '{record.approval.role}')"
+            for step, record in state.steps.items()
+            if record.approval is not None and record.approval.decision is None
+        ]
+        click.echo(
+            f"run {run_id} is waiting for a decision on {', '.join(waiting)}; decide with "
+            f"`baton approve {run_id} STEP --as PRINCIPAL --backend temporal` (or reject)"
+        )
+        sys.exit(EXIT_WAITING)
+    _finish(state, detached=False)
+
+
+def _observers(progress: Progress, log_json: bool) -> api.OnEvent:
+    """Progress output, and the JSON attempt log if asked for; spans are exported when
+    a run ends if the OTEL_* variables ask for them (runtime.telemetry)."""
+    from runtime import telemetry
+    from runtime.attempt_log import AttemptLog, fan_out
+
+    if telemetry.configure_from_env():
+        atexit.register(telemetry.shutdown)  # flush the exporter before the process exits
+    return fan_out(progress, AttemptLog(sys.stderr) if log_json else None)
 
 
 def _load_again(spec: str) -> api.LoadedWorkflow:

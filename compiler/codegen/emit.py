@@ -80,6 +80,7 @@ class _Module:
     models: dict[str, str] = field(default_factory=dict)  # step id -> its output model
     chains: dict[str, tuple[str, ...]] = field(default_factory=dict)  # step id -> chain
     handoffs: dict[str, str] = field(default_factory=dict)  # step id -> handoff constant
+    handoff_constants: list[str] = field(default_factory=list)  # every version's constant
     output_keys: dict[str, tuple[str, int]] = field(default_factory=dict)  # -> (handoff, version)
 
     def source(self) -> str:
@@ -218,6 +219,7 @@ class _Module:
             self._statement(f"{name} = ", definition)
         for step_id, key in self.output_keys.items():
             self.handoffs[step_id] = constants[key]
+        self.handoff_constants = list(constants.values())
 
     # -- lifecycles
 
@@ -304,6 +306,8 @@ class _Module:
             ),
             "untrusted_token_budget": literals.value(workflow.untrusted_token_budget),
             "untrusted_inputs": stepdefs.strings(untrusted_pointers(self.inputs_schema)),
+            # every version, so agents can delegate with output="name@version"
+            "handoffs": sequence("()", [Text(name) for name in self.handoff_constants]),
         }
         if workflow.description is not None:
             keywords["description"] = literals.value(workflow.description)

@@ -45,6 +45,12 @@ def call_builtin(call: AgentCall) -> JSON:
     return _AGENTS[name](call)
 
 
+def answers_at_once(name: str) -> bool:
+    """Whether builtin `name` answers without waiting on anything (all but `sleep`), so
+    a driver may call it in its own thread rather than hand it to a worker thread."""
+    return name in _AT_ONCE or name.startswith("demo.")
+
+
 def record(call: AgentCall) -> None:
     """Append this call to the ledger file named by BATON_LEDGER, durably."""
     path = os.environ.get(LEDGER_ENV)
@@ -161,3 +167,4 @@ _AGENTS: dict[str, Callable[[AgentCall], JSON]] = {
     "sleep": _sleep,
     "malformed": _malformed,
 }
+_AT_ONCE = frozenset({"echo", "fail", "flaky", "malformed"})

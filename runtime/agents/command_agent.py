@@ -3,7 +3,8 @@
 The request goes to stdin as one JSON object, the reply envelope comes back on stdout;
 stderr is for the agent's own logs (its tail is kept when the agent fails). The
 environment adds `BATON_WORKFLOW`, `BATON_RUN_ID`, `BATON_STEP`, `BATON_ATTEMPT` and
-`BATON_IDEMPOTENCY_KEY`, so a shell script can dedupe without parsing the request.
+`BATON_IDEMPOTENCY_KEY`, so a shell script can dedupe without parsing the request, and
+`BATON_DELEGATE_URL`, where it may delegate (runtime.agents.delegate_server).
 
 The process starts in a session (and process group) of its own; on timeout the whole
 group is killed with SIGKILL and the child reaped, so helpers it spawned (a shell
@@ -35,7 +36,7 @@ def argv_of(target: str | tuple[str, ...]) -> list[str]:
 def agent_env(call: AgentCall) -> dict[str, str]:
     """The subprocess environment: the parent's, plus the attempt's identity."""
     request = call.request
-    return {
+    env = {
         **os.environ,
         "BATON_WORKFLOW": request.workflow,
         "BATON_RUN_ID": request.run_id,
@@ -43,6 +44,10 @@ def agent_env(call: AgentCall) -> dict[str, str]:
         "BATON_ATTEMPT": str(request.attempt),
         "BATON_IDEMPOTENCY_KEY": request.idempotency_key,
     }
+    env.pop("BATON_DELEGATE_URL", None)  # never a parent attempt's
+    if request.delegation is not None:
+        env["BATON_DELEGATE_URL"] = request.delegation.url
+    return env
 
 
 def call_command(call: AgentCall) -> AgentReply:

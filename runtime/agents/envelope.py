@@ -57,8 +57,9 @@ class AgentFailure(Exception):
 
 
 def request_json(request: Request[Any]) -> dict[str, JSON]:
-    """The request as the JSON object command and http agents receive."""
-    return {
+    """The request as the JSON object command and http agents receive (with
+    `delegate_url` when the agent may delegate: runtime.agents.delegate_server)."""
+    data: dict[str, JSON] = {
         "workflow": request.workflow,
         "run_id": request.run_id,
         "step": request.step,
@@ -68,6 +69,9 @@ def request_json(request: Request[Any]) -> dict[str, JSON]:
         "output_schema": request.output_schema,
         "delegation_chain": list(request.delegation_chain),
     }
+    if request.delegation is not None:
+        data["delegate_url"] = request.delegation.url
+    return data
 
 
 def plain(value: Any) -> JSON:

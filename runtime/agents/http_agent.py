@@ -1,7 +1,8 @@
 """`http: URL`: an agent behind an HTTP endpoint: POST the request, read the envelope.
 
 Headers: `Content-Type: application/json`, `Idempotency-Key` (the step's key, so the
-service can dedupe a resumed attempt) and `Baton-Attempt`. Standard library only
+service can dedupe a resumed attempt), `Baton-Attempt` and, when the agent may delegate,
+`Baton-Delegate-URL` (runtime.agents.delegate_server). Standard library only
 (urllib), no new dependency.
 
 - The timeout bounds connecting, each read, and the whole body (checked between reads).
@@ -44,16 +45,20 @@ def call_http(call: AgentCall) -> AgentReply:
     url = call.binding.target
     if not isinstance(url, str):
         raise AgentFailure(FailureClass.AGENT_ERROR, "an http agent's target is one URL")
+    payload = request_json(call.request)
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "Idempotency-Key": call.request.idempotency_key,
+        "Baton-Attempt": str(call.request.attempt),
+    }
+    if "delegate_url" in payload:
+        headers["Baton-Delegate-URL"] = str(payload["delegate_url"])
     request = urllib.request.Request(
         url,
-        data=json.dumps(request_json(call.request), ensure_ascii=False).encode(),
+        data=json.dumps(payload, ensure_ascii=False).encode(),
         method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "Idempotency-Key": call.request.idempotency_key,
-            "Baton-Attempt": str(call.request.attempt),
-        },
+        headers=headers,
     )
     host = urllib.parse.urlsplit(url).hostname or ""
     opener = _openers["direct" if host in LOOPBACK_HOSTS else "proxied"]

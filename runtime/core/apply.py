@@ -141,6 +141,7 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
                 output=body.output,
                 checksum=body.checksum,
                 quality_score=body.quality_score,
+                untrusted_sources=body.untrusted_sources,
                 error=None,
             )
             return _put(state, body.step, record)
@@ -159,6 +160,13 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
             error.update(failure=body.failure, message=body.message)
             record = evolve(record, attempt_open=False, error=error, finished_ms=ts)
             return _put(state, body.step, record)
+        case ev.DelegationRequested() | ev.DelegationDenied() | ev.DelegationFailed():
+            _open_attempt(state, body.step, body.attempt)  # only while its attempt runs
+            return state
+        case ev.DelegationCompleted():
+            record = _open_attempt(state, body.step, body.attempt)
+            # what the delegate cost is part of what the step cost
+            return _put(state, body.step, evolve(record, usage=record.usage.plus(body.usage)))
     raise IllegalTransition(f"no rule for event '{body.TYPE}'")
 
 
@@ -179,11 +187,16 @@ def _started(event: ev.Event, body: ev.RunStarted) -> RunState:
         shape=body.shape,
         result_step=body.result_step,
         parent=body.parent,
-        steps={step: StepRecord() for step in body.steps},
+        steps=dict.fromkeys(body.steps, _BLANK),
         started_ms=event.ts,
         updated_ms=event.ts,
         last_seq=1,
     )
+
+
+# every step's record at the start: one value (records are immutable), so that storing
+# a new run's state serializes a blank record once, not once per step
+_BLANK = StepRecord()
 
 
 def _end(state: RunState, ts: int, outcome: str, error: dict[str, JSON] | None) -> RunState:

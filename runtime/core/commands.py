@@ -25,6 +25,7 @@ class StartAttempt:
     external: bool
     restart: bool = False
     child_run_id: str | None = None
+    agent: str | None = None  # recorded, so the log alone says who ran each attempt
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def event_for(command: Command, now_ms: int, jitter_sample: float = 0.0) -> ev.E
                 external=command.external,
                 restart=command.restart,
                 child_run_id=command.child_run_id,
+                agent=command.agent,
             )
         case TimeoutAttempt():
             return ev.AttemptFailed(

@@ -99,11 +99,15 @@ def _advance(
 
 def _ready(state: RunState, step: Step, gate: dict[str, object] | None) -> cmd.Command | None:
     """A pending step: skipped, gated, started, or still waiting for its needs."""
-    needs = [state.steps[need] for need in step.needs]
-    skipped = [need for need in step.needs if state.steps[need].state is S.SKIPPED]
-    if skipped:
-        return cmd.SkipStep(step.id, f"needs '{skipped[0]}', which was skipped")
-    if any(record.state is not S.COMMITTED for record in needs):
+    # one pass (decide runs after every batch, over every pending step): the first
+    # skipped need skips the step; else any need not yet committed keeps it waiting
+    waiting = False
+    for need in step.needs:
+        need_state = state.steps[need].state
+        if need_state is S.SKIPPED:
+            return cmd.SkipStep(step.id, f"needs '{need}', which was skipped")
+        waiting = waiting or need_state is not S.COMMITTED
+    if waiting:
         return None
     if step.condition is not None:
         from runtime.render import RenderError, evaluate_condition
@@ -162,6 +166,7 @@ def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> 
         external=step.effect is Effect.EXTERNAL,
         restart=restart,
         child_run_id=child_run_id(state.run_id, step.id, attempt) if step.workflow else None,
+        agent=step.agent,
     )
 
 

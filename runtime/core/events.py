@@ -151,6 +151,7 @@ class AttemptStarted(EventBody):
     external: bool = False
     restart: bool = False
     child_run_id: str | None = None
+    agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,7 @@ class StepValidated(EventBody):
     checksum: str
     output: JSON = None
     quality_score: float | None = None
+    untrusted_sources: tuple[str, ...] = ()  # untrusted values its input received
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,70 @@ class StepFailed(EventBody):
     message: str
 
 
+# -- run-time delegation: an agent hands work to another while its attempt runs
+
+
+@dataclass(frozen=True)
+class DelegationRequested(EventBody):
+    """Durable before the delegate is called. `chain` ends with the delegate;
+    `idempotency_key` is derived from `parent_key` (the step's, or the delegating
+    delegation's); `reused`: a resumed attempt got the stored output, nobody was called."""
+
+    TYPE: ClassVar[str] = "delegation_requested"
+    step: str
+    attempt: int
+    agent: str
+    chain: tuple[str, ...]
+    idempotency_key: str
+    parent_key: str
+    output: str
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class DelegationDenied(EventBody):
+    """The ACL, a loop or the depth cap refused it: the step fails with `acl_denied`."""
+
+    TYPE: ClassVar[str] = "delegation_denied"
+    step: str
+    attempt: int
+    agent: str
+    chain: tuple[str, ...]
+    idempotency_key: str
+    reason: str  # not_allowed | loop | depth | unknown_agent
+    message: str
+
+
+@dataclass(frozen=True)
+class DelegationCompleted(EventBody):
+    """The delegate's output passed its handoff; kept here (with its checksum) so a
+    resumed run reuses it instead of delegating again."""
+
+    TYPE: ClassVar[str] = "delegation_completed"
+    step: str
+    attempt: int
+    agent: str
+    idempotency_key: str
+    checksum: str
+    output: JSON = None
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DelegationFailed(EventBody):
+    TYPE: ClassVar[str] = "delegation_failed"
+    step: str
+    attempt: int
+    agent: str
+    idempotency_key: str
+    failure: str
+    message: str
+    errors: tuple[dict[str, str], ...] = ()
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
 EVENT_TYPES: dict[str, type[EventBody]] = {
     cls.TYPE: cls
     for cls in (
@@ -261,6 +327,10 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
         StepCommitted,
         StepSkipped,
         StepFailed,
+        DelegationRequested,
+        DelegationDenied,
+        DelegationCompleted,
+        DelegationFailed,
     )
 }
 
@@ -334,7 +404,7 @@ def body_from_data(
         raise EventFormatError(f"event '{event_type}': {error}") from error
 
 
-_TUPLE_FIELDS = frozenset({"steps", "errors"})
+_TUPLE_FIELDS = frozenset({"steps", "errors", "chain", "untrusted_sources"})
 
 
 def _to_json(value: Any) -> JSON:

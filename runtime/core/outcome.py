@@ -36,6 +36,7 @@ class AttemptOutcome:
     errors: tuple[dict[str, str], ...] = ()
     received: bool = True
     preview: str = ""
+    untrusted_sources: tuple[str, ...] = ()  # the untrusted values its input received
 
 
 def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.EventBody]:
@@ -80,5 +81,6 @@ def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.Eve
             checksum=outcome.checksum,
             output=outcome.output,
             quality_score=outcome.quality_score,
+            untrusted_sources=outcome.untrusted_sources,
         ),
     ]

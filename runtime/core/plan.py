@@ -38,7 +38,19 @@ def step_shape(step: Step) -> str:
 
 
 def shape(workflow: Workflow) -> dict[str, str]:
-    return {step.id: step_shape(step) for step in workflow.steps}
+    """Each step's shape; computed once per workflow object (every run start needs it,
+    and each shape hashes an output schema)."""
+    known = _SHAPES.get(id(workflow))
+    if known is None or known[0] is not workflow:
+        known = (workflow, {step.id: step_shape(step) for step in workflow.steps})
+        if len(_SHAPES) > 64:
+            _SHAPES.clear()
+        _SHAPES[id(workflow)] = known
+    return dict(known[1])
+
+
+# id -> (the workflow, kept alive so that its id is not reused; its steps' shapes)
+_SHAPES: dict[int, tuple[Workflow, dict[str, str]]] = {}
 
 
 def shape_changes(old: dict[str, str], new: dict[str, str]) -> list[str]:

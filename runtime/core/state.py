@@ -43,6 +43,9 @@ def evolve(value: V, **changes: Any) -> V:
     return new
 
 
+# json.dumps(separators=(",", ":"), ensure_ascii=False), without a new encoder per call
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
 _IN_MOTION = frozenset({StepState.RUNNING, StepState.RETRYING, StepState.VALIDATED})
 _AWAITING_HUMAN = frozenset({StepState.AWAITING_APPROVAL, StepState.AWAITING_REVIEW})
 
@@ -112,6 +115,7 @@ class StepRecord:
     skip_reason: str | None = None
     child_run_id: str | None = None
     dropped_commits: int = 0
+    untrusted_sources: tuple[str, ...] = ()  # untrusted values its input received (taint)
 
     def to_json(self) -> dict[str, JSON]:
         # by hand, not dataclasses.asdict: that deep-copies every output, and the
@@ -119,6 +123,7 @@ class StepRecord:
         data = {name: getattr(self, name) for name in _STEP_FIELDS}
         data["state"] = self.state.value
         data["usage"] = self.usage.to_json()
+        data["untrusted_sources"] = list(self.untrusted_sources)
         if self.approval is not None:
             data["approval"] = {name: getattr(self.approval, name) for name in _APPROVAL_FIELDS}
         return data
@@ -129,13 +134,14 @@ class StepRecord:
         cached, so a commit re-serializes only the steps that changed."""
         data = self.to_json()
         data["output"] = None
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return _COMPACT.encode(data)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepRecord:
         values = dict(data)
         values["state"] = StepState(values["state"])
         values["usage"] = UsageTotals(**values["usage"])
+        values["untrusted_sources"] = tuple(values.get("untrusted_sources") or ())
         if values.get("approval") is not None:
             values["approval"] = ApprovalRecord(**values["approval"])
         return cls(**values)
@@ -255,13 +261,30 @@ class RunState:
 
         Built from each step's cached text: a commit serializes only what changed.
         """
-        head = {k: v for k, v in self._head().items() if k not in _FIXED_AT_START}
-        head["result"] = None
-        head["totals"] = self.totals()
+        # `_head` without the fields fixed at start (in `fixed_json`), in its order;
+        # built directly, as this runs at every commit
+        head = {
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "version": self.version,
+            "spec_sha256": self.spec_sha256,
+            "status": self.status,
+            "result": None,
+            "result_step": self.result_step,
+            "error": self.error,
+            "started_ms": self.started_ms,
+            "updated_ms": self.updated_ms,
+            "finished_ms": self.finished_ms,
+            "last_seq": self.last_seq,
+            "outcome": self.outcome,
+            "cancel_requested": self.cancel_requested,
+            "resumes": self.resumes,
+            "totals": self.totals(),
+        }
         steps = ",".join(
             f"{quoted}:{self.steps[step].stored_json}" for step, quoted in self.quoted_plan
         )
-        text = json.dumps(head, separators=(",", ":"), ensure_ascii=False)
+        text = _COMPACT.encode(head)
         return f'{text[:-1]},{self.fixed_json},"steps":{{{steps}}}}}'
 
     @cached_property

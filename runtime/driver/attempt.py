@@ -9,16 +9,21 @@ wrong is an `AttemptOutcome` with its failure class.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.canonical import canonical_json, checksum
 from runtime.core.commands import StartAttempt
 from runtime.core.outcome import AttemptOutcome
 from runtime.model import JSON, FailureClass, Request, Step, Usage, Workflow
 from runtime.render import RenderError, quality_score, render_input
+from runtime.sanitize import sanitizer
+from runtime.taint import untrusted_paths, untrusted_sources
 from runtime.validate import validate
+
+if TYPE_CHECKING:
+    from runtime.delegation import DelegationHost
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,17 @@ def execute_attempt(
     scope: dict[str, JSON],
     call_agent: CallAgent = default_call_agent,
     run_child: RunChild | None = None,
+    *,
+    untrusted: Collection[str] | None = None,
+    delegation_host: DelegationHost | None = None,
 ) -> AttemptOutcome:
-    """Run the attempt `command` describes; raises only ChildWaiting."""
+    """Run the attempt `command` describes; raises only ChildWaiting.
+
+    `untrusted`: the run's untrusted paths (`runtime.taint.untrusted_paths` with the
+    run's tainted steps); None takes the schemas' marks only. Every untrusted string is
+    sanitized where the input renders it. `delegation_host`: lets the agent delegate
+    while it runs (runtime.delegation); without one, `req.delegate` is unavailable.
+    """
     started = time.monotonic()
 
     def failed(failure: FailureClass, message: str, usage: Usage | None = None) -> AttemptOutcome:
@@ -68,10 +82,18 @@ def execute_attempt(
             received=False,
         )
 
+    paths = untrusted_paths(workflow) if untrusted is None else tuple(untrusted)
     try:
-        rendered = render_input(step.input, scope, where=f"step '{step.id}' ({step.spec})")
+        rendered = render_input(
+            step.input,
+            scope,
+            untrusted=paths,
+            sanitize=sanitizer(workflow.untrusted_token_budget),
+            where=f"step '{step.id}' ({step.spec})",
+        )
     except RenderError as error:
         return failed(FailureClass.AGENT_ERROR, f"cannot render the input: {error}")
+    sources = untrusted_sources(rendered, paths) if paths else ()
     usage: Usage | None = None
     if step.workflow is not None:
         if run_child is None:
@@ -91,6 +113,19 @@ def execute_attempt(
         from runtime.agents import AgentCall, AgentFailure
 
         assert step.agent is not None, "a step runs an agent or a workflow"
+        delegations = None
+        if delegation_host is not None:
+            from runtime.delegation import AttemptDelegations, root_chain
+
+            delegations = AttemptDelegations(
+                workflow,
+                step,
+                run_id,
+                command.attempt,
+                delegation_host,
+                call_agent,
+                step.timeout_ms,
+            )
         request = Request(
             workflow=workflow.name,
             run_id=run_id,
@@ -100,13 +135,37 @@ def execute_attempt(
             input=rendered,
             output_schema=step.output.schema if step.output else None,
             delegation_chain=step.delegation_chain,
+            delegation=delegations.root(root_chain(step), command.idempotency_key)
+            if delegations is not None
+            else None,
         )
         try:
             reply = call_agent(AgentCall(workflow.agent(step.agent), request, step.timeout_ms))
         except AgentFailure as failure:
+            if delegations is not None and delegations.denials:
+                return failed(FailureClass.ACL_DENIED, _denied(delegations.denials))
             return failed(failure.failure, failure.message)
+        finally:
+            if delegations is not None:
+                delegations.close()
         output, usage = reply.output, reply.usage
-    return judge(step, command.attempt, output, _usage(usage), _since(started), scope)
+        if delegations is not None and delegations.denials:
+            # a refused delegation fails the step even if the agent carried on
+            return failed(FailureClass.ACL_DENIED, _denied(delegations.denials), usage)
+    return judge(
+        step,
+        command.attempt,
+        output,
+        _usage(usage),
+        _since(started),
+        scope,
+        untrusted_sources=sources,
+    )
+
+
+def _denied(denials: list[str]) -> str:
+    more = f" (and {len(denials) - 1} more)" if len(denials) > 1 else ""
+    return f"delegation denied: {denials[0]}{more}"
 
 
 def judge(
@@ -116,8 +175,13 @@ def judge(
     usage: dict[str, JSON],
     latency_ms: int,
     scope: dict[str, JSON],
+    *,
+    untrusted_sources: tuple[str, ...] = (),
 ) -> AttemptOutcome:
-    """Validate and score an output: validated (with its checksum) or rejected."""
+    """Validate and score an output: validated (with its checksum) or rejected.
+
+    Quality checks run after validation, on the raw output (`output` in their scope).
+    """
 
     def rejected(
         message: str, errors: list[dict[str, str]], score: float | None = None
@@ -168,6 +232,7 @@ def judge(
         output=output,
         checksum=digest,
         quality_score=score,
+        untrusted_sources=untrusted_sources,
     )
 
 

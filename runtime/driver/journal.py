@@ -18,19 +18,34 @@ from runtime.core.state import RunState
 from runtime.model import StepState
 from runtime.store import Store
 from runtime.store.group import GroupCommit
+from runtime.store.lease import lease_ms
 from runtime.store.records import Batch
 
 log = logging.getLogger("baton.runtime")
 COMMITTED = StepState.COMMITTED
+# A driver rewrites the run's row (its stored state, status and lease) only every this
+# many events, when the run's status changes, when it ends, and often enough to keep its
+# lease; in between, a commit writes just the new events (and outputs), and readers fold
+# the log's events after the stored state into it (`Store.load_state`). Serializing and
+# rewriting the whole state at every commit cost more than the rest of the commit.
+SNAPSHOT_EVERY = 64
 
 
 class Journal:
     """The state of one run and its pending batch of events."""
 
-    def __init__(self, state: RunState) -> None:
+    def __init__(self, state: RunState, start: Event | None = None) -> None:
+        """`start`: a new run's `run_started` (`state` is what it yields); the first
+        `commit` records it, creating the run."""
         self.state = state
-        self.pending: list[Event] = []
+        self.pending: list[Event] = [] if start is None else [start]
         self.inbox_outcomes: list[tuple[int, str]] = []
+        self.created = start is None  # whether the run's row exists in the store
+        # the run's row: the state as of event `snapshot_seq` (None: not known), with
+        # that state's status, the lease renewed at `snapshot_ms`
+        self.snapshot_seq: int | None = None
+        self.snapshot_status = ""
+        self.snapshot_ms = 0
 
     def emit(self, body: EventBody, now_ms: int) -> RunState:
         """Apply an event now; it becomes durable at the next `commit`."""
@@ -43,6 +58,8 @@ class Journal:
 
     def take_requests(self, store: Store, now_ms: int) -> None:
         """Record the decisions waiting in the inbox (or why each was refused)."""
+        if not self.created:
+            return  # a run not yet recorded has no inbox
         for request in store.open_requests(self.state.run_id):
             try:
                 body = decision_event(
@@ -69,10 +86,35 @@ class Journal:
         batches through `group`); returns what it wrote."""
         if not self.pending and not self.inbox_outcomes:
             return []
+        state = self.state
+        snapshot = (
+            self.snapshot_seq is None
+            or state.last_seq - self.snapshot_seq >= SNAPSHOT_EVERY
+            or state.outcome is not None
+            or state.status != self.snapshot_status
+            or now_ms - self.snapshot_ms >= lease_ms() // 4  # the row's write renews the lease
+        )
+        batch = Batch(
+            self.pending,
+            state,
+            owner,
+            now_ms,
+            self.inbox_outcomes,
+            create=not self.created,
+            snapshot=snapshot,
+        )
         if group is not None:
-            group.append(Batch(self.pending, self.state, owner, now_ms, self.inbox_outcomes))
+            group.append(batch)
+        elif batch.create:
+            [error] = store.append_many([batch])
+            if error is not None:
+                raise error
         else:
             store.append(self.pending, self.state, owner, now_ms, self.inbox_outcomes)
+        self.created = True
+        if snapshot or batch.create or group is None:  # `store.append` always writes it
+            self.snapshot_seq, self.snapshot_status = state.last_seq, state.status
+            self.snapshot_ms = now_ms
         written, self.pending, self.inbox_outcomes = self.pending, [], []
         return written
 

@@ -24,6 +24,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from runtime.checksums import (
+    ConsumptionCheck,
+    delegation_mismatches,
+    failure_event,
+    step_mismatches,
+)
 from runtime.core import commands as cmd
 from runtime.core import events as ev
 from runtime.core.apply import apply
@@ -38,13 +44,15 @@ from runtime.driver.attempt import (
     default_call_agent,
     execute_attempt,
 )
+from runtime.driver.delegations import Delegations, RecordRequest
 from runtime.driver.journal import Journal
 from runtime.driver.workers import WORKERS
-from runtime.model import JSON, FailureClass, StepState, Workflow
+from runtime.model import JSON, AgentKind, FailureClass, Step, StepState, Workflow
 from runtime.store import Store, new_owner
 from runtime.store.errors import StoreError
 from runtime.store.group import GroupCommit, group_commit
 from runtime.store.lease import lease_ms
+from runtime.taint import untrusted_paths
 
 log = logging.getLogger("baton.runtime")
 
@@ -99,6 +107,9 @@ class LocalDriver:
         self.workflow = workflow
         self.options = options or DriverOptions()
         self.owner = new_owner()
+        self._inline_steps: dict[str, bool] = {}  # step -> whether its agent runs inline
+        self.delegations = Delegations()
+        self.integrity = ConsumptionCheck()
 
     # -- entry points
 
@@ -109,16 +120,18 @@ class LocalDriver:
         pin: str,
         spec: str,
         parent: dict[str, str] | None = None,
+        trace_id: str | None = None,
     ) -> DriveResult:
-        """Record a new run and drive it; raises RunExists for a known run id."""
+        """Record a new run and drive it; raises RunExists for a known run id.
+
+        `trace_id`: the trace the run joins (a child run joins its parent's); else new.
+        """
         now = self.options.clock()
         body = run_started(self.workflow, inputs, pin, spec, parent)
-        event = ev.Event(1, run_id, now, uuid.uuid4().hex, body)
+        event = ev.Event(1, run_id, now, trace_id or uuid.uuid4().hex, body)
         state = apply(None, event)
-        self.store.create_run(event, state, self.owner, now)
-        self._notify([event], state)
         try:
-            return self._drive(Journal(state))
+            return self._drive(Journal(state, start=event))
         finally:
             self.store.release_lease(run_id, self.owner)
 
@@ -133,6 +146,9 @@ class LocalDriver:
             if journal.state.outcome is not None:
                 return DriveResult(journal.state)
             journal.emit(ev.RunResumed(self.owner, pin, spec_changed), now)
+            tampered = self._verify_stored(journal.state)
+            if tampered is not None:
+                journal.emit(tampered, now)  # the run stops; no step sees the data
             return self._drive(journal)
         finally:
             self.store.release_lease(run_id, self.owner)
@@ -141,19 +157,25 @@ class LocalDriver:
 
     def _drive(self, journal: Journal) -> DriveResult:
         with group_commit(self.store.path) as group:
+            if not journal.created:  # a new run: record `run_started` (RunExists if taken)
+                now = self.options.clock()
+                self._notify(journal.commit(self.store, self.owner, now, group), journal.state)
             return self._loop(journal, group)
 
     def _loop(self, journal: Journal, group: GroupCommit) -> DriveResult:
         options = self.options
-        done: queue.Queue[_Done] = queue.Queue()
+        done: queue.Queue[_Done | RecordRequest] = queue.Queue()
         in_flight: dict[str, int] = {}  # step -> attempt whose result we wait for
         children_stop = threading.Event()
-        arrived: list[_Done] = []
+        arrived: list[_Done | RecordRequest] = []
         last_poll = -(10**15)
         last_write = options.clock()
         while True:
             now = options.clock()
             for report in arrived:
+                if isinstance(report, RecordRequest):  # a delegation, while its attempt runs
+                    self.delegations.take(journal, report, now)
+                    continue
                 if in_flight.get(report.command.step) == report.command.attempt:
                     del in_flight[report.command.step]
                 self._take(journal, report, now)
@@ -165,6 +187,7 @@ class LocalDriver:
                 journal.emit(ev.CancelRequested(by="parent run ended"), now)
             to_start, wake_at = self._decide(journal, now)
             written = journal.commit(self.store, self.owner, now, group)
+            self.delegations.committed()
             if written:
                 last_write = now
                 self._notify(written, journal.state)
@@ -175,6 +198,7 @@ class LocalDriver:
                 self._dispatch(state, command, done, children_stop)
             if state.outcome is not None:
                 children_stop.set()
+                self.delegations.abandon()
                 return DriveResult(state)
             if options.detach and not in_flight and wake_at is None:
                 return DriveResult(state, detached=True)  # only a decision can move it
@@ -203,6 +227,12 @@ class LocalDriver:
             if not actions:
                 return to_start, wake_at
             for command in actions:
+                if isinstance(command, cmd.StartAttempt):
+                    step = steps_by_id(self.workflow)[command.step]
+                    mismatch = self.integrity.check(journal.state, step)
+                    if mismatch is not None:  # the run stops before the data is used
+                        journal.emit(failure_event(mismatch), now)
+                        return [], None
                 jitter = self.options.jitter() if isinstance(command, cmd.ScheduleRetry) else 0.0
                 body = cmd.event_for(command, now, jitter)
                 assert body is not None
@@ -227,20 +257,27 @@ class LocalDriver:
             return  # its child run waits for a decision; `resume` picks it up again
         for body in outcome_events(report.outcome, command.idempotency_key):
             journal.emit(body, now)
+        if report.outcome.checksum is not None:  # hashed from the value now in the state
+            self.integrity.verified.add((command.step, report.outcome.checksum))
 
     def _dispatch(
         self,
         state: RunState,
         command: cmd.StartAttempt,
-        done: queue.Queue[_Done],
+        done: queue.Queue[_Done | RecordRequest],
         children_stop: threading.Event,
     ) -> None:
         step = steps_by_id(self.workflow)[command.step]
         scope = state.scope()
         parent = {"run_id": state.run_id, "step": step.id}
+        tainted = [s for s, record in state.steps.items() if record.untrusted_sources]
+        untrusted = untrusted_paths(self.workflow, tainted)
+        host = self.delegations.host(command, done, step.timeout_ms)
 
         def run_child(name: str, child_run_id: str, inputs: JSON) -> ChildResult:
-            return self._run_child(name, child_run_id, inputs, parent, children_stop)
+            return self._run_child(
+                name, child_run_id, inputs, parent, children_stop, state.trace_id
+            )
 
         def work() -> None:
             try:
@@ -252,6 +289,8 @@ class LocalDriver:
                     scope,
                     self.options.call_agent,
                     run_child,
+                    untrusted=untrusted,
+                    delegation_host=host,
                 )
             except ChildWaiting:
                 outcome = None
@@ -267,7 +306,35 @@ class LocalDriver:
                 )
             done.put(_Done(command, outcome))
 
-        WORKERS.submit(work)
+        if self._inline(step):
+            work()  # its agent answers at once: a thread hop would cost more than the call
+        else:
+            WORKERS.submit(work)
+
+    def _inline(self, step: Step) -> bool:
+        """Whether `step`'s attempts run in the driver's thread: a builtin agent that
+        answers without waiting (`echo`, `demo.*`; not `sleep`), called the default way.
+        Anything that may block keeps a worker thread, so that the loop stays free to
+        time it out and to take a cancel."""
+        if self.options.call_agent is not default_call_agent:
+            return False
+        if step.agent is None or step.workflow is not None:
+            return False
+        known = self._inline_steps.get(step.id)
+        if known is None:
+            from runtime.agents.builtin import answers_at_once
+
+            try:
+                binding = self.workflow.agent(step.agent)
+            except KeyError:  # the attempt reports it, from a worker as any failure
+                binding = None
+            known = self._inline_steps[step.id] = (
+                binding is not None
+                and binding.kind is AgentKind.BUILTIN
+                and isinstance(binding.target, str)
+                and answers_at_once(binding.target)
+            )
+        return known
 
     def _run_child(
         self,
@@ -276,6 +343,7 @@ class LocalDriver:
         inputs: JSON,
         parent: dict[str, str],
         stop: threading.Event,
+        trace_id: str | None = None,
     ) -> ChildResult:
         """Start (or resume) a sub-workflow's child run in this thread, and wait for it."""
         from runtime.validate import validate
@@ -300,12 +368,27 @@ class LocalDriver:
             if store.has_run(child_run_id):
                 result = driver.resume(child_run_id, pin)
             else:
-                result = driver.start(child_run_id, inputs, pin, workflow.spec_path, parent)
+                result = driver.start(
+                    child_run_id, inputs, pin, workflow.spec_path, parent, trace_id
+                )
         if result.detached:
             return ChildResult("waiting")
         state = result.state
         message = str((state.error or {}).get("message", ""))
         return ChildResult(state.status, state.result, message)
+
+    def _verify_stored(self, state: RunState) -> ev.RunFailed | None:
+        """Check every output the database gave back against its checksum (and load
+        the run's completed delegations); the failure that stops a tampered run."""
+        completed, broken = delegation_mismatches(self.store.load_events(state.run_id))
+        self.delegations.completed.update(completed)
+        broken = step_mismatches(state) + broken
+        if broken:
+            return failure_event(broken[0])
+        self.integrity.verified.update(
+            (step, record.checksum) for step, record in state.steps.items() if record.checksum
+        )
+        return None
 
     def _notify(self, events: list[ev.Event], state: RunState) -> None:
         if self.options.on_event is not None:

@@ -10,10 +10,11 @@ all. With one driver alone this is just its own commit, with no thread hop.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.store.records import Batch
@@ -25,6 +26,7 @@ class _Waiting:
     batch: Batch
     done: bool = False
     error: BaseException | None = None
+    wake: threading.Event = field(default_factory=threading.Event)
 
 
 class GroupCommit:
@@ -32,8 +34,9 @@ class GroupCommit:
 
     def __init__(self, path: Path) -> None:
         self._store = Store(path, shared=True)
+        self.file_id = _file_id(path)  # the file this connection writes to
         self._leader = threading.Lock()
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()  # guards `_waiting`
         self._waiting: list[_Waiting] = []
         self.users = 0  # drivers using it (see `group_commit`)
 
@@ -42,7 +45,7 @@ class GroupCommit:
         if batch.empty:
             return
         mine = _Waiting(batch)
-        with self._changed:
+        with self._lock:
             self._waiting.append(mine)
         while not mine.done:
             if self._leader.acquire(blocking=False):
@@ -50,17 +53,19 @@ class GroupCommit:
                     self._commit_waiting()
                 finally:
                     self._leader.release()
-                with self._changed:
-                    self._changed.notify_all()
+                self._wake_next()
             else:
-                with self._changed:
-                    # woken by the leader; the timeout only guards against a lost wakeup
-                    self._changed.wait_for(lambda: mine.done, timeout=0.05)
+                # woken when its batch is durable, or to lead the next commit (each
+                # waiter has its own event: waking every waiter at every commit cost
+                # more than the commits with a hundred runs); the timeout only guards
+                # against a lost wakeup
+                mine.wake.wait(timeout=0.05)
+                mine.wake.clear()
         if mine.error is not None:
             raise mine.error
 
     def _commit_waiting(self) -> None:
-        with self._changed:
+        with self._lock:
             taken, self._waiting = self._waiting, []
         if not taken:
             return
@@ -73,12 +78,25 @@ class GroupCommit:
         for waiting, result in zip(taken, results, strict=True):
             waiting.error = result
             waiting.done = True
+            waiting.wake.set()
+
+    def _wake_next(self) -> None:
+        """Batches that arrived during a commit need a leader: wake the oldest one's
+        thread (a thread arriving meanwhile may lead first; then it does the same)."""
+        with self._lock:
+            first = self._waiting[0] if self._waiting else None
+        if first is not None:
+            first.wake.set()
 
     def close(self) -> None:
         self._store.close()
 
 
-_groups: dict[Path, GroupCommit] = {}
+# Committers no run uses any more stay open (the most recent few): closing the last
+# connection to a database checkpoints its WAL into the file and deletes it, two more
+# fsyncs, which a process running one run after another would pay for every run.
+IDLE_KEPT = 4
+_groups: dict[Path, GroupCommit] = {}  # in use, or idle (least recently used first)
 _groups_lock = threading.Lock()
 
 
@@ -87,15 +105,34 @@ def group_commit(path: Path) -> Iterator[GroupCommit]:
     """The process's group committer for the database at `path`, while in use."""
     key = path.resolve()
     with _groups_lock:
-        group = _groups.get(key)
+        group = _groups.pop(key, None)
+        if group is not None and group.users == 0 and group.file_id != _file_id(key):
+            group.close()  # the file was replaced or removed: never write to the old one
+            group = None
         if group is None:
-            group = _groups[key] = GroupCommit(key)
+            group = GroupCommit(key)
+        _groups[key] = group  # now the most recently used
         group.users += 1
     try:
         yield group
     finally:
         with _groups_lock:
             group.users -= 1
-            if group.users == 0:
-                del _groups[key]
-                group.close()
+            idle = [k for k, g in _groups.items() if g.users == 0]
+            for old in idle[: max(0, len(idle) - IDLE_KEPT)]:
+                _groups.pop(old).close()
+
+
+@atexit.register
+def _close_idle() -> None:
+    with _groups_lock:
+        for key in [k for k, g in _groups.items() if g.users == 0]:
+            _groups.pop(key).close()
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino

@@ -26,13 +26,21 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class Batch:
-    """What one commit of one run writes: its new events and state, renewing its lease."""
+    """What one commit of one run writes: its new events and state, renewing its lease.
+
+    `create`: the batch starts the run (its first event is `run_started`): the run's row
+    is inserted, with `owner` holding the lease (RunExists if the run id is taken).
+    `snapshot`: the run's row gets the new state; without it, the row keeps an older
+    one and readers fold the log's later events into it (see `Store.load_state`).
+    """
 
     events: Sequence[Event]
     state: RunState
     owner: str
     now_ms: int
     inbox_outcomes: Sequence[tuple[int, str]] = ()
+    create: bool = False
+    snapshot: bool = True
 
     @property
     def empty(self) -> bool:

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from runtime.core.events import (
     Event,
@@ -28,7 +28,7 @@ from runtime.core.events import (
     StepValidated,
     body_from_data,
 )
-from runtime.core.state import RunState
+from runtime.core.state import FINAL_STATUSES, RunState
 from runtime.store import lease as leases
 from runtime.store.errors import LeaseLost, RunExists, StoreError, UnknownRun
 from runtime.store.records import Batch, InboxRequest, RunSummary
@@ -44,8 +44,12 @@ def db_path(option: str | None = None) -> Path:
     return Path(option or os.environ.get("BATON_DB") or DEFAULT_DB)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """json.dumps(value, separators=(",", ":"), ensure_ascii=False), one encoder for all."""
+    return _ENCODER.encode(value)
 
 
 class Store:
@@ -110,32 +114,35 @@ class Store:
     def create_run(self, event: Event, state: RunState, owner: str, now_ms: int) -> None:
         """Record a new run (its `run_started` event) and give `owner` its lease."""
         with self._write() as db:
-            if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (state.run_id,)).fetchone():
-                raise RunExists(state.run_id)
-            parent = state.parent["run_id"] if state.parent else None
-            db.execute(
-                "INSERT INTO runs(run_id, workflow, version, spec_sha256, spec, status, "
-                "parent_run_id, trace_id, created_ms, updated_ms, last_seq, state, "
-                "lease_owner, lease_expires_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    state.run_id,
-                    state.workflow,
-                    state.version,
-                    state.spec_sha256,
-                    state.spec,
-                    state.status,
-                    parent,
-                    state.trace_id,
-                    state.started_ms,
-                    state.updated_ms,
-                    state.last_seq,
-                    state.stored_json(),
-                    owner,
-                    now_ms + leases.lease_ms(),
-                ),
-            )
+            self._insert_run(db, state, owner, now_ms)
             self._insert_events(db, [event])
         _committed(1)
+
+    def _insert_run(self, db: sqlite3.Connection, state: RunState, owner: str, now_ms: int) -> None:
+        if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (state.run_id,)).fetchone():
+            raise RunExists(state.run_id)
+        parent = state.parent["run_id"] if state.parent else None
+        db.execute(
+            "INSERT INTO runs(run_id, workflow, version, spec_sha256, spec, status, "
+            "parent_run_id, trace_id, created_ms, updated_ms, last_seq, state, "
+            "lease_owner, lease_expires_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                state.run_id,
+                state.workflow,
+                state.version,
+                state.spec_sha256,
+                state.spec,
+                state.status,
+                parent,
+                state.trace_id,
+                state.started_ms,
+                state.updated_ms,
+                state.last_seq,
+                state.stored_json(),
+                owner,
+                now_ms + leases.lease_ms(),
+            ),
+        )
 
     def append(
         self,
@@ -162,6 +169,17 @@ class Store:
         Each batch is all or nothing on its own (a savepoint): one that fails (a lost
         lease) is rolled back and reported in its place, the others commit.
         """
+        if len(batches) == 1:  # alone: the transaction is the batch, no savepoint needed
+            try:
+                with self._write() as db:
+                    try:
+                        self._append(db, batches[0])
+                    except (StoreError, sqlite3.Error) as error:
+                        raise _BatchFailed(_store_error(error)) from error
+            except _BatchFailed as failed:
+                return [failed.error]
+            _committed(len(batches[0].events))
+            return [None]
         results: list[StoreError | None] = []
         with self._write() as db:
             for batch in batches:
@@ -170,8 +188,7 @@ class Store:
                     self._append(db, batch)
                 except (StoreError, sqlite3.Error) as error:
                     db.execute("ROLLBACK TO batch")
-                    failed = error if isinstance(error, StoreError) else StoreError(str(error))
-                    results.append(failed)
+                    results.append(_store_error(error))
                 else:
                     results.append(None)
                 db.execute("RELEASE batch")
@@ -180,36 +197,65 @@ class Store:
 
     def _append(self, db: sqlite3.Connection, batch: Batch) -> None:
         state = batch.state
-        row = db.execute(
-            "SELECT last_seq, lease_owner FROM runs WHERE run_id = ?", (state.run_id,)
-        ).fetchone()
-        if row is None:
-            raise UnknownRun(state.run_id)
-        last_seq, holder = row
-        if holder != batch.owner:
-            raise LeaseLost(state.run_id, holder)
-        if batch.events and batch.events[0].seq != last_seq + 1:
-            raise StoreError(
-                f"run '{state.run_id}': batch starts at {batch.events[0].seq}, log is at {last_seq}"
-            )
+        if batch.create:
+            self._insert_run(db, state, batch.owner, batch.now_ms)
+        else:
+            self._update_run(db, batch)
         self._insert_events(db, batch.events)
-        db.executemany(
-            "UPDATE inbox SET outcome = ? WHERE id = ?",
-            [(outcome, request) for request, outcome in batch.inbox_outcomes],
-        )
-        db.execute(
-            "UPDATE runs SET status = ?, spec_sha256 = ?, updated_ms = ?, last_seq = ?, "
-            "state = ?, lease_expires_ms = ? WHERE run_id = ?",
-            (
-                state.status,
-                state.spec_sha256,
-                state.updated_ms,
-                state.last_seq,
-                state.stored_json(),
-                batch.now_ms + leases.lease_ms(),
-                state.run_id,
-            ),
-        )
+        if batch.inbox_outcomes:
+            db.executemany(
+                "UPDATE inbox SET outcome = ? WHERE id = ?",
+                [(outcome, request) for request, outcome in batch.inbox_outcomes],
+            )
+
+    def _update_run(self, db: sqlite3.Connection, batch: Batch) -> None:
+        """Check that `batch.owner` holds the run and that the batch continues its log;
+        with `batch.snapshot`, rewrite the run's row: state, status, renewed lease."""
+        state = batch.state
+        if batch.snapshot:
+            # the batch that ends the run releases its lease (nothing more to drive),
+            # which spares the driver a transaction of its own for that
+            ended = state.outcome is not None
+            cursor = db.execute(
+                "UPDATE runs SET status = ?, spec_sha256 = ?, updated_ms = ?, last_seq = ?, "
+                "state = ?, lease_owner = ?, lease_expires_ms = ? "
+                "WHERE run_id = ? AND lease_owner = ?",
+                (
+                    state.status,
+                    state.spec_sha256,
+                    state.updated_ms,
+                    state.last_seq,
+                    state.stored_json(),
+                    None if ended else batch.owner,
+                    None if ended else batch.now_ms + leases.lease_ms(),
+                    state.run_id,
+                    batch.owner,
+                ),
+            )
+            if cursor.rowcount != 1:
+                self._refuse(db, state.run_id, batch.owner)
+        else:
+            row = db.execute(
+                "SELECT lease_owner FROM runs WHERE run_id = ?", (state.run_id,)
+            ).fetchone()
+            if row is None or row[0] != batch.owner:
+                self._refuse(db, state.run_id, batch.owner)
+        if batch.events:
+            last_seq = db.execute(
+                "SELECT max(seq) FROM events WHERE run_id = ?", (state.run_id,)
+            ).fetchone()[0]
+            if batch.events[0].seq != (last_seq or 0) + 1:
+                raise StoreError(
+                    f"run '{state.run_id}': batch starts at {batch.events[0].seq}, "
+                    f"log is at {last_seq}"
+                )
+
+    def _refuse(self, db: sqlite3.Connection, run_id: str, owner: str) -> NoReturn:
+        """Why a batch may not be appended: an unknown run, or one `owner` does not hold."""
+        row = db.execute("SELECT lease_owner FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise UnknownRun(run_id)
+        raise LeaseLost(run_id, row[0])
 
     def _insert_events(self, db: sqlite3.Connection, events: Sequence[Event]) -> None:
         rows = []
@@ -258,7 +304,12 @@ class Store:
         return bool(self._read("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
 
     def load_state(self, run_id: str) -> RunState:
-        """The materialized state, with each validated output put back in its step."""
+        """The materialized state, with each validated output put back in its step.
+
+        The run's row holds the state as of some event (a driver does not rewrite it at
+        every commit); the log's events after that one are folded in, so this is always
+        the fold of the whole log.
+        """
         rows = self._read("SELECT state FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             raise UnknownRun(run_id)
@@ -273,7 +324,20 @@ class Store:
             else record
             for step, record in state.steps.items()
         }
-        return dataclasses.replace(state, steps=steps)
+        return self._fold_later_events(dataclasses.replace(state, steps=steps))
+
+    def _fold_later_events(self, state: RunState) -> RunState:
+        """A stored state brought up to date with the log's events after it (if any)."""
+        from runtime.core.apply import IllegalTransition, apply
+
+        try:
+            for event in self.load_events(state.run_id, state.last_seq):
+                state = apply(state, event)
+        except IllegalTransition as error:
+            raise StoreError(
+                f"run '{state.run_id}': the log does not follow the stored state ({error})"
+            ) from error
+        return state
 
     def load_events(self, run_id: str, after_seq: int = 0) -> list[Event]:
         """A run's log (from `after_seq` on), outputs put back in `step_validated`."""
@@ -314,8 +378,12 @@ class Store:
         summaries = []
         for run_id, workflow, version, status, parent, created, updated, state in rows:
             try:
-                totals = RunState.from_json(json.loads(state)).totals()
-            except (ValueError, KeyError, TypeError):
+                stored = RunState.from_json(json.loads(state))
+                if status not in FINAL_STATUSES:  # its log may be ahead of its row
+                    stored = self.load_state(run_id)
+                    updated = stored.updated_ms
+                totals = stored.totals()
+            except (ValueError, KeyError, TypeError, StoreError):
                 totals = {}
             summaries.append(
                 RunSummary(run_id, workflow, version, status, parent, created, updated, totals)
@@ -357,6 +425,11 @@ class Store:
                 raise LeaseLost(run_id, None)
 
     def release_lease(self, run_id: str, owner: str) -> None:
+        held = self._read(
+            "SELECT 1 FROM runs WHERE run_id = ? AND lease_owner = ?", (run_id, owner)
+        )
+        if not held:  # released already (a run's last batch does it): no transaction
+            return
         with self._write() as db:
             db.execute(
                 "UPDATE runs SET lease_owner = NULL, lease_expires_ms = NULL "
@@ -396,6 +469,18 @@ class Store:
     def request_outcome(self, request: int) -> str | None:
         rows = self._read("SELECT outcome FROM inbox WHERE id = ?", (request,))
         return rows[0][0] if rows else None
+
+
+class _BatchFailed(Exception):
+    """A lone batch failed: its transaction is rolled back and the error reported."""
+
+    def __init__(self, error: StoreError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _store_error(error: StoreError | sqlite3.Error) -> StoreError:
+    return error if isinstance(error, StoreError) else StoreError(str(error))
 
 
 def _committed(count: int) -> None:
