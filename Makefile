@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench,bench-runtime]'
 	$(BIN)/python benchmarks/lint_bench.py
 	$(BIN)/python benchmarks/compile_bench.py
+	$(BIN)/python benchmarks/runtime_bench.py
+	$(BIN)/python benchmarks/temporal_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -33,12 +33,26 @@ def decide(workflow: Workflow, state: RunState, now_ms: int) -> list[cmd.Command
     wake_at: int | None = None
     steps = steps_by_id(workflow)
     finished = 0
+    records = state.steps
     for step_id in state.plan:
-        record = state.steps[step_id]
+        record = records[step_id]
         if record.state in TERMINAL:
             finished += 1
             continue
-        found, due = _advance(state, steps[step_id], record, now_ms)
+        step = steps[step_id]
+        if record.state is S.PENDING:
+            # the common case, looked at first: a step waiting for a need to commit
+            # (as `_ready` finds it: no need skipped, one not yet committed)
+            blocked = False
+            for need in step.needs:
+                need_state = records[need].state
+                if need_state is S.SKIPPED:
+                    blocked = False
+                    break
+                blocked = blocked or need_state is not S.COMMITTED
+            if blocked:
+                continue
+        found, due = _advance(state, step, record, now_ms)
         if isinstance(found, cmd.FinishRun):
             return [found]  # a condition could not be evaluated: the run cannot go on
         if found is not None:

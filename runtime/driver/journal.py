@@ -28,7 +28,7 @@ COMMITTED = StepState.COMMITTED
 # lease; in between, a commit writes just the new events (and outputs), and readers fold
 # the log's events after the stored state into it (`Store.load_state`). Serializing and
 # rewriting the whole state at every commit cost more than the rest of the commit.
-SNAPSHOT_EVERY = 64
+SNAPSHOT_EVERY = 128
 
 
 class Journal:

@@ -234,21 +234,24 @@ class Store:
             )
             if cursor.rowcount != 1:
                 self._refuse(db, state.run_id, batch.owner)
-        else:
+            last_seq = self._last_seq(db, state.run_id) if batch.events else None
+        else:  # one query: the lease's holder and where the log ends
             row = db.execute(
-                "SELECT lease_owner FROM runs WHERE run_id = ?", (state.run_id,)
+                "SELECT lease_owner, (SELECT max(seq) FROM events WHERE run_id = ?) "
+                "FROM runs WHERE run_id = ?",
+                (state.run_id, state.run_id),
             ).fetchone()
             if row is None or row[0] != batch.owner:
                 self._refuse(db, state.run_id, batch.owner)
-        if batch.events:
-            last_seq = db.execute(
-                "SELECT max(seq) FROM events WHERE run_id = ?", (state.run_id,)
-            ).fetchone()[0]
-            if batch.events[0].seq != (last_seq or 0) + 1:
-                raise StoreError(
-                    f"run '{state.run_id}': batch starts at {batch.events[0].seq}, "
-                    f"log is at {last_seq}"
-                )
+            last_seq = row[1]
+        if batch.events and batch.events[0].seq != (last_seq or 0) + 1:
+            raise StoreError(
+                f"run '{state.run_id}': batch starts at {batch.events[0].seq}, log is at {last_seq}"
+            )
+
+    def _last_seq(self, db: sqlite3.Connection, run_id: str) -> int | None:
+        row = db.execute("SELECT max(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else row[0]
 
     def _refuse(self, db: sqlite3.Connection, run_id: str, owner: str) -> NoReturn:
         """Why a batch may not be appended: an unknown run, or one `owner` does not hold."""

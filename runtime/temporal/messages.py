@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.core.commands import StartAttempt
-from runtime.core.events import Event, body_from_data
+from runtime.core.events import Event, EventBody, body_from_data
 from runtime.core.outcome import AttemptOutcome
 from runtime.model import JSON, FailureClass
 from runtime.temporal.catalog import WorkflowRef
@@ -21,6 +21,7 @@ from runtime.temporal.catalog import WorkflowRef
 WORKFLOW_TYPE = "BatonWorkflow"
 ATTEMPT_ACTIVITY = "baton_attempt"
 DECISION_UPDATE = "baton_decision"
+RECORD_UPDATE = "baton_record"  # an attempt's delegation events, sent by its activity
 STATE_QUERY = "baton_state"
 EVENTS_QUERY = "baton_events"
 DEFAULT_TASK_QUEUE = "baton"
@@ -74,12 +75,15 @@ def attempt_input(
     scope: dict[str, JSON],
     tainted: list[str],
     child: str | dict[str, JSON] | None = None,
+    delegations: dict[str, JSON] | None = None,
 ) -> dict[str, JSON]:
     """The attempt activity's input: what `execute_attempt` needs besides the workflow.
 
     `tainted`: the run's steps whose outputs carry untrusted data (so the activity
     sanitizes them as the local driver does). `child`, for a sub-workflow step:
     "prepare" (render its input), then how its child run ended (judge the result).
+    `delegations`: the step's completed delegations, key -> [output, checksum] (a
+    restarted attempt that asks again reuses them).
     """
     return {
         "ref": ref.to_json(),
@@ -88,6 +92,7 @@ def attempt_input(
         "scope": scope,
         "tainted": tainted,
         "child": child,
+        "delegations": delegations or {},
     }
 
 
@@ -122,6 +127,19 @@ _OUTCOME_FIELDS = tuple(f.name for f in dataclasses.fields(AttemptOutcome))
 _OUTCOME_TUPLES = frozenset(
     f.name for f in dataclasses.fields(AttemptOutcome) if str(f.type).startswith("tuple")
 )
+
+
+def body_to_json(body: EventBody) -> dict[str, JSON]:
+    return {
+        "type": body.TYPE,
+        "step": getattr(body, "step", None),
+        "attempt": getattr(body, "attempt", None),
+        "data": body.data(),
+    }
+
+
+def body_from_json(data: dict[str, Any]) -> EventBody:
+    return body_from_data(data["type"], data["step"], data["attempt"], data["data"])
 
 
 def event_from_json(data: dict[str, Any]) -> Event:

@@ -24,6 +24,9 @@ decisions), so a replay on any worker rebuilds the same events and the same stat
   before and judges the child's result after, as local activities (they call no agent).
 - Before an attempt starts, the outputs it consumes are checked against their checksums,
   as the local driver does (`runtime.checksums`).
+- An agent's run-time delegations are recorded through the `baton_record` Update,
+  sent by its attempt's activity, which waits for it (durable) before the delegate is
+  called; its validator refuses events of an attempt that is no longer live.
 - Approvals, rejections and cancels are the `baton_decision` Update; its validator
   refuses what `decision_event` refuses (a principal without the role, a step that is
   not waiting), so a refused decision never reaches the history.
@@ -72,10 +75,12 @@ with workflow.unsafe.imports_passed_through():
         ATTEMPT_ACTIVITY,
         DECISION_UPDATE,
         EVENTS_QUERY,
+        RECORD_UPDATE,
         STATE_QUERY,
         WORKFLOW_TYPE,
         RunInput,
         attempt_input,
+        body_from_json,
         event_from_json,
         outcome_from_json,
     )
@@ -132,6 +137,8 @@ class BatonWorkflow:
         self._in_flight: dict[str, _Flight] = {}
         self._lost: set[str] = set()
         self._poked = False
+        # step -> its completed delegations, key -> [output, checksum] (reused on restart)
+        self._delegations: dict[str, dict[str, JSON]] = {}
         start = self._input
         self._emit(run_started(self._workflow, start.inputs, start.pin, start.spec, start.parent))
 
@@ -264,7 +271,14 @@ class BatonWorkflow:
             restarts = state.steps[step.id].restarts
             task = workflow.start_activity(
                 ATTEMPT_ACTIVITY,
-                attempt_input(self._input.ref, state.run_id, command, scope, tainted),
+                attempt_input(
+                    self._input.ref,
+                    state.run_id,
+                    command,
+                    scope,
+                    tainted,
+                    delegations=self._delegations.get(step.id),
+                ),
                 schedule_to_close_timeout=timedelta(milliseconds=step.timeout_ms),
                 heartbeat_timeout=timedelta(milliseconds=self._input.heartbeat_ms)
                 if self._input.heartbeat_ms > 0
@@ -377,6 +391,44 @@ class BatonWorkflow:
                 str(refusal), type="DecisionRefused", non_retryable=True
             ) from None
 
+    @workflow.update(name=RECORD_UPDATE)
+    def record(self, request: dict[str, Any]) -> str:
+        """Record the delegation events of a live attempt (sent by its activity, which
+        waits for this to be durable before it calls the delegate)."""
+        for body in self._recordable(request):
+            self._emit(body)
+            if isinstance(body, ev.DelegationCompleted):
+                completed = self._delegations.setdefault(body.step, {})
+                completed[body.idempotency_key] = [body.output, body.checksum]
+        return "recorded"
+
+    @record.validator
+    def _check_record(self, request: dict[str, Any]) -> None:
+        self._recordable(request)
+
+    def _recordable(self, request: dict[str, Any]) -> list[ev.EventBody]:
+        step, attempt = str(request.get("step")), request.get("attempt")
+        record = self.state.steps.get(step)
+        flight = self._in_flight.get(step)
+        live = (
+            record is not None
+            and self.state.outcome is None
+            and step not in self._lost
+            and flight is not None
+            and flight.attempt == attempt
+            and self._live(cmd.StartAttempt(step, int(attempt or 0), "", "", False))
+        )
+        if not live:
+            raise ApplicationError(
+                f"attempt {attempt} of step '{step}' is over", type="AttemptOver"
+            )
+        bodies = [body_from_json(event) for event in request.get("events") or []]
+        for body in bodies:
+            where = (getattr(body, "step", None), getattr(body, "attempt", None))
+            if body.TYPE not in _DELEGATION_EVENTS or where != (step, attempt):
+                raise ApplicationError(f"not a delegation of attempt {attempt} of '{step}'")
+        return bodies
+
     @workflow.query(name=STATE_QUERY)
     def state_json(self) -> dict[str, JSON]:
         """The materialized state: `baton show --json`."""
@@ -426,7 +478,11 @@ def _arrival(command: cmd.StartAttempt, task: asyncio.Task[Any]) -> _Arrival:
 
 
 def _worker_shutdown(cause: BaseException | None) -> bool:
-    return isinstance(cause, ApplicationError) and cause.message == "Worker shutting down"
+    """The SDK's failure for an attempt its worker gave up on while shutting down (or
+    took from the queue while draining it)."""
+    if not isinstance(cause, ApplicationError):
+        return False
+    return cause.type == "WorkerShutdown" or cause.message == "Worker shutting down"
 
 
 def _internal_error(command: cmd.StartAttempt, message: str) -> AttemptOutcome:
@@ -438,6 +494,16 @@ def _internal_error(command: cmd.StartAttempt, message: str) -> AttemptOutcome:
         message=f"internal error: {message}",
         received=False,
     )
+
+
+_DELEGATION_EVENTS = frozenset(
+    {
+        ev.DelegationRequested.TYPE,
+        ev.DelegationDenied.TYPE,
+        ev.DelegationCompleted.TYPE,
+        ev.DelegationFailed.TYPE,
+    }
+)
 
 
 def _retry_due(state: RunState) -> int | None:

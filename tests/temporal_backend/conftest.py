@@ -33,6 +33,8 @@ HAND_BUILT = (
     "PARENT",
     "SLOW",
     "WIDE",
+    "DELEGATING",
+    "DENIED",
 )
 SPECS = {
     "research_report": str(ROOT / "specs" / "research_report.yaml"),

@@ -7,6 +7,10 @@ Only builtin agents, which are deterministic and append every call to the
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
+from runtime.agents import AgentFailure
 from runtime.model import (
     AgentBinding,
     AgentKind,
@@ -15,6 +19,7 @@ from runtime.model import (
     Effect,
     FailureClass,
     Handoff,
+    Request,
     RetryPolicy,
     Step,
     Template,
@@ -48,7 +53,12 @@ FAST_RETRY = RetryPolicy(max_attempts=3, on=RETRIED, initial_ms=1, max_ms=5)
 TIMED_RETRY = RetryPolicy(max_attempts=3, on=RETRIED, initial_ms=200, multiplier=2, max_ms=1000)
 
 
-def workflow(name: str, *steps: Step, result: str | None = None) -> Workflow:
+def workflow(
+    name: str,
+    *steps: Step,
+    result: str | None = None,
+    agents: tuple[AgentBinding, ...] = AGENTS,
+) -> Workflow:
     """A workflow of `steps`, generations derived from their needs."""
     done: set[str] = set()
     generations = []
@@ -67,7 +77,7 @@ def workflow(name: str, *steps: Step, result: str | None = None) -> Workflow:
         steps=steps,
         generations=tuple(generations),
         inputs_schema=INPUTS,
-        agents=AGENTS,
+        agents=agents,
         approvers=APPROVERS,
         result=result,
     )
@@ -200,6 +210,38 @@ WIDE = workflow(
     text_step("join", needs=tuple(f"w{index}" for index in range(8))),
     result="join",
 )
+
+# run-time delegation: `boss` may delegate to `helper`; `rogue` may delegate to nobody
+
+
+def boss(req: Request[Any]) -> dict[str, str]:
+    """Asks `helper` (allowed by the roster), then answers with what it said."""
+    said = req.delegate("helper", {"text": f"help with {req.input['text']}"}, output="text@1")
+    return {"text": f"boss: {said['text']}"}
+
+
+def rogue(req: Request[Any]) -> dict[str, str]:
+    """Tries to delegate to `outsider` (not allowed), swallows the refusal, carries on."""
+    with contextlib.suppress(AgentFailure):
+        req.delegate("outsider", {"text": "psst"}, output="text@1")
+    return {"text": "carried on"}
+
+
+DELEGATION_AGENTS = (
+    *AGENTS,
+    AgentBinding("boss", AgentKind.PYTHON, "tb_workflows:boss", delegates_to=("helper",)),
+    AgentBinding("helper", AgentKind.BUILTIN, "echo"),
+    AgentBinding("rogue", AgentKind.PYTHON, "tb_workflows:rogue"),
+    AgentBinding("outsider", AgentKind.BUILTIN, "echo"),
+)
+DELEGATING = workflow(
+    "delegating",
+    text_step("ask", "boss"),
+    text_step("after", needs=("ask",), input={"text": "{{ steps.ask.output.text }}"}),
+    result="after",
+    agents=DELEGATION_AGENTS,
+)
+DENIED = workflow("denied", text_step("sneak", "rogue"), agents=DELEGATION_AGENTS)
 
 WORKFLOWS = {
     w.name: w

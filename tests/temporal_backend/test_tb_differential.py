@@ -58,6 +58,8 @@ CASES: dict[str, tuple[str, dict[str, Any], list[Decide]]] = {
     "baton_timeout": ("TIMEOUTS", {"topic": "tea"}, []),
     "review_and_skip": ("REVIEWED", {"topic": "tea"}, [("approve", "draft", "bob")]),
     "sub_workflow": ("PARENT", {"topic": "tea"}, []),
+    "delegation": ("DELEGATING", {"topic": "tea"}, []),
+    "delegation_denied": ("DENIED", {"topic": "tea"}, []),
 }
 
 
@@ -107,6 +109,13 @@ def test_both_backends_agree(
     assert per_step_events(remote_log) == per_step_events(local_log)
     assert _run_events(remote_log) == _run_events(local_log)
 
+    if case.startswith("delegation"):  # the delegations happened, and were recorded
+        kinds = [e["type"] for e in remote_log if e["type"].startswith("delegation_")]
+        assert kinds == (
+            ["delegation_requested", "delegation_completed"]
+            if case == "delegation"
+            else ["delegation_requested", "delegation_denied"]
+        )
     if case == "research_approved":  # the untrusted input reached the research step
         assert remote.steps["research"].untrusted_sources == ("inputs.channel_history",)
     # child runs: the same on both backends, under the same child run id

@@ -1,7 +1,8 @@
 """Replay safety: the histories of finished runs replay through `BatonWorkflow` (in the
 same sandbox as the worker's) without a non-determinism error. Between them they hold
 every command the workflow gives: activities, a retry's durable timer, the decision
-Update, a child workflow and its local activities, a cancel. (A timed-out activity:
+Update, a child workflow and its local activities, a cancel, a delegation recorded
+through the `baton_record` Update. (A timed-out activity:
 test_tb_timeouts.py; a lost one: test_tb_workers.py.)"""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ RUNS: list[tuple[str, dict[str, str], list[Decide]]] = [
     ("PARENT", {"topic": "tea"}, []),
     ("TIMEOUTS", {"topic": "tea"}, []),
     ("REVIEWED", {"topic": "tea"}, [("cancel", None, "ops")]),
+    ("DELEGATING", {"topic": "tea"}, []),
     ("research_report", {"topic": "tea", "client": "acme"}, [("approve", "deliver", "bob")]),
 ]
 

@@ -1,4 +1,5 @@
-"""Workers as real `baton worker` processes: one killed mid-run, two sharing a queue.
+"""Workers as real `baton worker` processes: one killed (or stopped) mid-run, two sharing
+a queue.
 
 The builtin agents append every call to the `BATON_LEDGER` file (fsynced before the
 agent does anything), so the ledger says which attempts ran, and how often.
@@ -11,25 +12,39 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tb_support import ledger, normalized, run_local, start_worker_process, stop_process, wait_for
-from temporalio.client import Client
+import pytest
+from tb_support import (
+    ledger,
+    normalized,
+    replay_failures,
+    run_local,
+    start_worker_process,
+    stop_process,
+    wait_for,
+)
+from temporalio.client import Client, WorkflowHistory
 
 from baton.commands._load import load_spec
 from runtime.core.apply import fold
 from runtime.temporal import client
 from runtime.temporal.messages import event_from_json
+from runtime.temporal.worker import host
 
 HEARTBEAT_MS = 1500  # a dead worker's attempt is noticed within this
 FAST_FAILOVER = ("--sticky-timeout", "1")
 
 
-def test_a_killed_worker_is_replaced_without_repeating_committed_steps(
-    tmp_path: Path, temporal_server: str, unique_task_queue: str
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_stopped_worker_is_replaced_without_repeating_committed_steps(
+    how: str, tmp_path: Path, temporal_server: str, unique_task_queue: str
 ) -> None:
+    """SIGKILL: the worker dies, its attempt is lost (heartbeat timeout). SIGTERM: it
+    shuts down, and gives up an attempt still running after `--graceful-shutdown`."""
     loaded = load_spec("tb_workflows:SLOW")
     target = client.Target(temporal_server, "default", unique_task_queue)
+    extra = (*FAST_FAILOVER, "--graceful-shutdown", "0.3")
     first = start_worker_process(
-        tmp_path, temporal_server, unique_task_queue, "tb_workflows:SLOW", extra=FAST_FAILOVER
+        tmp_path, temporal_server, unique_task_queue, "tb_workflows:SLOW", extra=extra
     )
     run_id = f"killed-{uuid.uuid4().hex[:8]}"
     second = None
@@ -42,18 +57,18 @@ def test_a_killed_worker_is_replaced_without_repeating_committed_steps(
         )
         # `first` committed and `middle` (an external effect) is running: kill its worker
         wait_for(lambda: [c["step"] for c in ledger(tmp_path)] == ["first", "middle"], 60, "middle")
-        first.send_signal(signal.SIGKILL)
+        first.send_signal(getattr(signal, how))
         first.wait(10)
         second = start_worker_process(
             tmp_path, temporal_server, unique_task_queue, "tb_workflows:SLOW", extra=FAST_FAILOVER
         )
 
-        async def finish(connection: Client) -> list[dict[str, Any]]:
+        async def finish(connection: Client) -> tuple[list[dict[str, Any]], WorkflowHistory]:
             handle = connection.get_workflow_handle(run_id)
             log: list[dict[str, Any]] = await handle.result()
-            return log
+            return log, await handle.fetch_history()
 
-        log = client.blocking(client.with_client(target, finish))
+        log, history = client.blocking(client.with_client(target, finish))
     finally:
         stop_process(first, signal.SIGKILL)
         if second is not None:
@@ -78,6 +93,9 @@ def test_a_killed_worker_is_replaced_without_repeating_committed_steps(
     assert commits == ["first", "middle", "last"]
     assert state.steps["middle"].restarts == 1
     assert state.steps["middle"].attempts == 1
+    # the history with the lost attempt replays (this process hosts SLOW too)
+    host([loaded], None)
+    assert replay_failures([history]) == []
     # apart from the restart, the run is the one the local backend gives
     local, _ = run_local(tmp_path / "baton.db", loaded, {"topic": "tea"}, run_id, [])
     assert normalized(state.to_json()) | {"last_seq": 0} == normalized(local.to_json()) | {

@@ -1,0 +1,121 @@
+"""What the runtime's hot path skips, and why it still holds: the run's row rewritten
+only now and then (readers fold the rest of the log), a run created by its driver's
+first commit, the lease released by a run's last commit, the process's group committer
+kept open between runs (never on a replaced file), builtin agents run in the driver's
+thread."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from rc_workflows import CRASH, SLOW, text_step, workflow
+
+from runtime import api
+from runtime.core import events as ev
+from runtime.core.apply import apply, fold
+from runtime.core.plan import run_started, workflow_pin
+from runtime.driver.attempt import default_call_agent
+from runtime.driver.local import DriverOptions, LocalDriver
+from runtime.store import RunExists, Store
+from runtime.store.records import Batch
+
+CHAIN = workflow(
+    "chain",
+    *(
+        text_step(f"s{i}", needs=(f"s{i - 1}",) if i else (), input={"text": f"s{i}"})
+        for i in range(12)
+    ),
+    result="s11",
+)
+
+
+def _stored(db: Path, run_id: str) -> tuple[dict[str, Any], str | None]:
+    with sqlite3.connect(db) as connection:
+        state, owner = connection.execute(
+            "SELECT state, lease_owner FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+    return json.loads(state), owner
+
+
+def test_a_state_behind_its_log_is_folded_forward(tmp_path: Path) -> None:
+    db = tmp_path / "baton.db"
+    with Store(db) as store:
+        event = ev.Event(1, "r", 1000, "trace", run_started(CRASH, {"topic": "t"}, "pin", "s"))
+        state = apply(None, event)
+        store.create_run(event, state, "me", 1000)
+        log = [event]
+        for body in (ev.RunResumed(owner="me", spec_sha256="pin"), ev.CancelRequested(by="x")):
+            event = ev.Event(state.last_seq + 1, "r", 2000, "trace", body)
+            state = apply(state, event)
+            log.append(event)
+            store.append_many([Batch([event], state, "me", 2000, snapshot=False)])
+        raw, _ = _stored(db, "r")
+        assert raw["last_seq"] == 1  # the row still holds the state of event 1
+        loaded = store.load_state("r")
+        assert loaded.to_json() == fold(log).to_json() == state.to_json()
+        assert loaded.cancel_requested and loaded.resumes == 1
+        [summary] = store.list_runs()
+        assert summary.updated_ms == 2000
+
+
+def test_a_finished_run_has_its_whole_state_in_its_row(tmp_path: Path) -> None:
+    db = tmp_path / "baton.db"
+    loaded = api.LoadedWorkflow(CHAIN, workflow_pin(CHAIN), "chain")
+    result = api.start_run(db, loaded, {"topic": "tea"}, "run")
+    assert result.state.outcome == "succeeded"
+    raw, owner = _stored(db, "run")
+    assert owner is None  # the last commit released the lease
+    with Store(db) as store:
+        events = store.load_events("run")
+    assert raw["last_seq"] == len(events) and raw["status"] == "succeeded"
+    assert raw == json.loads(fold(events).stored_json())
+    assert all(record["output"] is None for record in raw["steps"].values())
+
+
+def test_a_taken_run_id_is_refused_at_the_first_commit(tmp_path: Path) -> None:
+    db = tmp_path / "baton.db"
+    loaded = api.LoadedWorkflow(CHAIN, workflow_pin(CHAIN), "chain")
+    api.start_run(db, loaded, {"topic": "tea"}, "run")
+    with Store(db) as store:
+        before = store.load_events("run")
+    try:
+        api.start_run(db, loaded, {"topic": "coffee"}, "run")
+    except RunExists:
+        pass
+    else:
+        raise AssertionError("a run id was started twice")
+    with Store(db) as store:
+        assert store.load_events("run") == before
+
+
+def test_a_replaced_database_file_is_never_written_through_an_old_connection(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "baton.db"
+    loaded = api.LoadedWorkflow(CHAIN, workflow_pin(CHAIN), "chain")
+    api.start_run(db, loaded, {"topic": "tea"}, "one")  # leaves its committer open
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    api.start_run(db, loaded, {"topic": "tea"}, "two")
+    with Store(db) as store:
+        assert [run.run_id for run in store.list_runs()] == ["two"]
+        assert store.load_state("two").outcome == "succeeded"
+
+
+def test_only_agents_that_answer_at_once_run_in_the_driver_thread(tmp_path: Path) -> None:
+    wf = workflow(
+        "mixed",
+        text_step("echoed"),
+        text_step("slept", "sleep"),
+    )
+    with Store(tmp_path / "baton.db") as store:
+        driver = LocalDriver(store, wf)
+        assert driver.options.call_agent is default_call_agent
+        assert driver._inline(wf.step("echoed"))
+        assert not driver._inline(wf.step("slept"))  # it waits: a worker thread
+        custom = LocalDriver(store, wf, DriverOptions(call_agent=lambda call: None))
+        assert not custom._inline(wf.step("echoed"))  # a caller's own agents: threads
+        assert not LocalDriver(store, SLOW)._inline(SLOW.step("s0"))
