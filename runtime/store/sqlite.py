@@ -16,7 +16,7 @@ import json
 import os
 import signal
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -320,7 +320,12 @@ class Store:
             state = RunState.from_json(json.loads(rows[0][0]))
         except (ValueError, KeyError, TypeError) as error:
             raise StoreError(f"run '{run_id}': stored state is unreadable ({error})") from error
-        outputs = self.outputs(run_id)
+        validated = [
+            record.idempotency_key
+            for record in state.steps.values()
+            if record.checksum is not None and record.idempotency_key is not None
+        ]
+        outputs = self.outputs_by_key(run_id, validated)
         steps = {
             step: dataclasses.replace(record, output=outputs[record.idempotency_key])
             if record.checksum is not None and record.idempotency_key in outputs
@@ -351,13 +356,20 @@ class Store:
         )
         if not rows and after_seq == 0 and not self.has_run(run_id):
             raise UnknownRun(run_id)
-        outputs = self.outputs(run_id) if any(r[5] == StepValidated.TYPE for r in rows) else {}
-        events = []
+        parsed = []
         for seq, step, attempt, ts, trace_id, event_type, data in rows:
             try:
                 values = json.loads(data)
-                if event_type == StepValidated.TYPE:
-                    values["output"] = outputs.get(values["idempotency_key"])
+                key = values["idempotency_key"] if event_type == StepValidated.TYPE else None
+            except (ValueError, KeyError) as error:
+                raise StoreError(f"run '{run_id}': event {seq} is unreadable ({error})") from error
+            parsed.append((seq, step, attempt, ts, trace_id, event_type, values, key))
+        outputs = self.outputs_by_key(run_id, [key for *_, key in parsed if key is not None])
+        events = []
+        for seq, step, attempt, ts, trace_id, event_type, values, key in parsed:
+            if key is not None:
+                values["output"] = outputs.get(key)
+            try:
                 body = body_from_data(event_type, step, attempt, values)
             except (ValueError, KeyError, EventFormatError) as error:
                 raise StoreError(f"run '{run_id}': event {seq} is unreadable ({error})") from error
@@ -371,6 +383,24 @@ class Store:
             return {key: json.loads(text) for key, text in rows}
         except ValueError as error:
             raise StoreError(f"run '{run_id}': a stored output is unreadable") from error
+
+    def outputs_by_key(self, run_id: str, keys: Iterable[str]) -> dict[str, Any]:
+        """The validated outputs of a run stored under `keys` (idempotency keys), by key."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, Any] = {}
+        for start in range(0, len(wanted), 500):  # within SQLite's limit on parameters
+            chunk = wanted[start : start + 500]
+            rows = self._read(
+                "SELECT idempotency_key, output FROM outputs WHERE idempotency_key IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for key, text in rows:
+                try:
+                    found[key] = json.loads(text)
+                except ValueError as error:
+                    raise StoreError(f"run '{run_id}': a stored output is unreadable") from error
+        return found
 
     def list_runs(self, limit: int = 1000) -> list[RunSummary]:
         rows = self._read(

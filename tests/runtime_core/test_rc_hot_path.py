@@ -2,7 +2,7 @@
 only now and then (readers fold the rest of the log), a run created by its driver's
 first commit, the lease released by a run's last commit, the process's group committer
 kept open between runs (never on a replaced file), builtin agents run in the driver's
-thread."""
+thread, the log in a table that appends (schema 2, migrated from 1)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from runtime.driver.attempt import default_call_agent
 from runtime.driver.local import DriverOptions, LocalDriver
 from runtime.store import RunExists, Store
 from runtime.store.records import Batch
+from runtime.store.schema import SCHEMA_V1, SCHEMA_VERSION, _statements
 
 CHAIN = workflow(
     "chain",
@@ -119,3 +120,29 @@ def test_only_agents_that_answer_at_once_run_in_the_driver_thread(tmp_path: Path
         custom = LocalDriver(store, wf, DriverOptions(call_agent=lambda call: None))
         assert not custom._inline(wf.step("echoed"))  # a caller's own agents: threads
         assert not LocalDriver(store, SLOW)._inline(SLOW.step("s0"))
+
+
+def test_a_version_1_database_is_migrated_with_its_log(tmp_path: Path) -> None:
+    current = tmp_path / "now.db"
+    loaded = api.LoadedWorkflow(CHAIN, workflow_pin(CHAIN), "chain")
+    api.start_run(current, loaded, {"topic": "tea"}, "run")
+    old = tmp_path / "old.db"  # the same run, in a database of schema version 1
+    with sqlite3.connect(old) as db:
+        for statement in _statements(SCHEMA_V1):
+            db.execute(statement)
+        db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
+        db.execute("ATTACH DATABASE ? AS now", (str(current),))
+        db.execute("INSERT INTO runs SELECT * FROM now.runs")
+        db.execute(
+            "INSERT INTO events SELECT run_id, seq, step, attempt, ts, trace_id, type, data "
+            "FROM now.events"
+        )
+        db.execute("INSERT INTO outputs SELECT * FROM now.outputs")
+    with Store(old) as store, Store(current) as reference:
+        assert store.load_events("run") == reference.load_events("run")
+        assert store.load_state("run").to_json() == reference.load_state("run").to_json()
+    with sqlite3.connect(old) as db:
+        [version] = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    assert version == str(SCHEMA_VERSION) == "2"
+    assert "outputs_by_run" not in indexes and "events_v2" not in indexes
