@@ -118,3 +118,9 @@ json_values = st.recursive(
 def test_agrees_with_the_jsonschema_library(schema: Any, value: Any) -> None:
     oracle = jsonschema.Draft202012Validator(schema).is_valid(value)
     assert (validate(schema, value) == []) == oracle
+
+
+def test_multiple_of_uses_exact_arithmetic() -> None:
+    # exactly 3 x 27110390311488528; jsonschema_rs alone calls it not a multiple of 3
+    assert validate({"multipleOf": 3}, 8.133117093446558e16) == []
+    assert [i.pointer for i in validate({"multipleOf": 3}, 7)] == [""]
