@@ -11,10 +11,9 @@ and a run must not depend on the network to check its own data.
 
 from __future__ import annotations
 
-from typing import Any
-
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import jsonschema_rs
 
