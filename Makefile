@@ -3,15 +3,36 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := baton compiler runtime generated
+PACKAGES := baton generated
+# uv installs exactly what uv.lock records (every transitive dependency, with hashes);
+# uv itself comes from requirements/uv.txt, pinned with hashes, installed by the venv's pip.
+UV := UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv
 
-.PHONY: run test lint typecheck generate check-generated bench clean
+.PHONY: run test lint typecheck generate check-generated bench clean lock test-latest
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml uv.lock requirements/uv.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/uv.txt
+	$(UV) sync --locked --extra dev --quiet
 	touch $(STAMP)
+
+# Refresh every pin to the newest releases, then prove the tree still passes on them.
+lock: $(STAMP)
+	$(UV) lock --upgrade
+	$(UV) sync --locked --extra dev --quiet
+	touch $(STAMP)
+	$(MAKE) test
+
+# The product on the newest releases of everything, without touching uv.lock: a separate
+# venv resolved fresh from pyproject.toml (CI-runnable: `make test-latest`).
+LATEST := .venv-latest
+test-latest: $(STAMP)
+	rm -rf $(LATEST)
+	$(BIN)/uv venv -q --python $(BIN)/python $(LATEST)
+	VIRTUAL_ENV=$(LATEST) $(BIN)/uv pip install -q --upgrade --resolution highest -e '.[dev]'
+	$(LATEST)/bin/pip list 2>/dev/null | grep -i -E '^(pyyaml|pydantic|jinja2|jsonschema-rs) ' || true
+	$(LATEST)/bin/baton compile specs/ -o generated/ --check
+	$(LATEST)/bin/pytest -n 2
 
 # The research pipeline end to end with the demo agents: it pauses at the approval of
 # `deliver` (exit 3), alice approves, the run resumes and its final state is shown.
@@ -42,11 +63,11 @@ generate: $(STAMP)
 	$(BIN)/baton compile specs/ -o generated/
 
 bench: $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,bench,bench-runtime]'
+	$(UV) sync --locked --extra dev --extra bench --extra bench-runtime --quiet
 	$(BIN)/python benchmarks/lint_bench.py
 	$(BIN)/python benchmarks/compile_bench.py
 	$(BIN)/python benchmarks/runtime_bench.py
 	$(BIN)/python benchmarks/temporal_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache

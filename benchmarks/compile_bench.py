@@ -216,7 +216,7 @@ def main() -> None:
         cases.append(many)
         modules = len(list((work / "b").glob("*.py")))
     runtime = Case("import runtime", "the runtime package alone, for comparison")
-    time_import(runtime, "", args.runs * 3, module="runtime")
+    time_import(runtime, "", args.runs * 3, module="baton.runtime")
     beyond = Case("import module beyond runtime", "generated.research_report after runtime")
     time_import(beyond, "import runtime", args.runs * 3)
     own = Case(

@@ -37,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "lint.json"
-SPEC_SCHEMA = ROOT / "compiler" / "data" / "spec.schema.json"
+SPEC_SCHEMA = ROOT / "baton" / "compiler" / "data" / "spec.schema.json"
 SIZES = (100, 1000, 5000, 10000)
 STATELINT_STATES = 5000
 SEED = 20240601

@@ -134,7 +134,7 @@ class BatonSequential:
     """Sequential runs of the chain on one database file (kept across rounds)."""
 
     def __init__(self, directory: Path, steps: int, run: str = ECHO) -> None:
-        from runtime import api
+        from baton.runtime import api
 
         self.api = api
         self.steps = steps
@@ -232,7 +232,7 @@ def concurrent_child(steps: int, runs: int, rounds: int, base: Path | None) -> d
     """Run in the child: `rounds` batches of `runs` concurrent runs (after a warm-up)."""
     import psutil  # type: ignore[import-untyped]
 
-    from runtime import api
+    from baton.runtime import api
 
     process = psutil.Process()
     batches: list[dict[str, float]] = []

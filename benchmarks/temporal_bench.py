@@ -42,11 +42,11 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
-from runtime.api import LoadedWorkflow  # noqa: E402
-from runtime.core.plan import workflow_pin  # noqa: E402
-from runtime.model import AgentBinding, AgentKind, Step, Workflow  # noqa: E402
-from runtime.temporal import client as baton_client  # noqa: E402
-from runtime.temporal.worker import WorkerOptions, build_worker, host  # noqa: E402
+from baton.runtime.api import LoadedWorkflow  # noqa: E402
+from baton.runtime.core.plan import workflow_pin  # noqa: E402
+from baton.runtime.model import AgentBinding, AgentKind, Step, Workflow  # noqa: E402
+from baton.runtime.temporal import client as baton_client  # noqa: E402
+from baton.runtime.temporal.worker import WorkerOptions, build_worker, host  # noqa: E402
 
 RESULTS = HERE / "results" / "temporal.json"
 TARGET_RATIO = 1.2

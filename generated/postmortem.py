@@ -11,7 +11,7 @@ import enum
 
 from pydantic import BaseModel, ConfigDict
 
-import runtime as rt
+import baton.runtime as rt
 
 
 # -- models: the run input and every handoff version (the schemas rule)

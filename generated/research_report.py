@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-import runtime as rt
+import baton.runtime as rt
 
 
 # -- models: the run input and every handoff version (the schemas rule)

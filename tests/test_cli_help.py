@@ -16,7 +16,8 @@ def test_help_imports_no_command_module() -> None:
     code = (
         "import sys\nfrom baton.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('baton.commands.', 'runtime'))))"
+        "print(sorted(m for m in sys.modules if m.startswith(('baton.commands.', 'baton.runtime')))"
+        ")"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "worker" in out.stdout

@@ -9,13 +9,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from compiler.rules.docs import REGENERATE, render_rules_markdown
-from compiler.rules.registry import RULES
+from baton.compiler.rules.docs import REGENERATE, render_rules_markdown
+from baton.compiler.rules.registry import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_MD = ROOT / "docs" / "rules.md"
 SPEC_MD = ROOT / "docs" / "spec.md"
-SPEC_SCHEMA = ROOT / "compiler" / "data" / "spec.schema.json"
+SPEC_SCHEMA = ROOT / "baton" / "compiler" / "data" / "spec.schema.json"
 
 
 def _schema() -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compiler.pipeline import lint
+from baton.compiler.pipeline import lint
 
 
 def test_example_specs_lint_clean() -> None:

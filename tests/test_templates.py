@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler import templates
+from baton.compiler import templates
 
 names = st.sampled_from(
     ["steps", "inputs", "run", "a", "b_2", "output", "true", "none", "not", "x"]

@@ -20,12 +20,12 @@ import click
 
 from baton.commands._common import database
 from baton.commands._load import load_spec
-from runtime import api
-from runtime.core.state import RunState
-from runtime.model import JSON
+from baton.runtime import api
+from baton.runtime.core.state import RunState
+from baton.runtime.model import JSON
 
 if TYPE_CHECKING:
-    from runtime.temporal.client import Target
+    from baton.runtime.temporal.client import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
 HEARTBEAT_ENV = "BATON_TEMPORAL_HEARTBEAT_MS"  # how soon a dead worker's attempt reruns
@@ -45,7 +45,7 @@ class Backend:
         return self.name == "temporal"
 
     def target(self) -> Target:
-        from runtime.temporal.client import Target
+        from baton.runtime.temporal.client import Target
 
         if not self.address:
             raise click.UsageError(
@@ -146,7 +146,7 @@ def load_by_name(spec: str) -> api.LoadedWorkflow:
 def get_state(backend: Backend, db: str | None, run_id: str) -> RunState:
     if not backend.temporal:
         return api.get_state(database(db), run_id)
-    from runtime.temporal import client
+    from baton.runtime.temporal import client
 
     return client.blocking(client.with_client(backend.target(), lambda c: client.state(c, run_id)))
 
@@ -154,7 +154,7 @@ def get_state(backend: Backend, db: str | None, run_id: str) -> RunState:
 def get_events(backend: Backend, db: str | None, run_id: str) -> list[dict[str, JSON]]:
     if not backend.temporal:
         return api.get_events(database(db), run_id)
-    from runtime.temporal import client
+    from baton.runtime.temporal import client
 
     return client.blocking(client.with_client(backend.target(), lambda c: client.events(c, run_id)))
 
@@ -175,7 +175,7 @@ def decide(
         decision = api.approve if kind == "approve" else api.reject
         assert step is not None
         return decision(database(db), run_id, step, principal, comment)
-    from runtime.temporal import client
+    from baton.runtime.temporal import client
 
     return client.blocking(
         client.with_client(
@@ -202,8 +202,8 @@ def start_and_watch(
     on_event: Callable[..., None],
 ) -> tuple[RunState, bool]:
     """Start a run on Temporal and follow it: its state, and whether it detached."""
-    from runtime.temporal import client
-    from runtime.temporal.messages import DEFAULT_HEARTBEAT_MS
+    from baton.runtime.temporal import client
+    from baton.runtime.temporal.messages import DEFAULT_HEARTBEAT_MS
 
     heartbeat_ms = int(os.environ.get(HEARTBEAT_ENV) or DEFAULT_HEARTBEAT_MS)
 

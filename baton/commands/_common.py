@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from runtime.api import RunError
-from runtime.store import StoreError, db_path
+from baton.runtime.api import RunError
+from baton.runtime.store import StoreError, db_path
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -10,6 +10,7 @@ module's source, and remembers how to find its spec again (`LoadedWorkflow.spec`
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,9 +18,9 @@ from types import ModuleType
 
 import click
 
-from runtime.api import LoadedWorkflow
-from runtime.core.plan import workflow_pin
-from runtime.model import Workflow
+from baton.runtime.api import LoadedWorkflow
+from baton.runtime.core.plan import workflow_pin
+from baton.runtime.model import Workflow
 
 
 class LintFailed(click.ClickException):
@@ -50,8 +51,8 @@ def load_spec(spec: str) -> LoadedWorkflow:
 
 def _compile(path: Path) -> dict[str, tuple[Workflow, str]]:
     """Compile the workflows of one spec file in memory: name -> (workflow, source)."""
-    from compiler.codegen import compile_specs, load_workflow_from_source
-    from compiler.formats import render
+    from baton.compiler.codegen import compile_specs, load_workflow_from_source
+    from baton.compiler.formats import render
 
     result = compile_specs([str(path)])
     errors = [d for d in result.diagnostics if d.severity.value == "error"]
@@ -82,7 +83,7 @@ def _children_of(path: Path) -> Callable[[str], Workflow]:
     def resolve(name: str) -> Workflow:
         with lock:
             if name not in cache:
-                from compiler.pipeline import load_spec_set
+                from baton.compiler.pipeline import load_spec_set
 
                 known = load_spec_set([str(path)]).spec.workflows
                 if name not in known:
@@ -94,7 +95,9 @@ def _children_of(path: Path) -> Callable[[str], Workflow]:
 
 
 def _from_generated(name: str) -> LoadedWorkflow:
-    """`baton run NAME`: the workflow compiled into `generated/NAME.py`."""
+    """`baton run NAME`: the workflow compiled into `generated/NAME.py` of the current
+    directory (the project's own package comes first, before anything installed)."""
+    _project_first()
     try:
         module = importlib.import_module(f"generated.{name}")
     except ModuleNotFoundError:
@@ -113,10 +116,19 @@ def _from_generated(name: str) -> LoadedWorkflow:
     return LoadedWorkflow(workflow, workflow_pin(workflow, _source(module)), name, resolve)
 
 
+def _project_first() -> None:
+    """The current directory first on the import path, as `python -m` would have it, so
+    `generated` is the project's package (Baton installs none of that name)."""
+    here = str(Path.cwd())
+    if sys.path[:1] != [here]:
+        sys.path.insert(0, here)
+
+
 def _from_object(spec: str) -> LoadedWorkflow:
     """`module:attribute`: a Workflow built in Python; `WORKFLOWS` (name -> Workflow) in
     the same module, if present, resolves its sub-workflows."""
     module_name, _, attribute = spec.partition(":")
+    _project_first()
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:

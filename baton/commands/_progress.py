@@ -14,8 +14,8 @@ from typing import Any
 import click
 
 from baton.commands._common import compact, duration
-from runtime.core import events as ev
-from runtime.core.state import RunState
+from baton.runtime.core import events as ev
+from baton.runtime.core.state import RunState
 
 
 def describe(event: ev.Event, state: RunState) -> str | None:

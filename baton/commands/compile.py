@@ -16,11 +16,11 @@ from pathlib import Path
 
 import click
 
+from baton.compiler.codegen import CompileResult, compile_specs
+from baton.compiler.codegen.emit import GENERATED_MARK
+from baton.compiler.formats import render
+from baton.compiler.pipeline import LintOptions, UsageError
 from baton.config import load_lint_config
-from compiler.codegen import CompileResult, compile_specs
-from compiler.codegen.emit import GENERATED_MARK
-from compiler.formats import render
-from compiler.pipeline import LintOptions, UsageError
 
 
 def _is_generated(path: Path) -> bool:

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from compiler.graphview import GRAPH_FORMATS, render_graph
-from compiler.pipeline import UsageError, load_spec_set
+from baton.compiler.graphview import GRAPH_FORMATS, render_graph
+from baton.compiler.pipeline import UsageError, load_spec_set
 
 
 @click.command("graph")

@@ -9,9 +9,9 @@ import click
 
 from baton.commands._backend import Backend, backend_options, get_events, get_state
 from baton.commands._common import clock, compact, database, db_option, duration, refusals
-from runtime import api
-from runtime.checksums import step_mismatches
-from runtime.core.state import RunState
+from baton.runtime import api
+from baton.runtime.checksums import step_mismatches
+from baton.runtime.core.state import RunState
 
 
 @click.command("runs")

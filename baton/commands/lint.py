@@ -8,9 +8,9 @@ import traceback
 
 import click
 
+from baton.compiler.formats import FORMATS, render
+from baton.compiler.pipeline import LintOptions, UsageError, lint
 from baton.config import load_lint_config
-from compiler.formats import FORMATS, render
-from compiler.pipeline import LintOptions, UsageError, lint
 
 
 def _count(number: int, noun: str) -> str:
@@ -23,7 +23,7 @@ def _rule_list(value: str | None) -> tuple[str, ...]:
 
 def _known_rules(rules: tuple[str, ...], where: str) -> tuple[str, ...]:
     """Rule ids or prefixes, upper-cased; a typo would silently select nothing."""
-    from compiler.rules.registry import RULES
+    from baton.compiler.rules.registry import RULES
 
     ids = [rule.id for rule in RULES]
     for rule in (r.upper() for r in rules):

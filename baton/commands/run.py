@@ -32,8 +32,8 @@ from baton.commands._common import (
 )
 from baton.commands._load import load_spec
 from baton.commands._progress import Progress
-from runtime import api
-from runtime.core.state import RunState
+from baton.runtime import api
+from baton.runtime.core.state import RunState
 
 
 @click.command("run")
@@ -154,8 +154,8 @@ def _run_on_temporal(
 def _observers(progress: Progress, log_json: bool) -> api.OnEvent:
     """Progress output, and the JSON attempt log if asked for; spans are exported when
     a run ends if the OTEL_* variables ask for them (runtime.telemetry)."""
-    from runtime import telemetry
-    from runtime.attempt_log import AttemptLog, fan_out
+    from baton.runtime import telemetry
+    from baton.runtime.attempt_log import AttemptLog, fan_out
 
     if telemetry.configure_from_env():
         atexit.register(telemetry.shutdown)  # flush the exporter before the process exits
@@ -171,7 +171,7 @@ def _load_again(spec: str) -> api.LoadedWorkflow:
 
 
 def _dry_run(loaded: api.LoadedWorkflow, inputs: object) -> None:
-    from runtime.driver.dryrun import describe, dry_run
+    from baton.runtime.driver.dryrun import describe, dry_run
 
     if inputs is not None:
         api.validate_inputs(loaded.workflow, inputs)

@@ -15,7 +15,7 @@ def schema_group() -> None:
 @schema_group.command("spec")
 def spec_command() -> None:
     """Print the JSON Schema (2020-12) of the spec format, for editors and CI."""
-    from compiler.structure import spec_format_schema
+    from baton.compiler.structure import spec_format_schema
 
     click.echo(json.dumps(spec_format_schema(), indent=2))
 

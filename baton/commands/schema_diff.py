@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlparse
 
 import click
 
-from compiler.schema_diff import breaks_mode, diff_schemas, render_json, render_text
+from baton.compiler.schema_diff import breaks_mode, diff_schemas, render_json, render_text
 
 # spec.yaml#handoff@version: a handoff's schema as the spec declares it
 _HANDOFF = re.compile(r"^(?P<path>.+)#(?P<handoff>[A-Za-z0-9_.\-]+)@(?P<version>\d+)$")
@@ -82,7 +82,7 @@ def _load_handoff(argument: str, match: re.Match[str]) -> tuple[object, str]:
     if not path.is_file():
         raise InputError(f"cannot read '{path}': no such file")
     try:
-        api = importlib.import_module("compiler.api")
+        api = importlib.import_module("baton.compiler.api")
         load_handoff_schema = api.load_handoff_schema
     except (ModuleNotFoundError, AttributeError):
         raise InputError(

@@ -15,8 +15,8 @@ import shutil
 import click
 
 from baton.commands._common import compact, database, db_option, duration, refusals
-from runtime import api
-from runtime.timeline import Attempt, StepTimeline, Timeline
+from baton.runtime import api
+from baton.runtime.timeline import Attempt, StepTimeline, Timeline
 
 BAR_OK, BAR_FAILED, BAR_RETRY, BAR_WAIT = "█", "▒", "░", "·"
 

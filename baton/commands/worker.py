@@ -28,7 +28,7 @@ import click
 
 from baton.commands._backend import load_by_name, load_pinned, temporal_options
 from baton.commands._common import Refused
-from runtime.api import LoadedWorkflow, RunError
+from baton.runtime.api import LoadedWorkflow, RunError
 
 
 @click.command("worker")
@@ -65,7 +65,7 @@ def worker_command(
     graceful_shutdown: float,
 ) -> None:
     """Run Baton workflows on Temporal: poll TASK_QUEUE, host SPECS."""
-    from runtime.temporal.worker import WorkerOptions, host, run_worker
+    from baton.runtime.temporal.worker import WorkerOptions, host, run_worker
 
     if not address:
         raise click.UsageError("--address HOST:PORT is required (or BATON_TEMPORAL_ADDRESS)")

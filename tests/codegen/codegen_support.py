@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from compiler.codegen import CompileResult, compile_specs
+from baton.compiler.codegen import CompileResult, compile_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "specs"

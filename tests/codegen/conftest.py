@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from baton.compiler.codegen import CompileResult, load_module_from_source
 from codegen.codegen_support import FIXTURES, ROOT, compile_in_root
-from compiler.codegen import CompileResult, load_module_from_source
 
 
 @pytest.fixture(autouse=True)

@@ -18,15 +18,15 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from baton.commands.compile import compile_command
-from codegen.codegen_shapes import NASTY, write_spec_set
-from codegen.codegen_support import ROOT
-from compiler.codegen import literals
-from compiler.codegen.naming import (
+from baton.compiler.codegen import literals
+from baton.compiler.codegen.naming import (
     BASEMODEL_ATTRIBUTES,
     PROTECTED_PREFIXES,
     Namer,
     is_field_name,
 )
+from codegen.codegen_shapes import NASTY, write_spec_set
+from codegen.codegen_support import ROOT
 
 BIN = Path(sys.executable).parent
 
@@ -62,7 +62,7 @@ def test_mypy_strict_passes_on_random_modules(random_package: Path) -> None:
 
 
 def test_random_modules_import(random_package: Path) -> None:
-    from compiler.codegen import load_workflow_from_source
+    from baton.compiler.codegen import load_workflow_from_source
 
     modules = sorted(random_package.glob("*.py"))
     assert len(modules) == 13
@@ -128,7 +128,7 @@ def test_namer_never_hands_out_a_keyword_or_a_taken_name() -> None:
 
 
 GOOD_AGENT = """
-import runtime as rt
+import baton.runtime as rt
 from generated.research_report import (
     OUTPUT_MODELS,
     BriefV2,
@@ -147,7 +147,7 @@ def confidence(value: rt.JSON) -> float | None:
     return research_output(value).confidence
 """
 BAD_AGENT = """
-import runtime as rt
+import baton.runtime as rt
 from generated.research_report import BriefV2, ResearchReportInput, VerdictV1
 
 

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from baton.commands.compile import compile_command, stale_diff
+from baton.compiler.codegen import CompileResult, compile_specs
 from codegen.codegen_support import ROOT
-from compiler.codegen import CompileResult, compile_specs
 
 GENERATED = ROOT / "generated"
 
@@ -59,7 +59,7 @@ def test_compiling_twice_is_identical(examples: CompileResult) -> None:
 
 _DIGEST = """
 import hashlib, json
-from compiler.codegen import compile_specs
+from baton.compiler.codegen import compile_specs
 modules = compile_specs(["specs", "tests/codegen/specs"]).modules
 print(json.dumps({name: hashlib.sha256(t.encode()).hexdigest() for name, t in modules.items()}))
 """

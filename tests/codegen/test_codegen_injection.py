@@ -24,14 +24,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from baton.compiler import ir
+from baton.compiler.codegen import compile_specs, load_module_from_source
+from baton.compiler.codegen.emit import emit_workflow
+from baton.compiler.codegen.lifecycles import TRIGGERS
+from baton.compiler.context import LintContext
+from baton.compiler.refs import SchemaStore
+from baton.compiler.span import Span
 from codegen.codegen_shapes import NASTY
-from compiler import ir
-from compiler.codegen import compile_specs, load_module_from_source
-from compiler.codegen.emit import emit_workflow
-from compiler.codegen.lifecycles import TRIGGERS
-from compiler.context import LintContext
-from compiler.refs import SchemaStore
-from compiler.span import Span
 
 MARKER = "BATON_INJECTED"
 PAYLOADS = [

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 import pytest
 from transitions import MachineError
 
+import baton.runtime as rt
 import generated
-import runtime as rt
-from compiler.codegen.lifecycles import TRIGGERS
-from runtime.lifecycle import TERMINAL, TRANSITIONS, applicable_triggers, states_of
-from runtime.lifecycle import TRIGGERS as TABLE
-from runtime.model import NEVER_RETRIED
+from baton.compiler.codegen.lifecycles import TRIGGERS
+from baton.runtime.lifecycle import TERMINAL, TRANSITIONS, applicable_triggers, states_of
+from baton.runtime.lifecycle import TRIGGERS as TABLE
+from baton.runtime.model import NEVER_RETRIED
 
 S = rt.StepState
 

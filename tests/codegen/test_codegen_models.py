@@ -22,11 +22,11 @@ from hypothesis_jsonschema import from_schema
 from pydantic import BaseModel
 
 import generated
+from baton.compiler.codegen.bundle import bundle
+from baton.compiler.codegen.models import ModelBuilder
+from baton.compiler.codegen.naming import Namer
+from baton.compiler.refs import SchemaStore
 from codegen.codegen_support import ROOT, patch_hypothesis_jsonschema
-from compiler.codegen.bundle import bundle
-from compiler.codegen.models import ModelBuilder
-from compiler.codegen.naming import Namer
-from compiler.refs import SchemaStore
 
 patch_hypothesis_jsonschema()
 
@@ -36,7 +36,7 @@ def _contracts(module: types.ModuleType) -> list[tuple[str, Any, type[BaseModel]
     workflow = module.WORKFLOW
     found = [(f"{workflow.name} input", workflow.inputs_schema, workflow.input_model)]
     for value in vars(module).values():
-        if type(value).__name__ == "Handoff" and type(value).__module__.startswith("runtime"):
+        if type(value).__name__ == "Handoff" and type(value).__module__.startswith("baton.runtime"):
             found.append((f"{workflow.name} {value.ref}", value.schema, value.model))
     return found
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from baton.cli import cli
-from compiler.loader import MAX_DEPTH, MAX_FILE_BYTES
+from baton.compiler.loader import MAX_DEPTH, MAX_FILE_BYTES, load_text
 
 SECONDS = 10.0  # generous for 2 busy cores; each case takes well under a second alone
 
@@ -206,3 +206,21 @@ def test_diamond_of_sub_workflows_is_fast(tmp_path: Path) -> None:
     findings = [(f["rule"], Path(f["path"]).name) for f in json.loads(result.stdout)]
     # B207 per inline roster; the leaf's own chain a -> a -> b is fine (1 delegation)
     assert sorted(set(findings)) == sorted(("B207", f"w{level}.yaml") for level in range(levels))
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["", "'[[[', ", '"[\\"[", ', "# [[[\n  ", "['''[', x], "],
+    ids=["plain", "single_quoted", "double_quoted", "comment", "closed_collection"],
+)
+def test_flow_depth_position_skips_quotes_and_comments(prefix: str) -> None:
+    """The position of the first level past MAX_DEPTH is the same whatever precedes it
+    in the flow collection (PyYAML 6.0.2's event stream and 6.0.4's refusal alike)."""
+    deep = "[" * 300 + "]" * 300
+    text = f"baton: 1\nname: deep\nsteps: [{prefix}{deep}]\n"
+    _, findings = load_text("deep.yaml", text)
+    [finding] = findings
+    assert finding.message == f"nesting deeper than {MAX_DEPTH} levels"
+    line = text.count("\n", 0, text.index(deep)) + 1
+    column = text.index(deep) - text.rfind("\n", 0, text.index(deep))
+    assert (finding.span.line, finding.span.col) == (line, column + MAX_DEPTH - 1)

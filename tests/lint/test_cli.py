@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from baton.cli import cli
-from compiler.rules.registry import RULES
+from baton.compiler.rules.registry import RULES
 
 REPO = Path(__file__).resolve().parents[2]
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"

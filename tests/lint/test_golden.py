@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.pipeline import lint
-from compiler.rules.registry import RULES
+from baton.compiler.pipeline import lint
+from baton.compiler.rules.registry import RULES
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "lint"
 ERR_CASES = sorted(p for p in (GOLDEN / "err").iterdir() if p.is_dir())

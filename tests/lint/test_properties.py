@@ -25,8 +25,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.formats import FORMATS, render
-from compiler.pipeline import lint
+from baton.compiler.formats import FORMATS, render
+from baton.compiler.pipeline import lint
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = REPO / "specs"

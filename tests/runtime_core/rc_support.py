@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent  # the repository: its example package `generated` is not installed
 BATON = str(Path(sys.executable).parent / "baton")
 
 # what differs between two runs of the same workflow for reasons of time or crashes
@@ -20,9 +21,10 @@ VOLATILE_STEP = ("started_ms", "finished_ms", "latency_ms", "restarts", "interru
 
 
 def env(tmp: Path, **extra: str) -> dict[str, str]:
-    """An environment for `baton`: the test workflows importable, a ledger file."""
+    """An environment for `baton`: the test workflows and the repository's compiled
+    examples importable, a ledger file."""
     values = dict(os.environ)
-    values["PYTHONPATH"] = os.pathsep.join([str(HERE), values.get("PYTHONPATH", "")])
+    values["PYTHONPATH"] = os.pathsep.join([str(HERE), str(ROOT), values.get("PYTHONPATH", "")])
     values["BATON_LEDGER"] = str(tmp / "ledger.jsonl")
     values.pop("BATON_TEST_KILL_AFTER_EVENT", None)
     values.update(extra)

@@ -6,7 +6,7 @@ append every call to the `BATON_LEDGER` file: the tests read it to count agent c
 
 from __future__ import annotations
 
-from runtime.model import (
+from baton.runtime.model import (
     AgentBinding,
     AgentKind,
     Approval,

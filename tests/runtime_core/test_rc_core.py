@@ -8,14 +8,14 @@ import dataclasses
 import pytest
 from rc_workflows import CRASH, FAST_RETRY, REVIEWED, text_step, workflow
 
-from runtime.core import commands as cmd
-from runtime.core import events as ev
-from runtime.core.apply import IllegalTransition, apply
-from runtime.core.decide import decide
-from runtime.core.decisions import DecisionRefused, decision_event
-from runtime.core.plan import run_started, shape, shape_changes
-from runtime.core.state import RunState
-from runtime.model import FailureClass, RetryPolicy, StepState, Template, Workflow
+from baton.runtime.core import commands as cmd
+from baton.runtime.core import events as ev
+from baton.runtime.core.apply import IllegalTransition, apply
+from baton.runtime.core.decide import decide
+from baton.runtime.core.decisions import DecisionRefused, decision_event
+from baton.runtime.core.plan import run_started, shape, shape_changes
+from baton.runtime.core.state import RunState
+from baton.runtime.model import FailureClass, RetryPolicy, StepState, Template, Workflow
 
 
 def start(wf: Workflow, inputs: object = None) -> RunState:

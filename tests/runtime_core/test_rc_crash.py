@@ -30,9 +30,9 @@ from typing import Any
 import pytest
 from rc_support import baton, ledger, normalized, rows
 
-from runtime import api
-from runtime.core.apply import fold
-from runtime.store import Store
+from baton.runtime import api
+from baton.runtime.core.apply import fold
+from baton.runtime.store import Store
 
 RUN = "crash-run"
 WORKFLOWS = {

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rc_workflows import text_step, workflow
 
-from runtime import api
-from runtime.core.apply import fold
-from runtime.core.plan import workflow_pin
-from runtime.model import (
+from baton.runtime import api
+from baton.runtime.core.apply import fold
+from baton.runtime.core.plan import workflow_pin
+from baton.runtime.model import (
     Approval,
     ApprovalStage,
     FailureClass,
@@ -29,7 +29,7 @@ from runtime.model import (
     Template,
     Workflow,
 )
-from runtime.store import Store
+from baton.runtime.store import Store
 
 BEHAVIOURS = ("echo", "flaky", "fail", "malformed", "fail_acl")
 

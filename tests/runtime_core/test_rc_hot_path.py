@@ -13,15 +13,15 @@ from typing import Any
 
 from rc_workflows import CRASH, SLOW, text_step, workflow
 
-from runtime import api
-from runtime.core import events as ev
-from runtime.core.apply import apply, fold
-from runtime.core.plan import run_started, workflow_pin
-from runtime.driver.attempt import default_call_agent
-from runtime.driver.local import DriverOptions, LocalDriver
-from runtime.store import RunExists, Store
-from runtime.store.records import Batch
-from runtime.store.schema import SCHEMA_V1, SCHEMA_VERSION, _statements
+from baton.runtime import api
+from baton.runtime.core import events as ev
+from baton.runtime.core.apply import apply, fold
+from baton.runtime.core.plan import run_started, workflow_pin
+from baton.runtime.driver.attempt import default_call_agent
+from baton.runtime.driver.local import DriverOptions, LocalDriver
+from baton.runtime.store import RunExists, Store
+from baton.runtime.store.records import Batch
+from baton.runtime.store.schema import SCHEMA_V1, SCHEMA_VERSION, _statements
 
 CHAIN = workflow(
     "chain",

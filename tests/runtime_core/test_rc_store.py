@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from rc_workflows import CRASH
 
-from runtime.core import events as ev
-from runtime.core.apply import apply
-from runtime.core.plan import run_started
-from runtime.core.state import RunState
-from runtime.store import LeaseLost, RunExists, Store, StoreError, UnknownRun
-from runtime.store.group import group_commit
-from runtime.store.records import Batch
-from runtime.store.schema import SCHEMA_VERSION
+from baton.runtime.core import events as ev
+from baton.runtime.core.apply import apply
+from baton.runtime.core.plan import run_started
+from baton.runtime.core.state import RunState
+from baton.runtime.store import LeaseLost, RunExists, Store, StoreError, UnknownRun
+from baton.runtime.store.group import group_commit
+from baton.runtime.store.records import Batch
+from baton.runtime.store.schema import SCHEMA_VERSION
 
 
 def _new_run(store: Store, owner: str = "me", run_id: str = "r") -> RunState:

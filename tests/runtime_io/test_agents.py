@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from runtime.agents import AgentCall, AgentFailure, AgentReply, call_agent
-from runtime.model import AgentBinding, AgentKind, FailureClass, Request, Usage
-from runtime.validate import validate
+from baton.runtime.agents import AgentCall, AgentFailure, AgentReply, call_agent
+from baton.runtime.model import AgentBinding, AgentKind, FailureClass, Request, Usage
+from baton.runtime.validate import validate
 
 SCRIPT = str(Path(__file__).parent / "agents" / "scripted.py")
 BRIEF = {
@@ -496,7 +496,7 @@ def test_no_agent_thread_leaks_after_many_python_calls() -> None:
 def test_a_model_reply_goes_out_by_alias_without_unset_fields() -> None:
     from pydantic import BaseModel, ConfigDict, Field
 
-    from runtime.agents.envelope import plain
+    from baton.runtime.agents.envelope import plain
 
     class Reply(BaseModel):
         model_config = ConfigDict(populate_by_name=True)

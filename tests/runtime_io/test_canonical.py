@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.canonical import attempt_id, canonical_json, checksum, idempotency_key
+from baton.runtime.canonical import attempt_id, canonical_json, checksum, idempotency_key
 
 
 def test_rfc8785_sample() -> None:

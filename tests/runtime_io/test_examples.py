@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.canonical import canonical_json
-from runtime.examples import ExampleError, example_from_schema
-from runtime.validate import validate
+from baton.runtime.canonical import canonical_json
+from baton.runtime.examples import ExampleError, example_from_schema
+from baton.runtime.validate import validate
 
 FIXED: list[Any] = [
     True,

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime import render
-from runtime.model import Quality, QualityCheck, Template
-from runtime.render import (
+from baton.runtime import render
+from baton.runtime.model import Quality, QualityCheck, Template
+from baton.runtime.render import (
     RenderError,
     evaluate,
     evaluate_condition,

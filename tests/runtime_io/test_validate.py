@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.validate import (
+from baton.runtime.validate import (
     SchemaError,
     ValidationIssue,
     cache_size,

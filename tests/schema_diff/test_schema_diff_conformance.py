@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from compiler.schema_diff import breaks_mode, diff_schemas
+from baton.compiler.schema_diff import breaks_mode, diff_schemas
 
 CASES_FILE = Path(__file__).parent / "data" / "json-schema-diff-cases.json"
 MINIMUM_AGREEMENT = 0.95

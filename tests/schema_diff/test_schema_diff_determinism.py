@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).parents[2]
 SCRIPT = """
 import json, pathlib
-from compiler.schema_diff import KIND_TABLE, diff_schemas, render_json
+from baton.compiler.schema_diff import KIND_TABLE, diff_schemas, render_json
 here = pathlib.Path("tests/schema_diff")
 load = lambda path: json.loads(path.read_text())
 pairs = [(c["old"], c["new"]) for c in load(here / "data/json-schema-diff-cases.json")]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.schema_diff import diff_schemas, render_text
+from baton.compiler.schema_diff import diff_schemas, render_text
 
 GOLDEN = Path(__file__).parent / "golden"
 NAMES = sorted(path.name.removesuffix(".old.json") for path in GOLDEN.glob("*.old.json"))

@@ -30,7 +30,7 @@ from hypothesis.internal.conjecture import utils as conjecture_utils
 from hypothesis_jsonschema import _from_schema, from_schema
 from hypothesis_jsonschema._canonicalise import HypothesisRefResolutionError
 
-from compiler.schema_diff import breaks_mode, diff_schemas
+from baton.compiler.schema_diff import breaks_mode, diff_schemas
 
 Schema = Any
 

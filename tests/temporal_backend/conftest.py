@@ -17,8 +17,8 @@ if str(HERE) not in sys.path:
 from tb_support import worker_in_thread  # noqa: E402
 
 from baton.commands._load import load_spec  # noqa: E402
-from runtime import api  # noqa: E402
-from runtime.temporal.client import Target  # noqa: E402
+from baton.runtime import api  # noqa: E402
+from baton.runtime.temporal.client import Target  # noqa: E402
 
 ROOT = HERE.parent.parent
 HAND_BUILT = (

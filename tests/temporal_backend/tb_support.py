@@ -20,13 +20,13 @@ from typing import Any
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from runtime import api
-from runtime.core.apply import apply
-from runtime.core.state import RunState
-from runtime.temporal import client
-from runtime.temporal.messages import event_from_json
-from runtime.temporal.worker import WorkerOptions, build_worker, host, sandbox_runner
-from runtime.temporal.workflow import BatonWorkflow
+from baton.runtime import api
+from baton.runtime.core.apply import apply
+from baton.runtime.core.state import RunState
+from baton.runtime.temporal import client
+from baton.runtime.temporal.messages import event_from_json
+from baton.runtime.temporal.worker import WorkerOptions, build_worker, host, sandbox_runner
+from baton.runtime.temporal.workflow import BatonWorkflow
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

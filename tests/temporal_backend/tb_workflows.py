@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from runtime.agents import AgentFailure
-from runtime.model import (
+from baton.runtime.agents import AgentFailure
+from baton.runtime.model import (
     AgentBinding,
     AgentKind,
     Approval,

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from runtime import api
-from runtime.temporal import client
-from runtime.temporal.messages import DECISION_UPDATE
+from baton.runtime import api
+from baton.runtime.temporal import client
+from baton.runtime.temporal.messages import DECISION_UPDATE
 
 INPUTS = {"topic": "durable multi-agent workflows", "client": "acme"}
 

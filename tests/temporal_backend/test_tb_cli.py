@@ -24,7 +24,7 @@ from tb_support import (
     wait_for,
 )
 
-from runtime.temporal import client
+from baton.runtime.temporal import client
 
 SPEC = "specs/research_report.yaml"
 INPUTS = json.dumps({"topic": "durable multi-agent workflows", "client": "acme"})

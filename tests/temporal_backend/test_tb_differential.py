@@ -30,8 +30,8 @@ from tb_support import (
     step_histories,
 )
 
-from runtime import api
-from runtime.temporal import client
+from baton.runtime import api
+from baton.runtime.temporal import client
 
 CASES: dict[str, tuple[str, dict[str, Any], list[Decide]]] = {
     "research_approved": (

@@ -12,8 +12,8 @@ import uuid
 from tb_support import Decide, replay_failures, run_temporal
 from temporalio.client import Client, WorkflowHistory
 
-from runtime import api
-from runtime.temporal import client
+from baton.runtime import api
+from baton.runtime.temporal import client
 
 RUNS: list[tuple[str, dict[str, str], list[Decide]]] = [
     ("FANOUT", {"topic": "tea"}, [("approve", "deliver", "alice")]),

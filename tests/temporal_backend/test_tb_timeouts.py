@@ -17,9 +17,9 @@ from tb_support import replay_failures, worker_in_thread
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowHistory
 
-from runtime import api
-from runtime.temporal import client
-from runtime.temporal.worker import WorkerOptions
+from baton.runtime import api
+from baton.runtime.temporal import client
+from baton.runtime.temporal.worker import WorkerOptions
 
 STARTED = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
 

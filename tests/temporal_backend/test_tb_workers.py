@@ -25,10 +25,10 @@ from tb_support import (
 from temporalio.client import Client, WorkflowHistory
 
 from baton.commands._load import load_spec
-from runtime.core.apply import fold
-from runtime.temporal import client
-from runtime.temporal.messages import event_from_json
-from runtime.temporal.worker import host
+from baton.runtime.core.apply import fold
+from baton.runtime.temporal import client
+from baton.runtime.temporal.messages import event_from_json
+from baton.runtime.temporal.worker import host
 
 HEARTBEAT_MS = 1500  # a dead worker's attempt is noticed within this
 FAST_FAILOVER = ("--sticky-timeout", "1")

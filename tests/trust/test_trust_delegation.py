@@ -12,8 +12,8 @@ import pytest
 from trust_flows import COMMANDING, DELEGATING, SHALLOW
 from trust_support import baton, events, ledger, run_here, shown
 
-from runtime.delegation import delegation_key
-from runtime.model import Request
+from baton.runtime.delegation import delegation_key
+from baton.runtime.model import Request
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,7 @@ def test_an_allowed_chain_of_delegations_runs_and_is_recorded(tmp_path: Path) ->
     state = run_here(tmp_path / "baton.db", DELEGATING, inputs, "ok-1").state
     assert state.status == "succeeded", state.error
     assert state.steps["main"].output == {"text": "lead relayed: middle relayed: tea"}
-    from runtime import api
+    from baton.runtime import api
 
     log = api.get_events(tmp_path / "baton.db", "ok-1")
     requested = _of(log, "delegation_requested")
@@ -101,7 +101,7 @@ def test_a_refused_delegation_fails_the_step_with_acl_denied_and_is_not_retried(
     assert record.error is not None and record.error["failure"] == "acl_denied"
     assert message in str(record.error["message"])
     assert state.error is not None and state.error["failure"] == "acl_denied"
-    from runtime import api
+    from baton.runtime import api
 
     log = api.get_events(tmp_path / "baton.db", "no")
     [denied] = _of(log, "delegation_denied")
@@ -121,7 +121,7 @@ def test_the_delegates_output_is_validated_against_the_handoff(tmp_path: Path) -
     assert record.error is not None and record.error["failure"] == "malformed_output"
     assert "does not match strict@1" in str(record.error["message"])
     assert record.attempts == 3  # malformed_output is retried; each try delegates again
-    from runtime import api
+    from baton.runtime import api
 
     log = api.get_events(tmp_path / "baton.db", "bad-out")
     failed = _of(log, "delegation_failed")

@@ -13,10 +13,10 @@ import pytest
 from trust_flows import QUALITY
 from trust_support import baton, events, ledger, run_here, shown
 
-from runtime.canonical import checksum
-from runtime.checksums import ConsumptionCheck, consumed_steps
-from runtime.core.state import RunState
-from runtime.model import Step, Template
+from baton.runtime.canonical import checksum
+from baton.runtime.checksums import ConsumptionCheck, consumed_steps
+from baton.runtime.core.state import RunState
+from baton.runtime.model import Step, Template
 
 
 def test_quality_below_min_score_is_malformed_output_and_retried(tmp_path: Path) -> None:
@@ -26,7 +26,7 @@ def test_quality_below_min_score_is_malformed_output_and_retried(tmp_path: Path)
     assert record.attempts == 2
     assert record.quality_score == 1.0
     assert record.output == {"text": "final", "notes": "checked"}
-    from runtime import api
+    from baton.runtime import api
 
     log = api.get_events(tmp_path / "baton.db", "q-1")
     [rejected] = [e for e in log if e["type"] == "output_rejected"]
@@ -152,8 +152,8 @@ def test_consumed_outputs_are_checked_before_a_step_starts() -> None:
 
 
 def _state_with_output(step: str, output: object, digest: str) -> RunState:
-    from runtime.core.state import StepRecord
-    from runtime.model import StepState
+    from baton.runtime.core.state import StepRecord
+    from baton.runtime.model import StepState
 
     record = StepRecord(state=StepState.COMMITTED, output=output, checksum=digest)
     return RunState(

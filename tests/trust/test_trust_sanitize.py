@@ -12,7 +12,7 @@ import pytest
 from trust_flows import TAINTED
 from trust_support import baton, run_here, shown
 
-from runtime.sanitize import CUT, RULES, estimate_tokens, sanitize, wrap
+from baton.runtime.sanitize import CUT, RULES, estimate_tokens, sanitize, wrap
 
 SOURCE = "inputs.channel_history"
 

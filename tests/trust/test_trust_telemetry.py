@@ -17,8 +17,8 @@ from opentelemetry.trace import StatusCode
 from trust_flows import OBSERVED
 from trust_support import baton, run_here
 
-from runtime import api, telemetry
-from runtime.store import Store
+from baton.runtime import api, telemetry
+from baton.runtime.store import Store
 
 INPUTS = {"topic": "tea", "chain": ["commander", "helper"]}
 COST = round((1000 * 3.0 + 200 * 15.0) / 1_000_000, 10)  # the roster's price for `priced`

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runtime.agents import AgentFailure
-from runtime.model import (
+from baton.runtime.agents import AgentFailure
+from baton.runtime.model import (
     AgentBinding,
     AgentKind,
     Approval,
@@ -276,7 +276,7 @@ def improving(req: Request[Any]) -> Any:
 
 def priced(req: Request[Any]) -> Any:
     """Reports tokens but no cost: the roster's prices make the cost."""
-    from runtime.agents import AgentReply
+    from baton.runtime.agents import AgentReply
 
     return AgentReply({"text": f"priced {req.input['text']}"}, Usage(1000, 200))
 

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runtime import api
-from runtime.model import JSON, Workflow
+from baton.runtime import api
+from baton.runtime.model import JSON, Workflow
 
 HERE = Path(__file__).resolve().parent
 BATON = str(Path(sys.executable).parent / "baton")

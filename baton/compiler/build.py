@@ -1,0 +1,325 @@
+"""Build IR from a structurally checked file.
+
+The builder is tolerant: a value of the wrong shape (already a B002 finding) is left
+out rather than raising, so the other rules still judge the rest of the file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from baton.compiler import ir
+from baton.compiler.diagnostics import Diagnostic
+from baton.compiler.refs import SchemaStore
+from baton.compiler.templates import is_template
+from baton.compiler.yamlnodes import JSON, YMap, YNode, YScalar, YSeq
+
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+
+
+def duration_ms(text: str) -> int | None:
+    """Milliseconds in a duration, or None when it is not one.
+
+    >>> duration_ms("2m"), duration_ms("1.5s"), duration_ms("5x")
+    (120000, 1500, None)
+    """
+    match = _DURATION.match(text)
+    if not match:
+        return None
+    return round(float(match.group(1)) * _UNIT_MS[match.group(2)])
+
+
+def _str(node: YNode | None) -> str | None:
+    if isinstance(node, YScalar) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _int(node: YNode | None) -> int | None:
+    if isinstance(node, YScalar) and type(node.value) is int:
+        return node.value
+    return None
+
+
+def _num(node: YNode | None) -> float | None:
+    if isinstance(node, YScalar) and type(node.value) in (int, float):
+        return float(node.value)  # type: ignore[arg-type]
+    return None
+
+
+def _or(value: float | None, default: float) -> float:
+    """`value` unless it is missing: unlike `or`, an explicit 0 is kept."""
+    return default if value is None else value
+
+
+def _name(node: YNode | None) -> ir.Name | None:
+    text = _str(node)
+    return ir.Name(text, node.span) if text is not None and node is not None else None
+
+
+def _names(node: YNode | None) -> tuple[ir.Name, ...]:
+    if isinstance(node, YScalar):
+        one = _name(node)
+        return (one,) if one else ()
+    if isinstance(node, YSeq):
+        return tuple(n for n in (_name(item) for item in node.items) if n)
+    return ()
+
+
+def _map(node: YNode | None) -> YMap | None:
+    return node if isinstance(node, YMap) else None
+
+
+def template_of(node: YScalar, is_expression: bool) -> ir.Template:
+    """A template for a scalar; quoted scalars' text starts one column after the quote."""
+    offset = 1 if node.style in ('"', "'") else 0
+    return ir.Template(str(node.value), node.span, is_expression, offset)
+
+
+def _input_value(node: YNode) -> ir.InputValue:
+    found: list[tuple[tuple[str | int, ...], ir.Template]] = []
+
+    def walk(current: YNode, path: tuple[str | int, ...]) -> None:
+        if isinstance(current, YScalar):
+            if isinstance(current.value, str) and is_template(current.value):
+                found.append((path, template_of(current, is_expression=False)))
+        elif isinstance(current, YSeq):
+            for index, item in enumerate(current.items):
+                walk(item, (*path, index))
+        else:
+            for key, _, value in current.items():
+                walk(value, (*path, key))
+
+    walk(node, ())
+    return ir.InputValue(node.data, tuple(found), node.span)
+
+
+class Builder:
+    """Builds rosters and workflows of one spec set; collects B305 findings for refs."""
+
+    def __init__(self, store: SchemaStore) -> None:
+        self.store = store
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- schemas
+
+    def schema(self, node: YNode, path: str) -> ir.Schema:
+        """A schema as written; a top-level `{$ref: file}` is replaced by the file's content."""
+        base = Path(path)
+        ref = _str(node.get("$ref")) if isinstance(node, YMap) else None
+        if isinstance(node, YMap) and ref is not None and len(node.entries) == 1:
+            resolved = self.store.resolve(ref, base, node.data, node)
+            # an unresolvable ref stays as written; rule B305 reports it
+            if not isinstance(resolved, str) and not ref.startswith("#"):
+                return ir.Schema(resolved.value, node.span, resolved.node, resolved.base)
+        return ir.Schema(node.data, node.span, node, base)
+
+    # -- rosters
+
+    def agent(self, name: str, key: YScalar, node: YMap) -> ir.Agent:
+        run = _map(node.get("run"))
+        # a missing or malformed `run` is B002; the agent still exists for the other rules
+        kind = ""
+        target: str | tuple[str, ...] = ""
+        if run is not None and len(run.entries) == 1:
+            kind, _, target_node = next(run.items())
+            target = (
+                tuple(str(item.data) for item in target_node.items)
+                if isinstance(target_node, YSeq)
+                else str(target_node.data)
+            )
+        delegates = node.get("delegates_to")
+        price_node = _map(node.get("price"))
+        price = None
+        if price_node:
+            price = ir.Price(
+                _num(price_node.get("input_per_mtok")) or 0.0,
+                _num(price_node.get("output_per_mtok")) or 0.0,
+            )
+        return ir.Agent(
+            name=name,
+            span=key.span,
+            run=ir.AgentRun(kind, target, (run or node).span),
+            delegates_to=_names(delegates),
+            delegates_to_span=delegates.span if delegates else None,
+            description=_str(node.get("description")),
+            price=price,
+        )
+
+    def roster(self, key: str, node: YMap) -> ir.Roster:
+        agents: dict[str, ir.Agent] = {}
+        for name, key_node, value in (_map(node.get("agents")) or YMap((), node.span)).items():
+            if isinstance(value, YMap):
+                agents[name] = self.agent(name, key_node, value)
+        approvers = {
+            role: _names(principals)
+            for role, _, principals in (_map(node.get("approvers")) or YMap((), node.span)).items()
+        }
+        policy_node = _map(node.get("policy"))
+        policy = ir.Policy()
+        if policy_node:
+            depth = _int(policy_node.get("max_delegation_depth"))
+            require = policy_node.get("require_approval_for_external")
+            policy = ir.Policy(
+                max_delegation_depth=depth if depth and depth > 0 else policy.max_delegation_depth,
+                require_approval_for_external=(
+                    require.value
+                    if isinstance(require, YScalar) and isinstance(require.value, bool)
+                    else True
+                ),
+            )
+        return ir.Roster(
+            key, node.span, agents, approvers, policy, description=_str(node.get("description"))
+        )
+
+    # -- workflows
+
+    def handoff(self, name: str, key: YScalar, node: YMap, path: str) -> ir.Handoff:
+        versions: dict[int, ir.HandoffVersion] = {}
+        for version, version_key, schema_node in (
+            _map(node.get("versions")) or YMap((), node.span)
+        ).items():
+            if version.isdigit() and int(version) > 0:
+                versions[int(version)] = ir.HandoffVersion(
+                    int(version), version_key.span, self.schema(schema_node, path)
+                )
+        return ir.Handoff(
+            name=name,
+            span=key.span,
+            compatibility=_str(node.get("compatibility")) or "backward",
+            versions=versions,
+            description=_str(node.get("description")),
+        )
+
+    def retry(self, node: YMap | None) -> ir.RetryPolicy:
+        if node is None:
+            return ir.RetryPolicy()
+        backoff_node = _map(node.get("backoff"))
+        backoff = ir.Backoff()
+        if backoff_node:
+            backoff = ir.Backoff(
+                initial_ms=round(
+                    _or(duration_ms(_str(backoff_node.get("initial")) or ""), backoff.initial_ms)
+                ),
+                multiplier=_or(_num(backoff_node.get("multiplier")), backoff.multiplier),
+                max_ms=round(_or(duration_ms(_str(backoff_node.get("max")) or ""), backoff.max_ms)),
+                jitter=_or(_num(backoff_node.get("jitter")), backoff.jitter),
+            )
+        on = tuple(sorted({name.value for name in _names(node.get("on"))}))
+        attempts = _int(node.get("max_attempts"))
+        return ir.RetryPolicy(
+            max_attempts=attempts if attempts and attempts > 0 else 1, on=on, backoff=backoff
+        )
+
+    def step(self, step_id: str, key: YScalar, node: YMap) -> ir.Step:
+        output = None
+        if (output_node := node.get("output")) and (text := _str(output_node)):
+            handoff, _, version = text.partition("@")
+            output = ir.OutputRef(
+                handoff, int(version) if version.isdigit() else None, output_node.span
+            )
+        condition = None
+        if isinstance(cond := node.get("if"), YScalar) and isinstance(cond.value, str):
+            condition = template_of(cond, is_expression=True)
+        approval = None
+        if approval_node := _map(node.get("approval")):
+            # without a valid `role` (B002) it is still an approval: B401 must not fire
+            role = _name(approval_node.get("role")) or ir.Name("", approval_node.span)
+            approval = ir.Approval(
+                role,
+                _str(approval_node.get("stage")) or "before",
+                approval_node.span,
+                _str(approval_node.get("description")),
+            )
+        quality = None
+        if quality_node := _map(node.get("quality")):
+            checks = []
+            checks_node = quality_node.get("checks")
+            check_nodes = checks_node.items if isinstance(checks_node, YSeq) else ()
+            for check in (n for n in check_nodes if isinstance(n, YMap)):
+                expr = check.get("expr")
+                if isinstance(expr, YScalar) and isinstance(expr.value, str):
+                    weight = _num(check.get("weight"))
+                    checks.append(
+                        ir.QualityCheck(
+                            template_of(expr, is_expression=True),
+                            weight if weight and weight > 0 else 1.0,
+                            _str(check.get("description")),
+                        )
+                    )
+            min_score = _num(quality_node.get("min_score"))
+            quality = ir.Quality(
+                min_score if min_score is not None else 0.0, tuple(checks), quality_node.span
+            )
+        input_node = node.get("input")
+        return ir.Step(
+            id=step_id,
+            span=key.span,
+            agent=_name(node.get("agent")),
+            workflow=_name(node.get("workflow")),
+            delegated_by=_name(node.get("delegated_by")),
+            needs=_names(node.get("needs")),
+            condition=condition,
+            input=_input_value(input_node) if input_node is not None else None,
+            output=output,
+            timeout_ms=duration_ms(_str(node.get("timeout")) or "") or ir.DEFAULT_TIMEOUT_MS,
+            retry=self.retry(_map(node.get("retry"))),
+            effect=_str(node.get("effect")) or "none",
+            approval=approval,
+            quality=quality,
+            name=_str(node.get("name")),
+            description=_str(node.get("description")),
+        )
+
+    def workflow(self, path: str, root: YMap) -> ir.Workflow | None:
+        name = _str(root.get("name"))
+        if name is None:
+            return None
+        inline_roster = None
+        if any(root.get(key) is not None for key in ("agents", "approvers", "policy")):
+            inline_roster = self.roster(f"<inline:{name}>", root)
+        handoffs = {
+            handoff_name: self.handoff(handoff_name, key, value, path)
+            for handoff_name, key, value in (
+                _map(root.get("handoffs")) or YMap((), root.span)
+            ).items()
+            if isinstance(value, YMap)
+        }
+        steps = {
+            step_id: self.step(step_id, key, value)
+            for step_id, key, value in (_map(root.get("steps")) or YMap((), root.span)).items()
+            if isinstance(value, YMap)
+        }
+        inputs = root.get("inputs")
+        budget = _int(root.get("untrusted_token_budget"))
+        name_node = root.get("name")
+        return ir.Workflow(
+            name=name,
+            span=name_node.span if name_node else root.span,
+            path=path,
+            version=_int(root.get("version")) or 1,
+            roster_ref=_name(root.get("roster")),
+            roster=inline_roster,
+            owner=_name(root.get("owner")),
+            inputs=self.schema(inputs, path) if inputs is not None else None,
+            handoffs=handoffs,
+            steps=steps,
+            result=_name(root.get("result")),
+            untrusted_token_budget=budget
+            if budget and budget > 0
+            else ir.DEFAULT_UNTRUSTED_TOKEN_BUDGET,
+            description=_str(root.get("description")),
+        )
+
+
+def file_kind(root: YNode) -> str | None:
+    """`workflow`, `roster`, or None for a file that is not a mapping."""
+    if not isinstance(root, YMap):
+        return None
+    return _str(root.get("kind")) or "workflow"
+
+
+def data_of(node: YNode) -> JSON:
+    return node.data

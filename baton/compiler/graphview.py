@@ -1,0 +1,115 @@
+"""Render a workflow's step DAG as mermaid, Graphviz dot or JSON."""
+
+from __future__ import annotations
+
+import json
+
+from baton.compiler import ir
+from baton.compiler.graph import generations
+
+GRAPH_FORMATS = ("mermaid", "dot", "json")
+
+
+def _label(step: ir.Step) -> str:
+    runner = f"agent: {step.agent.value}" if step.agent else ""
+    if step.workflow:
+        runner = f"workflow: {step.workflow.value}"
+    parts = [step.id, runner]
+    if step.approval:
+        parts.append(f"approval: {step.approval.role.value} ({step.approval.stage})")
+    if step.effect == "external":
+        parts.append("effect: external")
+    if step.condition:
+        parts.append(f"if: {step.condition.source}")
+    return "\n".join(p for p in parts if p)
+
+
+def _edges(workflow: ir.Workflow) -> list[tuple[str, str]]:
+    return sorted(
+        (need.value, step.id)
+        for step in workflow.steps.values()
+        for need in step.needs
+        if need.value in workflow.steps
+    )
+
+
+def graph_json(workflow: ir.Workflow) -> dict[str, object]:
+    needs = {s: [n.value for n in step.needs] for s, step in workflow.steps.items()}
+    return {
+        "workflow": workflow.name,
+        "version": workflow.version,
+        "steps": [
+            {
+                "id": step.id,
+                "agent": step.agent.value if step.agent else None,
+                "workflow": step.workflow.value if step.workflow else None,
+                "needs": [n.value for n in step.needs],
+                "effect": step.effect,
+                "approval": (
+                    {"role": step.approval.role.value, "stage": step.approval.stage}
+                    if step.approval
+                    else None
+                ),
+                "output": (
+                    f"{step.output.handoff}@{step.output.version}"
+                    if step.output and step.output.version
+                    else (step.output.handoff if step.output else None)
+                ),
+            }
+            for step in workflow.steps.values()
+        ],
+        "edges": [list(edge) for edge in _edges(workflow)],
+        "generations": generations(needs, needs),
+    }
+
+
+def _mermaid_text(text: str) -> str:
+    return text.replace('"', "#quot;").replace("\n", "<br/>")
+
+
+def graph_mermaid(workflow: ir.Workflow) -> str:
+    lines = ["flowchart TD"]
+    for step in workflow.steps.values():
+        label = _mermaid_text(_label(step))
+        if step.approval:
+            lines.append(f'    {step.id}{{{{"{label}"}}}}')
+        elif step.workflow:
+            lines.append(f'    {step.id}[["{label}"]]')
+        else:
+            lines.append(f'    {step.id}["{label}"]')
+    for source, target in _edges(workflow):
+        lines.append(f"    {source} --> {target}")
+    external = [s.id for s in workflow.steps.values() if s.effect == "external"]
+    if external:
+        lines.append("    classDef external stroke:#d33,stroke-width:3px")
+        lines.append(f"    class {','.join(external)} external")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def graph_dot(workflow: ir.Workflow) -> str:
+    lines = [f'digraph "{_dot_text(workflow.name)}" {{', "    rankdir=TB;", "    node [shape=box];"]
+    for step in workflow.steps.values():
+        attrs = [f'label="{_dot_text(_label(step))}"']
+        if step.approval:
+            attrs.append("shape=hexagon")
+        if step.workflow:
+            attrs.append("peripheries=2")
+        if step.effect == "external":
+            attrs.append('color="red"')
+        lines.append(f'    "{step.id}" [{", ".join(attrs)}];')
+    for source, target in _edges(workflow):
+        lines.append(f'    "{source}" -> "{target}";')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render_graph(workflow: ir.Workflow, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(graph_json(workflow), indent=2) + "\n"
+    if fmt == "dot":
+        return graph_dot(workflow)
+    return graph_mermaid(workflow)

@@ -1,0 +1,224 @@
+"""The IR: frozen dataclasses every stage after the loader reads.
+
+Every user-written value carries a Span; no stage goes back to raw YAML, except that
+schemas keep their YNode so findings inside a schema can point at the exact key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from baton.compiler.span import Span
+from baton.compiler.yamlnodes import JSON, YNode
+
+DEFAULT_TIMEOUT_MS = 5 * 60 * 1000
+DEFAULT_MAX_DELEGATION_DEPTH = 3
+DEFAULT_UNTRUSTED_TOKEN_BUDGET = 2000
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name the user wrote (an agent, a step, a role), with its position."""
+
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Template:
+    """A `{{ template }}` string leaf, or a bare expression (`if:`, quality checks)."""
+
+    source: str
+    span: Span
+    is_expression: bool
+    # where the scalar's text starts relative to span (1 for a quoted scalar)
+    content_offset: int = 0
+
+
+@dataclass(frozen=True)
+class InputValue:
+    """A step input tree: plain JSON with the templates found in its string leaves."""
+
+    data: JSON
+    templates: tuple[tuple[tuple[str | int, ...], Template], ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A JSON Schema with where it came from: inline, or a `$ref` file resolved."""
+
+    value: JSON
+    span: Span
+    node: YNode | None  # the node holding the schema, for findings inside it
+    base: Path  # the file relative `$ref`s in it resolve against
+
+
+@dataclass(frozen=True)
+class AgentRun:
+    """How an agent is called: kind is python | command | http | builtin."""
+
+    kind: str
+    target: str | tuple[str, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens, for agents that report tokens but no cost."""
+
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+
+
+@dataclass(frozen=True)
+class Agent:
+    name: str
+    span: Span
+    run: AgentRun
+    delegates_to: tuple[Name, ...]
+    delegates_to_span: Span | None
+    description: str | None = None
+    price: Price | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_delegation_depth: int = DEFAULT_MAX_DELEGATION_DEPTH
+    require_approval_for_external: bool = True
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Agents, approver roles and policy: a roster file, or inline in a workflow."""
+
+    key: str  # the roster file's path, or "<inline:workflow>"
+    span: Span
+    agents: dict[str, Agent]
+    approvers: dict[str, tuple[Name, ...]]
+    policy: Policy
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class HandoffVersion:
+    version: int
+    span: Span
+    schema: Schema
+
+
+@dataclass(frozen=True)
+class Handoff:
+    name: str
+    span: Span
+    compatibility: str
+    versions: dict[int, HandoffVersion]
+    description: str | None = None
+
+    @property
+    def latest(self) -> int:
+        return max(self.versions)
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    """`brief@2` (or bare `brief`, the latest version)."""
+
+    handoff: str
+    version: int | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial_ms: int = 1000
+    multiplier: float = 2.0
+    max_ms: int = 30_000
+    jitter: float = 0.1
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 1
+    on: tuple[str, ...] = ()
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+@dataclass(frozen=True)
+class Approval:
+    role: Name
+    stage: str  # before | after
+    span: Span
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    expr: Template
+    weight: float = 1.0
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Quality:
+    min_score: float
+    checks: tuple[QualityCheck, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    span: Span
+    agent: Name | None
+    workflow: Name | None
+    delegated_by: Name | None
+    needs: tuple[Name, ...]
+    condition: Template | None
+    input: InputValue | None
+    output: OutputRef | None
+    timeout_ms: int
+    retry: RetryPolicy
+    effect: str
+    approval: Approval | None
+    quality: Quality | None
+    name: str | None = None
+    description: str | None = None
+
+    def templates(self) -> list[Template]:
+        """Every template and expression of the step, in source order."""
+        found = [template for _, template in self.input.templates] if self.input else []
+        if self.condition:
+            found.append(self.condition)
+        if self.quality:
+            found.extend(check.expr for check in self.quality.checks)
+        return found
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    span: Span
+    path: str
+    version: int
+    roster_ref: Name | None  # `roster: file.yaml`
+    roster: Roster | None  # inline, or resolved from roster_ref
+    owner: Name | None
+    inputs: Schema | None
+    handoffs: dict[str, Handoff]
+    steps: dict[str, Step]
+    result: Name | None
+    untrusted_token_budget: int = DEFAULT_UNTRUSTED_TOKEN_BUDGET
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class SpecSet:
+    """Everything the linter and the compiler see: workflows and rosters across files."""
+
+    workflows: dict[str, Workflow]
+    rosters: dict[str, Roster]
+    sources: dict[str, tuple[str, ...]]  # display path -> source lines, for carets
+    # sha256 of each spec file's bytes, for generated headers and run pinning
+    hashes: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,310 @@
+"""Delegation rules: agents exist, chains obey the roster's ACL, have no loops, and stay
+within `max_delegation_depth`, through `delegated_by` and sub-workflows across files.
+
+A step's chain is the chain of the run that contains it, then the owner, then
+`delegated_by` if it differs, then the agent; a sub-workflow step extends it into the
+child run with the child's owner. An agent handing a step to itself is no delegation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from baton.compiler import ir
+from baton.compiler.context import LintContext
+from baton.compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
+from baton.compiler.graph import find_cycles, generations
+from baton.compiler.span import Span
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """An agent in a chain and the node that put it there."""
+
+    agent: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class StepChain:
+    """A step's delegation chain in one calling context."""
+
+    workflow: ir.Workflow
+    step: ir.Step
+    links: tuple[ChainLink, ...]
+    inherited: int  # how many links came from the calling run
+    via: tuple[str, ...]  # the sub-workflow steps that led here, e.g. ("parent.step",)
+
+
+def _collapse(links: list[ChainLink]) -> list[ChainLink]:
+    out: list[ChainLink] = []
+    for link in links:
+        if not out or out[-1].agent != link.agent:
+            out.append(link)
+    return out
+
+
+def step_chains(ctx: LintContext) -> list[StepChain]:
+    """Every step's chain in every context it can run in, top-level runs first (cached)."""
+    cached = ctx.memo.get("step_chains")
+    if not isinstance(cached, list):
+        cached = ctx.memo["step_chains"] = _step_chains(ctx)
+    return cached
+
+
+def _step_chains(ctx: LintContext) -> list[StepChain]:
+    chains: list[StepChain] = []
+    # a workflow reached again with the same inherited agents yields the same chains:
+    # without this, workflows calling each other in a diamond take exponential time
+    visited: set[tuple[str, tuple[str, ...], frozenset[str]]] = set()
+
+    def visit(workflow: ir.Workflow, prefix: list[ChainLink], via: tuple[str, ...]) -> None:
+        running = frozenset({v.split(".")[0] for v in via} | {workflow.name})
+        key = (workflow.name, tuple(link.agent for link in _collapse(prefix)), running)
+        if key in visited:
+            return
+        visited.add(key)
+        for step in workflow.steps.values():
+            new: list[ChainLink] = []
+            if workflow.owner:
+                new.append(ChainLink(workflow.owner.value, workflow.owner.span))
+            if step.delegated_by:
+                new.append(ChainLink(step.delegated_by.value, step.delegated_by.span))
+            child = ctx.spec.workflows.get(step.workflow.value) if step.workflow else None
+            if step.agent:
+                new.append(ChainLink(step.agent.value, step.agent.span))
+            elif child and child.owner and step.workflow:
+                new.append(ChainLink(child.owner.value, step.workflow.span))
+            links = _collapse(prefix + new)
+            inherited = len(_collapse(prefix))
+            chains.append(StepChain(workflow, step, tuple(links), inherited, via))
+            label = f"{workflow.name}.{step.id}"
+            # a step with both `agent` and `workflow` (B002) starts no child run
+            if child and step.agent is None and child.name not in running:
+                visit(child, links, (*via, label))
+
+    for workflow in ctx.spec.workflows.values():
+        visit(workflow, [], ())
+    return chains
+
+
+def _chain_text(chain: StepChain) -> str:
+    return " -> ".join(link.agent for link in chain.links)
+
+
+def _context(chain: StepChain) -> str:
+    return f" (when run from {' -> '.join(chain.via)})" if chain.via else ""
+
+
+def unknown_agent(ctx: LintContext) -> Iterator[Diagnostic]:
+    """A step, owner, `delegated_by` or `delegates_to` names an agent the roster does not
+    define (or the workflow has no roster).
+
+    Why: there is nobody to run the step, or the ACL names a ghost.
+
+    Example: `agent: webstr` when the roster defines `webster`.
+    """
+    for workflow in ctx.spec.workflows.values():
+        roster = workflow.roster
+        if roster is None and workflow.roster_ref is not None:
+            continue  # the roster did not load (B205); its agents are unknown, not missing
+        agents = roster.agents if roster else {}
+        names = [workflow.owner] if workflow.owner else []
+        for step in workflow.steps.values():
+            names += [n for n in (step.agent, step.delegated_by) if n]
+        for name in names:
+            if name.value not in agents:
+                known = (
+                    f"; agents are {choices_text(agents)}"
+                    if roster
+                    else ("; the workflow has no roster (add `roster:` or inline `agents:`)")
+                )
+                yield Diagnostic(
+                    "B201",
+                    Severity.ERROR,
+                    name.span,
+                    f"unknown agent '{name.value}'{did_you_mean(name.value, agents)}{known}",
+                )
+    for roster in ctx.spec.rosters.values():
+        for agent in roster.agents.values():
+            for target in agent.delegates_to:
+                if target.value not in roster.agents:
+                    yield Diagnostic(
+                        "B201",
+                        Severity.ERROR,
+                        target.span,
+                        f"agent '{agent.name}' delegates to unknown agent '{target.value}'"
+                        f"{did_you_mean(target.value, roster.agents)}",
+                    )
+
+
+def acl_violation(ctx: LintContext) -> Iterator[Diagnostic]:
+    """A delegation in a step's chain is not allowed by the roster's `delegates_to`.
+
+    Why: the ACL is the contract of who may hand work to whom; a spec that breaks it
+    would be refused at run time.
+
+    Example: owner `mario` may delegate to `[webster]`, but a step has `agent: scribe`.
+    """
+    for chain in step_chains(ctx):
+        roster = chain.workflow.roster
+        if roster is None:
+            continue
+        for index in range(max(chain.inherited, 1), len(chain.links)):
+            source, target = chain.links[index - 1], chain.links[index]
+            agent = roster.agents.get(source.agent)
+            if agent is None or target.agent not in roster.agents:
+                continue  # B201
+            allowed = [n.value for n in agent.delegates_to]
+            if target.agent not in allowed:
+                yield Diagnostic(
+                    "B202",
+                    Severity.ERROR,
+                    target.span,
+                    f"agent '{source.agent}' may not delegate to '{target.agent}' in step "
+                    f"'{chain.step.id}'{_context(chain)}; its delegates_to is "
+                    f"{choices_text(allowed) if allowed else 'empty'}",
+                )
+
+
+def delegation_loop(ctx: LintContext) -> Iterator[Diagnostic]:
+    """An agent appears twice in a step's delegation chain.
+
+    Why: work handed back to an agent already waiting on it is how agents ping-pong
+    forever; the chain must be a path.
+
+    Example: a sub-workflow owned by `mario`, called from a step that `mario` delegated
+    through `webster`: `mario -> webster -> mario`.
+    """
+    for chain in step_chains(ctx):
+        seen: set[str] = set()
+        for link in chain.links:
+            if link.agent in seen:
+                yield Diagnostic(
+                    "B203",
+                    Severity.ERROR,
+                    chain.links[-1].span,
+                    f"delegation loop in step '{chain.step.id}'{_context(chain)}: agent "
+                    f"'{link.agent}' appears twice in {_chain_text(chain)}",
+                )
+                break
+            seen.add(link.agent)
+
+
+def subworkflow_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
+    """Workflows call each other in a loop through sub-workflow steps (across files).
+
+    Why: each run would start a child run of itself, without end.
+
+    Example: `triage` has a step `workflow: escalate` and `escalate` one with
+    `workflow: triage`.
+    """
+    calls = ctx.calls
+    if generations(calls, calls) is not None:
+        return
+    order = {name: index for index, name in enumerate(sorted(calls))}
+    for cycle in find_cycles(calls, calls, order):
+        workflow = ctx.spec.workflows[cycle[0]]
+        callee = cycle[1]
+        span = next(
+            (
+                s.workflow.span
+                for s in workflow.steps.values()
+                if s.workflow and s.workflow.value == callee
+            ),
+            workflow.span,
+        )
+        yield Diagnostic("B204", Severity.ERROR, span, f"sub-workflow cycle: {' -> '.join(cycle)}")
+
+
+def unknown_reference(ctx: LintContext) -> Iterator[Diagnostic]:
+    """A step names a workflow that is not in the spec set, or `roster:` names a file that
+    does not exist or is not a roster.
+
+    Why: the reference cannot be run; often it is a typo or a file left out of the set.
+
+    Example: `workflow: sumarize` when the spec set defines `summarize`.
+    """
+    for workflow in ctx.spec.workflows.values():
+        for step in workflow.steps.values():
+            if step.workflow and step.workflow.value not in ctx.spec.workflows:
+                yield Diagnostic(
+                    "B205",
+                    Severity.ERROR,
+                    step.workflow.span,
+                    f"unknown workflow '{step.workflow.value}'"
+                    f"{did_you_mean(step.workflow.value, ctx.spec.workflows)}; workflows are "
+                    f"{choices_text(ctx.spec.workflows)}",
+                )
+            if step.agent is None and step.workflow is None:
+                yield Diagnostic(
+                    "B002",
+                    Severity.ERROR,
+                    step.span,
+                    f"step '{step.id}' needs 'agent' (who runs it) or 'workflow' (a sub-workflow)",
+                )
+            if step.agent and step.workflow:
+                yield Diagnostic(
+                    "B002",
+                    Severity.ERROR,
+                    step.workflow.span,
+                    f"step '{step.id}' has both 'agent' and 'workflow'; a step is one or the other",
+                )
+            if step.workflow and step.output:
+                yield Diagnostic(
+                    "B002",
+                    Severity.ERROR,
+                    step.output.span,
+                    f"sub-workflow step '{step.id}' declares 'output'; its output is the "
+                    "child workflow's result",
+                )
+
+
+def chain_too_long(ctx: LintContext) -> Iterator[Diagnostic]:
+    """A step's delegation chain has more delegations than `max_delegation_depth`.
+
+    Why: long chains multiply latency, cost and the chance of a dropped instruction; the
+    roster's policy caps them (default 3).
+
+    Example: `a -> b -> c -> d -> e` (4 delegations) with `max_delegation_depth: 3`.
+    """
+    for chain in step_chains(ctx):
+        roster = chain.workflow.roster
+        limit = roster.policy.max_delegation_depth if roster else 3
+        if len(chain.links) - 1 > limit:
+            yield Diagnostic(
+                "B206",
+                Severity.ERROR,
+                chain.links[-1].span,
+                f"delegation chain of step '{chain.step.id}'{_context(chain)} has "
+                f"{len(chain.links) - 1} delegations, more than max_delegation_depth {limit}: "
+                f"{_chain_text(chain)}",
+            )
+
+
+def roster_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
+    """The roster's `delegates_to` graph has a cycle.
+
+    Why: the ACL then allows delegation loops at run time (the runtime still blocks them,
+    but the roster invites them).
+
+    Example: `mario` delegates to `webster` and `webster` to `mario`.
+    """
+    for roster in ctx.spec.rosters.values():
+        edges = {
+            # delegating to oneself is no delegation: a self-edge cannot loop
+            name: [t.value for t in agent.delegates_to if t.value in roster.agents.keys() - {name}]
+            for name, agent in roster.agents.items()
+        }
+        if generations(edges, edges) is not None:
+            continue
+        order = {name: index for index, name in enumerate(roster.agents)}
+        for cycle in find_cycles(edges, edges, order):
+            agent = roster.agents[cycle[0]]
+            yield Diagnostic(
+                "B207",
+                Severity.WARNING,
+                agent.delegates_to_span or agent.span,
+                f"delegation cycle in the roster: {' -> '.join(cycle)}",
+            )

@@ -1,0 +1,184 @@
+"""The rule table: every lint rule with its id, name, severity and check, in one place.
+
+Ids are stable forever; new rules get new ids. `docs/rules.md` is generated from this
+table (`python -m compiler.rules.docs`) and a test fails when it drifts.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from baton.compiler.context import LintContext
+from baton.compiler.diagnostics import Diagnostic, Severity
+from baton.compiler.rules import (
+    approvals,
+    compatibility,
+    dataflow,
+    delegation,
+    dependencies,
+    schemas,
+    syntax,
+)
+
+Check = Callable[[LintContext], Iterator[Diagnostic]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A lint rule: `check` yields its findings; its docstring is the rule's documentation."""
+
+    id: str
+    name: str
+    severity: Severity
+    summary: str
+    check: Check
+
+    @property
+    def docs(self) -> str:
+        return inspect.cleandoc(self.check.__doc__ or "")
+
+
+E, W = Severity.ERROR, Severity.WARNING
+
+RULES: tuple[Rule, ...] = (
+    Rule("B001", "yaml-syntax", E, "YAML syntax error", syntax.yaml_syntax),
+    Rule(
+        "B002",
+        "invalid-spec",
+        E,
+        "not a valid spec: unknown key, wrong type, missing required key, bad identifier "
+        "or duration",
+        syntax.invalid_spec,
+    ),
+    Rule("B003", "duplicate-key", E, "duplicate key in a YAML mapping", syntax.duplicate_key),
+    Rule(
+        "B010",
+        "template-syntax",
+        E,
+        "template or expression does not parse, or uses a construct the sandbox forbids",
+        syntax.template_syntax,
+    ),
+    Rule(
+        "B101",
+        "dependency-cycle",
+        E,
+        "dependency cycle; the message lists the whole cycle",
+        dependencies.dependency_cycle,
+    ),
+    Rule(
+        "B102",
+        "unknown-step",
+        E,
+        "`needs` names a step that does not exist",
+        dependencies.unknown_step,
+    ),
+    Rule(
+        "B103",
+        "undefined-name",
+        E,
+        "a template references an undefined name",
+        dataflow.undefined_name,
+    ),
+    Rule(
+        "B104",
+        "racy-read",
+        E,
+        "a template reads `steps.X` but X is not upstream: a race",
+        dataflow.race,
+    ),
+    Rule(
+        "B105",
+        "unknown-field",
+        E,
+        "a template reads a field the producer's schema does not define",
+        dataflow.unknown_field,
+    ),
+    Rule("B201", "unknown-agent", E, "unknown agent", delegation.unknown_agent),
+    Rule(
+        "B202",
+        "acl-violation",
+        E,
+        "the delegator may not delegate to that agent",
+        delegation.acl_violation,
+    ),
+    Rule(
+        "B203",
+        "delegation-loop",
+        E,
+        "an agent appears twice in a delegation chain",
+        delegation.delegation_loop,
+    ),
+    Rule(
+        "B204",
+        "subworkflow-cycle",
+        E,
+        "workflows call each other in a loop",
+        delegation.subworkflow_cycle,
+    ),
+    Rule(
+        "B205",
+        "unknown-reference",
+        E,
+        "unknown workflow, roster or file reference",
+        delegation.unknown_reference,
+    ),
+    Rule(
+        "B206",
+        "delegation-too-deep",
+        E,
+        "delegation chain longer than `max_delegation_depth`",
+        delegation.chain_too_long,
+    ),
+    Rule(
+        "B207",
+        "roster-delegation-cycle",
+        W,
+        "the roster's `delegates_to` graph has a cycle",
+        delegation.roster_cycle,
+    ),
+    Rule(
+        "B301",
+        "invalid-schema",
+        E,
+        "a schema is not valid JSON Schema (draft 2020-12)",
+        schemas.invalid_schema,
+    ),
+    Rule(
+        "B302", "unknown-handoff", E, "unknown handoff or handoff version", schemas.unknown_handoff
+    ),
+    Rule(
+        "B303",
+        "incompatible-handoff",
+        E,
+        "a handoff version breaks the declared compatibility with the previous version",
+        compatibility.incompatible_handoff,
+    ),
+    Rule(
+        "B304",
+        "loose-schema",
+        W,
+        "loose handoff schema: an object schema without explicit `required` and "
+        "`additionalProperties`",
+        schemas.loose_schema,
+    ),
+    Rule("B305", "unresolved-ref", E, "`$ref` cannot be resolved", schemas.unresolved_ref),
+    Rule(
+        "B401",
+        "missing-approval",
+        E,
+        "`effect: external` without an approval",
+        approvals.missing_approval,
+    ),
+    Rule("B402", "unknown-role", E, "unknown approver role", approvals.unknown_role),
+    Rule(
+        "B403",
+        "untrusted-to-effect",
+        W,
+        "untrusted data reaches an `effect: external` step with no approval in between",
+        approvals.untrusted_to_effect,
+    ),
+)
+
+RULES_BY_ID = {rule.id: rule for rule in RULES}

@@ -1,0 +1,295 @@
+"""`apply(state, event) -> state`: fold one event into a run's state. Pure.
+
+Every change of a step's state goes through the lifecycle table (`runtime.lifecycle`):
+a move the table does not allow, or a trigger the step was not compiled with, raises
+`IllegalTransition`. The driver only appends events the core decided, so an illegal
+move is a bug (or a tampered log), never a user error.
+"""
+
+from __future__ import annotations
+
+from baton.runtime.core import events as ev
+from baton.runtime.core.state import (
+    CANCELLED,
+    FAILED,
+    SUCCEEDED,
+    ApprovalRecord,
+    RunState,
+    StepRecord,
+    evolve,
+)
+from baton.runtime.lifecycle import TRIGGERS
+from baton.runtime.model import JSON, FailureClass, StepState
+
+
+class IllegalTransition(RuntimeError):
+    """An event the run's state does not allow: a bug in a driver, or a tampered log."""
+
+
+def fold(events: list[ev.Event]) -> RunState:
+    """The state a whole log yields (a log starts with `run_started`)."""
+    state: RunState | None = None
+    for event in events:
+        state = apply(state, event)
+    if state is None:
+        raise IllegalTransition("an empty event log has no state")
+    return state
+
+
+def apply(state: RunState | None, event: ev.Event) -> RunState:
+    """The state after `event`; `state` is None only before `run_started`."""
+    body = event.body
+    if isinstance(body, ev.RunStarted):
+        if state is not None:
+            raise IllegalTransition(f"run '{event.run_id}' was already started")
+        return _started(event, body)
+    if state is None:
+        raise IllegalTransition(f"'{event.type}' before 'run_started'")
+    if event.seq != state.last_seq + 1 or event.run_id != state.run_id:
+        raise IllegalTransition(
+            f"event {event.run_id}#{event.seq} does not follow {state.run_id}#{state.last_seq}"
+        )
+    if state.outcome is not None:
+        raise IllegalTransition(f"'{event.type}' after the run ended ({state.outcome})")
+    state = evolve(state, last_seq=event.seq, updated_ms=event.ts)
+    return _apply_body(state, event.ts, body)
+
+
+def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
+    match body:
+        case ev.RunResumed():
+            steps = {
+                step: evolve(record, interrupted=True)
+                if record.state is StepState.RUNNING and record.attempt_open
+                else record
+                for step, record in state.steps.items()
+            }
+            return evolve(
+                state, steps=steps, spec_sha256=body.spec_sha256, resumes=state.resumes + 1
+            )
+        case ev.CancelRequested():
+            return evolve(state, cancel_requested=True)
+        case ev.RunSucceeded():
+            unfinished = state.active_steps()
+            if unfinished:
+                raise IllegalTransition(f"run succeeded with unfinished steps {unfinished}")
+            return evolve(state, outcome=SUCCEEDED, finished_ms=ts)
+        case ev.RunFailed():
+            error: dict[str, JSON] = {
+                "step": body.step,
+                "failure": body.failure,
+                "message": body.message,
+            }
+            return _end(state, ts, FAILED, error)
+        case ev.RunCancelled():
+            return _end(state, ts, CANCELLED, None)
+        case ev.ApprovalRequested():
+            trigger = "request_approval" if body.stage == "before" else "request_review"
+            record = _move(state, body.step, trigger)
+            approval = ApprovalRecord(body.role, body.stage, ts)
+            return _put(state, body.step, evolve(record, approval=approval))
+        case ev.ApprovalGranted():
+            record = _decidable(state, body.step)
+            return _put(state, body.step, _decided(record, "granted", body, ts))
+        case ev.ApprovalRejected():
+            _decidable(state, body.step)
+            record = _decided(_move(state, body.step, "fail"), "rejected", body, ts)
+            message = f"rejected by {body.principal}" + (
+                f": {body.comment}" if body.comment else ""
+            )
+            error = {"failure": FailureClass.REJECTED.value, "message": message}
+            return _put(state, body.step, evolve(record, error=error, finished_ms=ts))
+        case ev.AttemptStarted():
+            return _put(state, body.step, _attempt_started(state, body, ts))
+        case ev.OutputReceived():
+            record = _open_attempt(state, body.step, body.attempt)
+            record = evolve(record, latency_ms=body.latency_ms, usage=record.usage.plus(body.usage))
+            return _put(state, body.step, record)
+        case ev.OutputRejected():
+            record = _open_attempt(state, body.step, body.attempt)
+            error = {
+                "failure": body.failure,
+                "message": body.message,
+                "errors": list(body.errors),
+                "attempt": body.attempt,
+            }
+            record = evolve(
+                record, attempt_open=False, error=error, quality_score=body.quality_score
+            )
+            return _put(state, body.step, record)
+        case ev.AttemptFailed():
+            record = _open_attempt(state, body.step, body.attempt)
+            error = {"failure": body.failure, "message": body.message, "attempt": body.attempt}
+            record = evolve(
+                record,
+                attempt_open=False,
+                error=error,
+                latency_ms=body.latency_ms,
+                usage=record.usage.plus(body.usage),
+            )
+            return _put(state, body.step, record)
+        case ev.RetryScheduled():
+            record = _move(state, body.step, "schedule_retry")
+            if record.attempt_open or body.attempt != record.attempts + 1:
+                raise IllegalTransition(f"retry of step '{body.step}' while an attempt is open")
+            return _put(state, body.step, evolve(record, retry_due_ms=body.due_ms))
+        case ev.StepValidated():
+            _open_attempt(state, body.step, body.attempt)
+            record = evolve(
+                _move(state, body.step, "validate"),
+                attempt_open=False,
+                output=body.output,
+                checksum=body.checksum,
+                quality_score=body.quality_score,
+                untrusted_sources=body.untrusted_sources,
+                error=None,
+            )
+            return _put(state, body.step, record)
+        case ev.StepCommitted():
+            return _put(state, body.step, _committed(state, body, ts))
+        case ev.StepSkipped():
+            record = _move(state, body.step, "skip")
+            return _put(
+                state,
+                body.step,
+                evolve(record, skip_reason=body.reason, finished_ms=ts),
+            )
+        case ev.StepFailed():
+            record = _move(state, body.step, "fail")
+            error = dict(record.error or {})
+            error.update(failure=body.failure, message=body.message)
+            record = evolve(record, attempt_open=False, error=error, finished_ms=ts)
+            return _put(state, body.step, record)
+        case ev.DelegationRequested() | ev.DelegationDenied() | ev.DelegationFailed():
+            _open_attempt(state, body.step, body.attempt)  # only while its attempt runs
+            return state
+        case ev.DelegationCompleted():
+            record = _open_attempt(state, body.step, body.attempt)
+            # what the delegate cost is part of what the step cost
+            return _put(state, body.step, evolve(record, usage=record.usage.plus(body.usage)))
+    raise IllegalTransition(f"no rule for event '{body.TYPE}'")
+
+
+def _started(event: ev.Event, body: ev.RunStarted) -> RunState:
+    if event.seq != 1:
+        raise IllegalTransition(f"run_started must be event 1, not {event.seq}")
+    return RunState(
+        run_id=event.run_id,
+        workflow=body.workflow,
+        version=body.version,
+        spec_sha256=body.spec_sha256,
+        spec=body.spec,
+        trace_id=event.trace_id,
+        inputs=body.inputs,
+        plan=body.steps,
+        triggers=body.triggers,
+        gates=body.gates,
+        shape=body.shape,
+        result_step=body.result_step,
+        parent=body.parent,
+        steps=dict.fromkeys(body.steps, _BLANK),
+        started_ms=event.ts,
+        updated_ms=event.ts,
+        last_seq=1,
+    )
+
+
+# every step's record at the start: one value (records are immutable), so that storing
+# a new run's state serializes a blank record once, not once per step
+_BLANK = StepRecord()
+
+
+def _end(state: RunState, ts: int, outcome: str, error: dict[str, JSON] | None) -> RunState:
+    """A failed or cancelled run cancels every step still in motion (fail-fast)."""
+    steps = dict(state.steps)
+    for step in state.active_steps():
+        record = _move(state, step, "cancel")
+        steps[step] = evolve(record, attempt_open=False, finished_ms=ts)
+    return evolve(state, steps=steps, outcome=outcome, error=error, finished_ms=ts)
+
+
+def _record(state: RunState, step: str | None) -> StepRecord:
+    if step is None or step not in state.steps:
+        raise IllegalTransition(f"unknown step '{step}' in run '{state.run_id}'")
+    return state.steps[step]
+
+
+def _move(state: RunState, step: str, trigger: str) -> StepRecord:
+    """The step's record moved by `trigger`, if the lifecycle and the step allow it."""
+    record = _record(state, step)
+    transition = TRIGGERS[trigger]
+    if trigger not in state.triggers.get(step, ()):
+        raise IllegalTransition(f"step '{step}' has no '{trigger}' transition")
+    if record.state not in transition.sources:
+        raise IllegalTransition(
+            f"step '{step}' cannot '{trigger}' from '{record.state.value}' "
+            f"(only from {', '.join(s.value for s in transition.sources)})"
+        )
+    return evolve(record, state=transition.dest)
+
+
+def _put(state: RunState, step: str, record: StepRecord) -> RunState:
+    return evolve(state, steps={**state.steps, step: record})
+
+
+def _open_attempt(state: RunState, step: str, attempt: int) -> StepRecord:
+    record = _record(state, step)
+    if record.state is not StepState.RUNNING or not record.attempt_open:
+        raise IllegalTransition(f"step '{step}' has no open attempt")
+    if attempt != record.attempts:
+        raise IllegalTransition(f"step '{step}': attempt {attempt} is not the open one")
+    return record
+
+
+def _attempt_started(state: RunState, body: ev.AttemptStarted, ts: int) -> StepRecord:
+    if body.restart:
+        # an interrupted attempt run again: same number and key, no lifecycle move
+        record = _open_attempt(state, body.step, body.attempt)
+        if not record.interrupted:
+            raise IllegalTransition(f"step '{body.step}': restart of a live attempt")
+        return evolve(record, interrupted=False, restarts=record.restarts + 1, started_ms=ts)
+    record = _move(state, body.step, "start")
+    if body.attempt != record.attempts + 1:
+        raise IllegalTransition(f"step '{body.step}': attempt {body.attempt} out of order")
+    return evolve(
+        record,
+        attempts=body.attempt,
+        attempt_open=True,
+        idempotency_key=body.idempotency_key,
+        external=body.external,
+        started_ms=ts,
+        retry_due_ms=None,
+        child_run_id=body.child_run_id,
+    )
+
+
+def _decidable(state: RunState, step: str) -> StepRecord:
+    record = _record(state, step)
+    waiting = record.state in (StepState.AWAITING_APPROVAL, StepState.AWAITING_REVIEW)
+    if not waiting or record.approval is None or record.approval.decision is not None:
+        raise IllegalTransition(f"step '{step}' is not waiting for a decision")
+    return record
+
+
+def _decided(
+    record: StepRecord, decision: str, body: ev.ApprovalGranted | ev.ApprovalRejected, ts: int
+) -> StepRecord:
+    assert record.approval is not None
+    approval = evolve(
+        record.approval,
+        decision=decision,
+        principal=body.principal,
+        comment=body.comment,
+        decided_ms=ts,
+    )
+    return evolve(record, approval=approval)
+
+
+def _committed(state: RunState, body: ev.StepCommitted, ts: int) -> StepRecord:
+    record = _record(state, body.step)
+    if record.state is StepState.COMMITTED and record.idempotency_key == body.idempotency_key:
+        # committed once per key: a second commit is dropped (and counted, so it shows)
+        return evolve(record, dropped_commits=record.dropped_commits + 1)
+    if body.checksum != record.checksum or body.idempotency_key != record.idempotency_key:
+        raise IllegalTransition(f"step '{body.step}': commit does not match the validated output")
+    return evolve(_move(state, body.step, "commit"), finished_ms=ts)

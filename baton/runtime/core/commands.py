@@ -1,0 +1,162 @@
+"""What `decide` asks a driver to do, and the event each command becomes.
+
+A command carries everything its event needs except what only a driver may supply: the
+clock (`now_ms`) and, for retries, a random jitter sample. `event_for` turns a command
+into its event body; the driver appends it, and for `StartAttempt` calls the agent once
+that event is durable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from baton.runtime.core import events as ev
+from baton.runtime.model import FailureClass, RetryPolicy
+
+
+@dataclass(frozen=True)
+class StartAttempt:
+    """Run one attempt (or, with `restart`, run an interrupted attempt again)."""
+
+    step: str
+    attempt: int
+    idempotency_key: str
+    attempt_id: str
+    external: bool
+    restart: bool = False
+    child_run_id: str | None = None
+    agent: str | None = None  # recorded, so the log alone says who ran each attempt
+
+
+@dataclass(frozen=True)
+class TimeoutAttempt:
+    step: str
+    attempt: int
+    timeout_ms: int
+
+
+@dataclass(frozen=True)
+class ScheduleRetry:
+    step: str
+    failed_attempt: int
+    policy: RetryPolicy
+
+
+@dataclass(frozen=True)
+class RequestApproval:
+    step: str
+    role: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class CommitStep:
+    step: str
+    attempt: int
+    idempotency_key: str
+    checksum: str
+
+
+@dataclass(frozen=True)
+class SkipStep:
+    step: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FailStep:
+    step: str
+    failure: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FinishRun:
+    """End the run: `succeeded`, `failed` (naming the step at fault) or `cancelled`."""
+
+    outcome: str
+    step: str | None = None
+    failure: str = ""
+    message: str = ""
+    result_step: str | None = None
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Nothing to do before `until_ms` (a retry due, an attempt deadline) or an event."""
+
+    until_ms: int
+
+
+Command = (
+    StartAttempt
+    | TimeoutAttempt
+    | ScheduleRetry
+    | RequestApproval
+    | CommitStep
+    | SkipStep
+    | FailStep
+    | FinishRun
+    | Wait
+)
+
+# commands that need no I/O beyond appending their event: a process that holds a run's
+# lease only to record a decision (`baton approve`, `baton cancel`) may execute these
+BOOKKEEPING = (RequestApproval, CommitStep, SkipStep, FailStep, FinishRun)
+
+
+def event_for(command: Command, now_ms: int, jitter_sample: float = 0.0) -> ev.EventBody | None:
+    """The event recording `command` (None for `Wait`, which records nothing)."""
+    match command:
+        case StartAttempt():
+            return ev.AttemptStarted(
+                step=command.step,
+                attempt=command.attempt,
+                idempotency_key=command.idempotency_key,
+                attempt_id=command.attempt_id,
+                external=command.external,
+                restart=command.restart,
+                child_run_id=command.child_run_id,
+                agent=command.agent,
+            )
+        case TimeoutAttempt():
+            return ev.AttemptFailed(
+                step=command.step,
+                attempt=command.attempt,
+                failure=FailureClass.TIMEOUT.value,
+                message=f"no reply within {command.timeout_ms} ms",
+                latency_ms=command.timeout_ms,
+            )
+        case ScheduleRetry():
+            delay = command.policy.delay_ms(command.failed_attempt, jitter_sample)
+            return ev.RetryScheduled(
+                step=command.step,
+                attempt=command.failed_attempt + 1,
+                delay_ms=delay,
+                due_ms=now_ms + delay,
+                jitter=jitter_sample,
+            )
+        case RequestApproval():
+            return ev.ApprovalRequested(step=command.step, role=command.role, stage=command.stage)
+        case CommitStep():
+            return ev.StepCommitted(
+                step=command.step,
+                attempt=command.attempt,
+                idempotency_key=command.idempotency_key,
+                checksum=command.checksum,
+            )
+        case SkipStep():
+            return ev.StepSkipped(step=command.step, reason=command.reason)
+        case FailStep():
+            return ev.StepFailed(
+                step=command.step, failure=command.failure, message=command.message
+            )
+        case FinishRun():
+            if command.outcome == "succeeded":
+                return ev.RunSucceeded(result_step=command.result_step)
+            if command.outcome == "cancelled":
+                return ev.RunCancelled(by=command.message)
+            return ev.RunFailed(step=command.step, failure=command.failure, message=command.message)
+        case Wait():
+            return None
+    raise TypeError(f"not a command: {command!r}")

@@ -1,0 +1,198 @@
+"""`decide(workflow, state, now_ms) -> [command]`: what a run should do next. Pure.
+
+No I/O, no clock (`now_ms` is an argument), no randomness. Called after every batch
+of events; it looks at each step in plan order, so the same state always yields the
+same commands in the same order. A command is issued once: its event moves the step,
+so the next call does not issue it again.
+
+Order of concerns: a run that must end (cancel requested, a step failed: fail-fast)
+ends first; then each step advances by its state; a run whose steps are all committed
+or skipped succeeds.
+"""
+
+from __future__ import annotations
+
+from baton.runtime.canonical import attempt_id, idempotency_key
+from baton.runtime.core import commands as cmd
+from baton.runtime.core.decisions import run_end
+from baton.runtime.core.state import RunState, StepRecord
+from baton.runtime.lifecycle import TERMINAL
+from baton.runtime.model import Effect, FailureClass, Step, StepState, Workflow
+
+S = StepState
+
+
+def decide(workflow: Workflow, state: RunState, now_ms: int) -> list[cmd.Command]:
+    """The commands that move `state` on, then a `Wait` if a timer is pending."""
+    if state.outcome is not None:
+        return []
+    ending = run_end(state)
+    if ending is not None:
+        return [ending]
+    commands: list[cmd.Command] = []
+    wake_at: int | None = None
+    steps = steps_by_id(workflow)
+    finished = 0
+    records = state.steps
+    for step_id in state.plan:
+        record = records[step_id]
+        if record.state in TERMINAL:
+            finished += 1
+            continue
+        step = steps[step_id]
+        if record.state is S.PENDING:
+            # the common case, looked at first: a step waiting for a need to commit
+            # (as `_ready` finds it: no need skipped, one not yet committed)
+            blocked = False
+            for need in step.needs:
+                need_state = records[need].state
+                if need_state is S.SKIPPED:
+                    blocked = False
+                    break
+                blocked = blocked or need_state is not S.COMMITTED
+            if blocked:
+                continue
+        found, due = _advance(state, step, record, now_ms)
+        if isinstance(found, cmd.FinishRun):
+            return [found]  # a condition could not be evaluated: the run cannot go on
+        if found is not None:
+            commands.append(found)
+        if due is not None:
+            wake_at = due if wake_at is None else min(wake_at, due)
+    if not commands and finished == len(state.plan):
+        return [cmd.FinishRun("succeeded", result_step=state.result_step)]
+    if wake_at is not None:
+        commands.append(cmd.Wait(wake_at))
+    return commands
+
+
+def steps_by_id(workflow: Workflow) -> dict[str, Step]:
+    """The workflow's steps by id, built once per workflow object (decide runs often)."""
+    known = _INDEX.get(id(workflow))
+    if known is None or known[0] is not workflow:
+        known = (workflow, {step.id: step for step in workflow.steps})
+        if len(_INDEX) > 64:
+            _INDEX.clear()
+        _INDEX[id(workflow)] = known
+    return known[1]
+
+
+# id -> (the workflow, kept alive so its id is not reused; its index)
+_INDEX: dict[int, tuple[Workflow, dict[str, Step]]] = {}
+
+
+def _advance(
+    state: RunState, step: Step, record: StepRecord, now_ms: int
+) -> tuple[cmd.Command | None, int | None]:
+    """(the command that moves this step, or None; when a timer of its falls due)."""
+    gate = state.gates.get(step.id)
+    match record.state:
+        case S.PENDING:
+            return _ready(state, step, gate), None
+        case S.AWAITING_APPROVAL:
+            if record.approval is not None and record.approval.decision == "granted":
+                return _start(state, step, 1), None
+            return None, None
+        case S.RUNNING:
+            return _running(state, step, record, now_ms)
+        case S.RETRYING:
+            due = record.retry_due_ms or 0
+            if now_ms >= due:
+                return _start(state, step, record.attempts + 1), None
+            return None, due
+        case S.VALIDATED:
+            if gate is not None and gate["stage"] == "after":
+                return cmd.RequestApproval(step.id, str(gate["role"]), "after"), None
+            return _commit(step, record), None
+        case S.AWAITING_REVIEW:
+            if record.approval is not None and record.approval.decision == "granted":
+                return _commit(step, record), None
+            return None, None
+    return None, None
+
+
+def _ready(state: RunState, step: Step, gate: dict[str, object] | None) -> cmd.Command | None:
+    """A pending step: skipped, gated, started, or still waiting for its needs."""
+    # one pass (decide runs after every batch, over every pending step): the first
+    # skipped need skips the step; else any need not yet committed keeps it waiting
+    waiting = False
+    for need in step.needs:
+        need_state = state.steps[need].state
+        if need_state is S.SKIPPED:
+            return cmd.SkipStep(step.id, f"needs '{need}', which was skipped")
+        waiting = waiting or need_state is not S.COMMITTED
+    if waiting:
+        return None
+    if step.condition is not None:
+        from baton.runtime.render import RenderError, evaluate_condition
+
+        try:
+            holds = evaluate_condition(step.condition, state.scope())
+        except RenderError as error:
+            return cmd.FinishRun(
+                "failed",
+                step=step.id,
+                failure="condition_error",
+                message=f"step '{step.id}': cannot evaluate if: {step.condition.source}: {error}",
+            )
+        if not holds:
+            return cmd.SkipStep(step.id, f"if: {step.condition.source} is false")
+    if gate is not None and gate["stage"] == "before":
+        return cmd.RequestApproval(step.id, str(gate["role"]), "before")
+    return _start(state, step, 1)
+
+
+def _running(
+    state: RunState, step: Step, record: StepRecord, now_ms: int
+) -> tuple[cmd.Command | None, int | None]:
+    if record.attempt_open:
+        if record.interrupted:
+            return _start(state, step, record.attempts, restart=True), None
+        if step.workflow is not None:
+            return None, None  # a child run: its own steps have the timeouts
+        deadline = (record.started_ms or 0) + step.timeout_ms
+        if now_ms >= deadline:
+            return cmd.TimeoutAttempt(step.id, record.attempts, step.timeout_ms), None
+        return None, deadline
+    # the attempt failed: retry it, or the step fails
+    error = record.error or {}
+    failure = str(error.get("failure", ""))
+    try:
+        failure_class = FailureClass(failure)
+    except ValueError:
+        failure_class = FailureClass.AGENT_ERROR
+    if step.retry.retries(failure_class, record.attempts):
+        return cmd.ScheduleRetry(step.id, record.attempts, step.retry), None
+    message = str(error.get("message", ""))
+    if record.attempts > 1:
+        message = f"{message} (after {record.attempts} attempts)"
+    return cmd.FailStep(step.id, failure, message), None
+
+
+def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> cmd.StartAttempt:
+    # from the run's own record, so the key survives a compatible spec change
+    key = idempotency_key(state.workflow, state.version, state.run_id, step.id)
+    return cmd.StartAttempt(
+        step=step.id,
+        attempt=attempt,
+        idempotency_key=key,
+        attempt_id=attempt_id(key, attempt),
+        external=step.effect is Effect.EXTERNAL,
+        restart=restart,
+        child_run_id=child_run_id(state.run_id, step.id, attempt) if step.workflow else None,
+        agent=step.agent,
+    )
+
+
+def _commit(step: Step, record: StepRecord) -> cmd.CommitStep:
+    assert record.idempotency_key is not None and record.checksum is not None
+    return cmd.CommitStep(step.id, record.attempts, record.idempotency_key, record.checksum)
+
+
+def child_run_id(run_id: str, step: str, attempt: int) -> str:
+    """The run a sub-workflow step's attempt drives: the same across restarts.
+
+    >>> child_run_id("r1", "publish", 2)
+    'r1:publish:2'
+    """
+    return f"{run_id}:{step}:{attempt}"

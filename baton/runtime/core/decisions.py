@@ -1,0 +1,99 @@
+"""Decisions from people (approve, reject, cancel) checked against a run's state. Pure.
+
+`decision_event` is the one place that says whether a principal may decide a gate: the
+command line calls it to refuse at once, and the run's driver calls it again when it
+records the decision (the run may have moved on in between). `run_end` is the part of
+`decide` that needs no workflow, so a process that only records a decision can also
+end the run it ended (a rejection fails it, a cancel cancels it).
+"""
+
+from __future__ import annotations
+
+from baton.runtime.core import events as ev
+from baton.runtime.core.commands import FinishRun
+from baton.runtime.core.state import RunState
+from baton.runtime.model import StepState
+
+APPROVE = "approve"
+REJECT = "reject"
+CANCEL = "cancel"
+
+
+class DecisionRefused(ValueError):
+    """A decision the run cannot take: the message says why, for the command line."""
+
+
+def decision_event(
+    state: RunState,
+    kind: str,
+    step: str | None = None,
+    principal: str | None = None,
+    comment: str | None = None,
+) -> ev.EventBody:
+    """The event recording a decision; raises DecisionRefused with the reason."""
+    if state.outcome is not None:
+        raise DecisionRefused(f"run '{state.run_id}' has already {_ended(state.outcome)}")
+    if kind == CANCEL:
+        return ev.CancelRequested(by=principal or "")
+    if kind not in (APPROVE, REJECT):
+        raise DecisionRefused(f"unknown decision '{kind}'")
+    if step not in state.steps:
+        raise DecisionRefused(
+            f"unknown step '{step}' in run '{state.run_id}'; "
+            f"steps are {', '.join(sorted(state.steps))}"
+        )
+    gate = state.gates.get(step)
+    if gate is None:
+        gated = sorted(state.gates)
+        hint = f"; gated steps: {', '.join(gated)}" if gated else "; no step of this run is gated"
+        raise DecisionRefused(f"step '{step}' has no approval gate{hint}")
+    role = str(gate["role"])
+    principals = [str(p) for p in gate.get("principals", [])]
+    if principal not in principals:
+        raise DecisionRefused(
+            f"'{principal}' may not decide step '{step}': it needs role '{role}' "
+            f"({', '.join(sorted(principals)) or 'nobody holds it'})"
+        )
+    record = state.steps[step]
+    waiting = record.state in (StepState.AWAITING_APPROVAL, StepState.AWAITING_REVIEW)
+    if not waiting or record.approval is None:
+        raise DecisionRefused(
+            f"step '{step}' is not waiting for approval (it is {record.state.value})"
+        )
+    if record.approval.decision is not None:
+        raise DecisionRefused(
+            f"step '{step}' was already {record.approval.decision} by {record.approval.principal}"
+        )
+    assert principal is not None
+    cls = ev.ApprovalGranted if kind == APPROVE else ev.ApprovalRejected
+    return cls(
+        step=step,
+        principal=principal,
+        role=role,
+        stage=record.approval.stage,
+        comment=comment or "",
+        requested_ms=record.approval.requested_ms,
+    )
+
+
+def run_end(state: RunState) -> FinishRun | None:
+    """How the run ends now, if it must: a cancel was requested or a step failed."""
+    if state.outcome is not None:
+        return None
+    if state.cancel_requested:
+        return FinishRun("cancelled", message="cancel requested")
+    for step in state.plan:
+        record = state.steps[step]
+        if record.state is StepState.FAILED:
+            error = record.error or {}
+            return FinishRun(
+                "failed",
+                step=step,
+                failure=str(error.get("failure", "")),
+                message=f"step '{step}' failed: {error.get('message', '')}",
+            )
+    return None
+
+
+def _ended(outcome: str) -> str:
+    return {"succeeded": "succeeded", "failed": "failed", "cancelled": "been cancelled"}[outcome]

@@ -1,0 +1,415 @@
+"""The typed bodies of a run's events, and the envelope the store gives them.
+
+A run is its event log: `apply` folds these bodies into the materialized state, and
+nothing else changes it. Bodies are frozen dataclasses; a body's `step` and `attempt`
+fields (where it has them) are also the envelope's columns, the rest is its `data`.
+`EVENT_TYPES` maps each `type` string to its class, so the log can be read back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from baton.runtime.model import JSON
+
+
+@dataclass(frozen=True)
+class EventBody:
+    """Base of every event body; `TYPE` is the stored `type`."""
+
+    TYPE: ClassVar[str] = ""
+
+    def data(self) -> dict[str, JSON]:
+        """The body without `step` and `attempt` (stored in their own columns)."""
+        names = _DATA_FIELDS.get(type(self))
+        if names is None:
+            names = tuple(
+                f.name for f in dataclasses.fields(self) if f.name not in ("step", "attempt")
+            )
+            _DATA_FIELDS[type(self)] = names
+        return {name: _to_json(getattr(self, name)) for name in names}
+
+
+_DATA_FIELDS: dict[type[EventBody], tuple[str, ...]] = {}
+
+
+# -- run lifecycle
+
+
+@dataclass(frozen=True)
+class RunStarted(EventBody):
+    """A run begins: what it runs (pinned by `spec_sha256`) and the run's fixed plan.
+
+    `steps` lists step ids in plan order; `triggers` the lifecycle triggers each step
+    may use; `gates` each gated step's role, stage and the principals holding the role
+    when the run started (so `baton approve` needs no spec).
+    """
+
+    TYPE: ClassVar[str] = "run_started"
+    workflow: str
+    version: int
+    spec_sha256: str
+    spec: str
+    inputs: JSON
+    steps: tuple[str, ...]
+    triggers: dict[str, tuple[str, ...]]
+    gates: dict[str, dict[str, JSON]] = field(default_factory=dict)
+    result_step: str | None = None
+    parent: dict[str, str] | None = None
+    shape: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunResumed(EventBody):
+    """A process took the run over; attempts that were running are now interrupted."""
+
+    TYPE: ClassVar[str] = "run_resumed"
+    owner: str
+    spec_sha256: str
+    spec_changed: bool = False
+
+
+@dataclass(frozen=True)
+class CancelRequested(EventBody):
+    TYPE: ClassVar[str] = "cancel_requested"
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class RunSucceeded(EventBody):
+    TYPE: ClassVar[str] = "run_succeeded"
+    result_step: str | None = None
+
+
+@dataclass(frozen=True)
+class RunFailed(EventBody):
+    """The run failed because of `step` (or of the run itself when `step` is None)."""
+
+    TYPE: ClassVar[str] = "run_failed"
+    step: str | None
+    failure: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RunCancelled(EventBody):
+    TYPE: ClassVar[str] = "run_cancelled"
+    by: str = ""
+
+
+# -- approvals
+
+
+@dataclass(frozen=True)
+class ApprovalRequested(EventBody):
+    TYPE: ClassVar[str] = "approval_requested"
+    step: str
+    role: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class ApprovalGranted(EventBody):
+    """Who decided, with which role, and why; `ts` of the envelope says when."""
+
+    TYPE: ClassVar[str] = "approval_granted"
+    step: str
+    principal: str
+    role: str
+    stage: str
+    comment: str = ""
+    requested_ms: int = 0
+
+
+@dataclass(frozen=True)
+class ApprovalRejected(EventBody):
+    TYPE: ClassVar[str] = "approval_rejected"
+    step: str
+    principal: str
+    role: str
+    stage: str
+    comment: str = ""
+    requested_ms: int = 0
+
+
+# -- attempts
+
+
+@dataclass(frozen=True)
+class AttemptStarted(EventBody):
+    """Durably recorded before the agent is called: for `external` steps, this is the
+    outbox's effect-started record. `restart` marks an interrupted attempt run again
+    (same key, same attempt number): for an external step, a re-run effect."""
+
+    TYPE: ClassVar[str] = "attempt_started"
+    step: str
+    attempt: int
+    idempotency_key: str
+    attempt_id: str
+    external: bool = False
+    restart: bool = False
+    child_run_id: str | None = None
+    agent: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputReceived(EventBody):
+    TYPE: ClassVar[str] = "output_received"
+    step: str
+    attempt: int
+    latency_ms: int
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputRejected(EventBody):
+    """The output failed its schema or its quality bar: never committed."""
+
+    TYPE: ClassVar[str] = "output_rejected"
+    step: str
+    attempt: int
+    failure: str
+    message: str
+    errors: tuple[dict[str, str], ...] = ()
+    quality_score: float | None = None
+    preview: str = ""
+
+
+@dataclass(frozen=True)
+class AttemptFailed(EventBody):
+    TYPE: ClassVar[str] = "attempt_failed"
+    step: str
+    attempt: int
+    failure: str
+    message: str
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetryScheduled(EventBody):
+    """`jitter` is the driver's random sample in [0, 1): data, so replay is exact."""
+
+    TYPE: ClassVar[str] = "retry_scheduled"
+    step: str
+    attempt: int  # the attempt that will run next
+    delay_ms: int
+    due_ms: int
+    jitter: float
+
+
+# -- step outcomes
+
+
+@dataclass(frozen=True)
+class StepValidated(EventBody):
+    """The output passed its schema and quality bar. The store keeps `output` once, in
+    its outputs table under the idempotency key, not in the event's data."""
+
+    TYPE: ClassVar[str] = "step_validated"
+    step: str
+    attempt: int
+    idempotency_key: str
+    checksum: str
+    output: JSON = None
+    quality_score: float | None = None
+    untrusted_sources: tuple[str, ...] = ()  # untrusted values its input received
+
+
+@dataclass(frozen=True)
+class StepCommitted(EventBody):
+    TYPE: ClassVar[str] = "step_committed"
+    step: str
+    attempt: int
+    idempotency_key: str
+    checksum: str
+
+
+@dataclass(frozen=True)
+class StepSkipped(EventBody):
+    TYPE: ClassVar[str] = "step_skipped"
+    step: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StepFailed(EventBody):
+    TYPE: ClassVar[str] = "step_failed"
+    step: str
+    failure: str
+    message: str
+
+
+# -- run-time delegation: an agent hands work to another while its attempt runs
+
+
+@dataclass(frozen=True)
+class DelegationRequested(EventBody):
+    """Durable before the delegate is called. `chain` ends with the delegate;
+    `idempotency_key` is derived from `parent_key` (the step's, or the delegating
+    delegation's); `reused`: a resumed attempt got the stored output, nobody was called."""
+
+    TYPE: ClassVar[str] = "delegation_requested"
+    step: str
+    attempt: int
+    agent: str
+    chain: tuple[str, ...]
+    idempotency_key: str
+    parent_key: str
+    output: str
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class DelegationDenied(EventBody):
+    """The ACL, a loop or the depth cap refused it: the step fails with `acl_denied`."""
+
+    TYPE: ClassVar[str] = "delegation_denied"
+    step: str
+    attempt: int
+    agent: str
+    chain: tuple[str, ...]
+    idempotency_key: str
+    reason: str  # not_allowed | loop | depth | unknown_agent
+    message: str
+
+
+@dataclass(frozen=True)
+class DelegationCompleted(EventBody):
+    """The delegate's output passed its handoff; kept here (with its checksum) so a
+    resumed run reuses it instead of delegating again."""
+
+    TYPE: ClassVar[str] = "delegation_completed"
+    step: str
+    attempt: int
+    agent: str
+    idempotency_key: str
+    checksum: str
+    output: JSON = None
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DelegationFailed(EventBody):
+    TYPE: ClassVar[str] = "delegation_failed"
+    step: str
+    attempt: int
+    agent: str
+    idempotency_key: str
+    failure: str
+    message: str
+    errors: tuple[dict[str, str], ...] = ()
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
+EVENT_TYPES: dict[str, type[EventBody]] = {
+    cls.TYPE: cls
+    for cls in (
+        RunStarted,
+        RunResumed,
+        CancelRequested,
+        RunSucceeded,
+        RunFailed,
+        RunCancelled,
+        ApprovalRequested,
+        ApprovalGranted,
+        ApprovalRejected,
+        AttemptStarted,
+        OutputReceived,
+        OutputRejected,
+        AttemptFailed,
+        RetryScheduled,
+        StepValidated,
+        StepCommitted,
+        StepSkipped,
+        StepFailed,
+        DelegationRequested,
+        DelegationDenied,
+        DelegationCompleted,
+        DelegationFailed,
+    )
+}
+
+TERMINAL_EVENTS = frozenset({RunSucceeded.TYPE, RunFailed.TYPE, RunCancelled.TYPE})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a run's log: `seq` (1-based, per run), when, which trace, the body."""
+
+    seq: int
+    run_id: str
+    ts: int  # milliseconds since the epoch, from the driver's clock
+    trace_id: str
+    body: EventBody
+
+    @property
+    def type(self) -> str:
+        return self.body.TYPE
+
+    @property
+    def step(self) -> str | None:
+        step: str | None = getattr(self.body, "step", None)
+        return step
+
+    @property
+    def attempt(self) -> int | None:
+        attempt: int | None = getattr(self.body, "attempt", None)
+        return attempt
+
+    def to_json(self) -> dict[str, JSON]:
+        """The shape `baton events --json` prints."""
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "run_id": self.run_id,
+            "step": self.step,
+            "attempt": self.attempt,
+            "ts": self.ts,
+            "trace_id": self.trace_id,
+            "data": self.body.data(),
+        }
+
+
+class EventFormatError(ValueError):
+    """A stored event that does not match its type (a corrupt or foreign database)."""
+
+
+def body_from_data(
+    event_type: str, step: str | None, attempt: int | None, data: dict[str, JSON]
+) -> EventBody:
+    """Rebuild a typed body from its stored columns; raises EventFormatError."""
+    cls = EVENT_TYPES.get(event_type)
+    if cls is None:
+        raise EventFormatError(f"unknown event type '{event_type}'")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in names:
+            raise EventFormatError(f"event '{event_type}' has an unknown field '{name}'")
+        values[name] = tuple(value) if name in _TUPLE_FIELDS else value
+    if "step" in names:
+        values["step"] = step
+    if "attempt" in names:
+        values["attempt"] = attempt
+    if "triggers" in values:
+        values["triggers"] = {k: tuple(v) for k, v in values["triggers"].items()}
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise EventFormatError(f"event '{event_type}': {error}") from error
+
+
+_TUPLE_FIELDS = frozenset({"steps", "errors", "chain", "untrusted_sources"})
+
+
+def _to_json(value: Any) -> JSON:
+    if isinstance(value, tuple):
+        return [_to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _to_json(item) for key, item in value.items()}
+    return value

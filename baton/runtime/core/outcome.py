@@ -1,0 +1,86 @@
+"""How one attempt ended, and the events that record it. Pure.
+
+A driver runs the attempt (render the input, call the agent, validate, score) and hands
+back an `AttemptOutcome`; `outcome_events` says how the log records it. Keeping this
+mapping in the core means every driver records attempts the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from baton.runtime.core import events as ev
+from baton.runtime.model import JSON, FailureClass
+
+PREVIEW_CHARS = 2000  # of a rejected output, kept in its event for diagnosis
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """The result of one attempt.
+
+    `failure` None: the output passed its schema and quality bar (`checksum` set).
+    `received` True with a failure: the agent replied but the output was rejected.
+    `received` False: the agent did not reply usefully (error, timeout).
+    """
+
+    step: str
+    attempt: int
+    latency_ms: int
+    usage: dict[str, JSON] = field(default_factory=dict)
+    output: JSON = None
+    checksum: str | None = None
+    quality_score: float | None = None
+    failure: FailureClass | None = None
+    message: str = ""
+    errors: tuple[dict[str, str], ...] = ()
+    received: bool = True
+    preview: str = ""
+    untrusted_sources: tuple[str, ...] = ()  # the untrusted values its input received
+
+
+def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.EventBody]:
+    """`output_received` then `step_validated` or `output_rejected`; or `attempt_failed`."""
+    if not outcome.received:
+        return [
+            ev.AttemptFailed(
+                step=outcome.step,
+                attempt=outcome.attempt,
+                failure=(outcome.failure or FailureClass.AGENT_ERROR).value,
+                message=outcome.message,
+                latency_ms=outcome.latency_ms,
+                usage=outcome.usage,
+            )
+        ]
+    received = ev.OutputReceived(
+        step=outcome.step,
+        attempt=outcome.attempt,
+        latency_ms=outcome.latency_ms,
+        usage=outcome.usage,
+    )
+    if outcome.failure is not None:
+        return [
+            received,
+            ev.OutputRejected(
+                step=outcome.step,
+                attempt=outcome.attempt,
+                failure=outcome.failure.value,
+                message=outcome.message,
+                errors=outcome.errors,
+                quality_score=outcome.quality_score,
+                preview=outcome.preview[:PREVIEW_CHARS],
+            ),
+        ]
+    assert outcome.checksum is not None, "a validated output has a checksum"
+    return [
+        received,
+        ev.StepValidated(
+            step=outcome.step,
+            attempt=outcome.attempt,
+            idempotency_key=idempotency_key,
+            checksum=outcome.checksum,
+            output=outcome.output,
+            quality_score=outcome.quality_score,
+            untrusted_sources=outcome.untrusted_sources,
+        ),
+    ]

@@ -1,0 +1,109 @@
+"""A run's fixed plan, taken from its compiled workflow when it starts. Pure.
+
+`run_started` builds the first event: the steps in plan order, each step's lifecycle
+triggers, its approval gate, and its *shape* (needs, output handoff and schema), which is
+what a resumed run compares to decide whether a changed spec is still compatible.
+"""
+
+from __future__ import annotations
+
+from baton.runtime.canonical import checksum
+from baton.runtime.core.events import RunStarted
+from baton.runtime.lifecycle import applicable_triggers
+from baton.runtime.model import JSON, Step, Workflow
+
+
+def plan_order(workflow: Workflow) -> tuple[str, ...]:
+    """Step ids generation by generation (the order `decide` looks at them)."""
+    ordered = [step for generation in workflow.generations for step in generation]
+    listed = set(ordered)
+    ordered += [step.id for step in workflow.steps if step.id not in listed]
+    return tuple(ordered)
+
+
+def triggers_of(step: Step) -> tuple[str, ...]:
+    """The lifecycle triggers the step was compiled with (derived if codegen left none)."""
+    if step.transitions:
+        return step.transitions
+    approval = step.approval
+    return applicable_triggers(
+        approval is not None, approval.stage if approval else None, step.retry.max_attempts > 1
+    )
+
+
+def step_shape(step: Step) -> str:
+    """What must not change under a resumed run: dependencies and the output contract."""
+    output = f"{step.output.ref}#{checksum(step.output.schema)[:16]}" if step.output else "-"
+    return f"needs={','.join(sorted(step.needs))};output={output};workflow={step.workflow or '-'}"
+
+
+def shape(workflow: Workflow) -> dict[str, str]:
+    """Each step's shape; computed once per workflow object (every run start needs it,
+    and each shape hashes an output schema)."""
+    known = _SHAPES.get(id(workflow))
+    if known is None or known[0] is not workflow:
+        known = (workflow, {step.id: step_shape(step) for step in workflow.steps})
+        if len(_SHAPES) > 64:
+            _SHAPES.clear()
+        _SHAPES[id(workflow)] = known
+    return dict(known[1])
+
+
+# id -> (the workflow, kept alive so that its id is not reused; its steps' shapes)
+_SHAPES: dict[int, tuple[Workflow, dict[str, str]]] = {}
+
+
+def shape_changes(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    """Why a changed spec is incompatible with a run (empty when it is compatible).
+
+    >>> shape_changes({"a": "x", "b": "y"}, {"a": "z", "c": "y"})
+    ["step 'a' changed its needs or output handoff", "step 'b' was removed", "step 'c' was added"]
+    """
+    changes = []
+    for step in sorted(old.keys() | new.keys()):
+        if step not in new:
+            changes.append(f"step '{step}' was removed")
+        elif step not in old:
+            changes.append(f"step '{step}' was added")
+        elif old[step] != new[step]:
+            changes.append(f"step '{step}' changed its needs or output handoff")
+    return changes
+
+
+def run_started(
+    workflow: Workflow,
+    inputs: JSON,
+    pin: str,
+    spec: str,
+    parent: dict[str, str] | None = None,
+) -> RunStarted:
+    """The first event of a run of `workflow`, pinned to `pin` (see `workflow_pin`)."""
+    gates: dict[str, dict[str, JSON]] = {}
+    for step in workflow.steps:
+        if step.approval is not None:
+            role = step.approval.role
+            gates[step.id] = {
+                "role": role,
+                "stage": step.approval.stage.value,
+                "principals": list(workflow.principals(role)),
+            }
+    return RunStarted(
+        workflow=workflow.name,
+        version=workflow.version,
+        spec_sha256=pin,
+        spec=spec,
+        inputs=inputs,
+        steps=plan_order(workflow),
+        triggers={step.id: triggers_of(step) for step in workflow.steps},
+        gates=gates,
+        result_step=workflow.result,
+        parent=parent,
+        shape=shape(workflow),
+    )
+
+
+def workflow_pin(workflow: Workflow, module_source: str | None = None) -> str:
+    """The sha256 a run is pinned to: the spec's, plus the compiled module's if known."""
+    if module_source is None:
+        return workflow.spec_sha256
+    return checksum([workflow.spec_sha256, module_source])

@@ -1,0 +1,257 @@
+"""One attempt of one step: render its input, call its agent (or run its child
+workflow), validate the output, score it. The part of a run that does I/O per step,
+shared by every driver (the Temporal backend runs it as its activity).
+
+Never raises for a problem of the agent's or of the data: every way an attempt can go
+wrong is an `AttemptOutcome` with its failure class.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from baton.runtime.canonical import canonical_json, checksum
+from baton.runtime.core.commands import StartAttempt
+from baton.runtime.core.outcome import AttemptOutcome
+from baton.runtime.model import JSON, FailureClass, Request, Step, Usage, Workflow
+from baton.runtime.render import RenderError, quality_score, render_input
+from baton.runtime.sanitize import sanitizer
+from baton.runtime.taint import untrusted_paths, untrusted_sources
+from baton.runtime.validate import validate
+
+if TYPE_CHECKING:
+    from baton.runtime.delegation import DelegationHost
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    """How a sub-workflow's child run ended (`waiting`: it needs a human decision)."""
+
+    status: str
+    result: JSON = None
+    message: str = ""
+
+
+CallAgent = Callable[[Any], Any]  # runtime.agents.call_agent: AgentCall -> AgentReply
+RunChild = Callable[[str, str, JSON], ChildResult]  # (workflow, child run id, input)
+
+
+class ChildWaiting(Exception):
+    """The child run waits for a human and this process detaches: the attempt stays
+    open, and `baton resume` of the parent picks the child up again."""
+
+
+def default_call_agent(call: Any) -> Any:
+    from baton.runtime.agents import call_agent
+
+    return call_agent(call)
+
+
+def execute_attempt(
+    workflow: Workflow,
+    step: Step,
+    command: StartAttempt,
+    run_id: str,
+    scope: dict[str, JSON],
+    call_agent: CallAgent = default_call_agent,
+    run_child: RunChild | None = None,
+    *,
+    untrusted: Collection[str] | None = None,
+    delegation_host: DelegationHost | None = None,
+) -> AttemptOutcome:
+    """Run the attempt `command` describes; raises only ChildWaiting.
+
+    `untrusted`: the run's untrusted paths (`runtime.taint.untrusted_paths` with the
+    run's tainted steps); None takes the schemas' marks only. Every untrusted string is
+    sanitized where the input renders it. `delegation_host`: lets the agent delegate
+    while it runs (runtime.delegation); without one, `req.delegate` is unavailable.
+    """
+    started = time.monotonic()
+
+    def failed(failure: FailureClass, message: str, usage: Usage | None = None) -> AttemptOutcome:
+        return AttemptOutcome(
+            step=step.id,
+            attempt=command.attempt,
+            latency_ms=_since(started),
+            usage=_usage(usage),
+            failure=failure,
+            message=message,
+            received=False,
+        )
+
+    paths = untrusted_paths(workflow) if untrusted is None else tuple(untrusted)
+    try:
+        rendered = render_input(
+            step.input,
+            scope,
+            untrusted=paths,
+            sanitize=sanitizer(workflow.untrusted_token_budget),
+            where=f"step '{step.id}' ({step.spec})",
+        )
+    except RenderError as error:
+        return failed(FailureClass.AGENT_ERROR, f"cannot render the input: {error}")
+    sources = untrusted_sources(rendered, paths) if paths else ()
+    usage: Usage | None = None
+    if step.workflow is not None:
+        if run_child is None:
+            return failed(FailureClass.AGENT_ERROR, "sub-workflows are not available here")
+        child = run_child(step.workflow, command.child_run_id or "", rendered)
+        if child.status == "waiting":
+            raise ChildWaiting(command.child_run_id)
+        if child.status != "succeeded":
+            failure = (
+                FailureClass.CANCELLED if child.status == "cancelled" else FailureClass.AGENT_ERROR
+            )
+            return failed(
+                failure, f"child run '{command.child_run_id}' {child.status}: {child.message}"
+            )
+        output = child.result
+    else:
+        from baton.runtime.agents import AgentCall, AgentFailure
+
+        assert step.agent is not None, "a step runs an agent or a workflow"
+        delegations = None
+        if delegation_host is not None:
+            from baton.runtime.delegation import AttemptDelegations, root_chain
+
+            delegations = AttemptDelegations(
+                workflow,
+                step,
+                run_id,
+                command.attempt,
+                delegation_host,
+                call_agent,
+                step.timeout_ms,
+            )
+        request = Request(
+            workflow=workflow.name,
+            run_id=run_id,
+            step=step.id,
+            attempt=command.attempt,
+            idempotency_key=command.idempotency_key,
+            input=rendered,
+            output_schema=step.output.schema if step.output else None,
+            delegation_chain=step.delegation_chain,
+            delegation=delegations.root(root_chain(step), command.idempotency_key)
+            if delegations is not None
+            else None,
+        )
+        try:
+            reply = call_agent(AgentCall(workflow.agent(step.agent), request, step.timeout_ms))
+        except AgentFailure as failure:
+            if delegations is not None and delegations.denials:
+                return failed(FailureClass.ACL_DENIED, _denied(delegations.denials))
+            return failed(failure.failure, failure.message)
+        finally:
+            if delegations is not None:
+                delegations.close()
+        output, usage = reply.output, reply.usage
+        if delegations is not None and delegations.denials:
+            # a refused delegation fails the step even if the agent carried on
+            return failed(FailureClass.ACL_DENIED, _denied(delegations.denials), usage)
+    return judge(
+        step,
+        command.attempt,
+        output,
+        _usage(usage),
+        _since(started),
+        scope,
+        untrusted_sources=sources,
+    )
+
+
+def _denied(denials: list[str]) -> str:
+    more = f" (and {len(denials) - 1} more)" if len(denials) > 1 else ""
+    return f"delegation denied: {denials[0]}{more}"
+
+
+def judge(
+    step: Step,
+    attempt: int,
+    output: JSON,
+    usage: dict[str, JSON],
+    latency_ms: int,
+    scope: dict[str, JSON],
+    *,
+    untrusted_sources: tuple[str, ...] = (),
+) -> AttemptOutcome:
+    """Validate and score an output: validated (with its checksum) or rejected.
+
+    Quality checks run after validation, on the raw output (`output` in their scope).
+    """
+
+    def rejected(
+        message: str, errors: list[dict[str, str]], score: float | None = None
+    ) -> AttemptOutcome:
+        return AttemptOutcome(
+            step=step.id,
+            attempt=attempt,
+            latency_ms=latency_ms,
+            usage=usage,
+            failure=FailureClass.MALFORMED_OUTPUT,
+            message=message,
+            errors=tuple(errors),
+            quality_score=score,
+            preview=_preview(output),
+        )
+
+    try:
+        digest = checksum(output)
+    except (TypeError, ValueError) as error:
+        return rejected(
+            f"the output is not JSON: {error}", [{"pointer": "", "message": str(error)}]
+        )
+    if step.output is not None:
+        issues = validate(step.output.schema, output)
+        if issues:
+            errors = [{"pointer": issue.pointer, "message": issue.message} for issue in issues]
+            first = errors[0]
+            return rejected(
+                f"output does not match {step.output.ref}: "
+                f"{first['pointer'] or '(root)'}: {first['message']}"
+                + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
+                errors,
+            )
+    elif step.workflow is None and output not in (None, {}):
+        message = "a step without `output:` must return an empty output ({} or null)"
+        return rejected(message, [{"pointer": "", "message": message}])
+    score = None
+    if step.quality is not None:
+        score = quality_score(step.quality, {**scope, "output": output})
+        if score < step.quality.min_score:
+            message = f"quality score {score:.2f} is below min_score {step.quality.min_score}"
+            return rejected(message, [{"pointer": "", "message": message}], score)
+    return AttemptOutcome(
+        step=step.id,
+        attempt=attempt,
+        latency_ms=latency_ms,
+        usage=usage,
+        output=output,
+        checksum=digest,
+        quality_score=score,
+        untrusted_sources=untrusted_sources,
+    )
+
+
+def _since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def _usage(usage: Usage | None) -> dict[str, JSON]:
+    if usage is None:
+        return {}
+    return {
+        "tokens_in": usage.tokens_in,
+        "tokens_out": usage.tokens_out,
+        "cost_usd": usage.cost_usd,
+    }
+
+
+def _preview(output: JSON) -> str:
+    try:
+        return canonical_json(output).decode("utf-8")[:2000]
+    except (TypeError, ValueError):
+        return repr(output)[:2000]

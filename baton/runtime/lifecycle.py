@@ -1,0 +1,108 @@
+"""The step state machine, built on `transitions`.
+
+States are `StepState`; `auto_transitions=False`, so the only moves are the ones listed
+here and an illegal move raises `transitions.MachineError`. Each compiled step lists the
+triggers that apply to it (a step without approval has no `request_approval`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from baton.runtime.model import ApprovalStage, Step, StepState
+
+S = StepState
+ACTIVE = (S.PENDING, S.AWAITING_APPROVAL, S.RUNNING, S.RETRYING, S.VALIDATED, S.AWAITING_REVIEW)
+TERMINAL = frozenset({S.COMMITTED, S.FAILED, S.SKIPPED, S.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Transition:
+    trigger: str
+    sources: tuple[StepState, ...]
+    dest: StepState
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition("request_approval", (S.PENDING,), S.AWAITING_APPROVAL),
+    Transition("start", (S.PENDING, S.AWAITING_APPROVAL, S.RETRYING), S.RUNNING),
+    Transition("validate", (S.RUNNING,), S.VALIDATED),
+    Transition("schedule_retry", (S.RUNNING,), S.RETRYING),
+    Transition("request_review", (S.VALIDATED,), S.AWAITING_REVIEW),
+    Transition("commit", (S.VALIDATED, S.AWAITING_REVIEW), S.COMMITTED),
+    Transition("fail", (S.RUNNING, S.AWAITING_APPROVAL, S.AWAITING_REVIEW, S.VALIDATED), S.FAILED),
+    Transition("skip", (S.PENDING,), S.SKIPPED),
+    Transition("cancel", ACTIVE, S.CANCELLED),
+)
+TRIGGERS = {transition.trigger: transition for transition in TRANSITIONS}
+
+
+def applicable_triggers(
+    has_approval: bool, stage: ApprovalStage | None, can_retry: bool
+) -> tuple[str, ...]:
+    """The triggers a step with this configuration can use, in table order."""
+    excluded = set()
+    if not has_approval or stage != ApprovalStage.BEFORE:
+        excluded.add("request_approval")
+    if not has_approval or stage != ApprovalStage.AFTER:
+        excluded.add("request_review")
+    if not can_retry:
+        excluded.add("schedule_retry")
+    return tuple(t.trigger for t in TRANSITIONS if t.trigger not in excluded)
+
+
+def _sources(transition: Transition, allowed: set[str]) -> list[StepState]:
+    """Drop sources only reachable through triggers the step does not have."""
+    unreachable = set()
+    if "request_approval" not in allowed:
+        unreachable.add(S.AWAITING_APPROVAL)
+    if "request_review" not in allowed:
+        unreachable.add(S.AWAITING_REVIEW)
+    if "schedule_retry" not in allowed:
+        unreachable.add(S.RETRYING)
+    return [s for s in transition.sources if s not in unreachable]
+
+
+def states_of(triggers: tuple[str, ...]) -> list[StepState]:
+    """The states a step with these triggers can be in."""
+    allowed = set(triggers)
+    states = {S.PENDING}
+    for trigger in triggers:
+        transition = TRIGGERS[trigger]
+        states.add(transition.dest)
+        states.update(_sources(transition, allowed))
+    return [s for s in StepState if s in states]
+
+
+def build_machine(model: Any, triggers: tuple[str, ...], initial: StepState = S.PENDING) -> Any:
+    """Attach a `transitions` machine with exactly `triggers` to `model`.
+
+    With `model_override=True`, only the trigger stubs the model class declares are
+    replaced, so generated classes keep their typed signatures for mypy.
+    """
+    from transitions import Machine
+
+    allowed = set(triggers)
+    return Machine(
+        model=model,
+        states=states_of(triggers),
+        transitions=[
+            {"trigger": t, "source": _sources(TRIGGERS[t], allowed), "dest": TRIGGERS[t].dest}
+            for t in triggers
+        ],
+        initial=initial,
+        auto_transitions=False,
+        model_override=True,
+        send_event=False,
+    )
+
+
+class StepLifecycle:
+    """A step's state machine: subclasses (generated) declare typed trigger stubs."""
+
+    state: StepState
+
+    def __init__(self, step: Step, initial: StepState = S.PENDING) -> None:
+        self.step_id = step.id
+        build_machine(self, step.transitions, initial)

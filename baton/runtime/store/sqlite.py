@@ -1,0 +1,524 @@
+"""The local event store: one SQLite file (WAL, synchronous=FULL) holding every run.
+
+Every write is one transaction: a batch of events, the outputs they validate (stored
+once, under the step's idempotency key, never inside the event or the state), the
+run's new materialized state and a renewed lease. A batch is all or nothing, so a crash
+leaves the log at a batch boundary and the state always equals the fold of the log.
+
+`BATON_TEST_KILL_AFTER_EVENT=N` makes the process SIGKILL itself right after the commit
+that makes its N-th event durable: the crash-safety tests kill a run at every boundary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+from baton.runtime.core.events import (
+    Event,
+    EventFormatError,
+    StepCommitted,
+    StepValidated,
+    body_from_data,
+)
+from baton.runtime.core.state import FINAL_STATUSES, RunState
+from baton.runtime.store import lease as leases
+from baton.runtime.store.errors import LeaseLost, RunExists, StoreError, UnknownRun
+from baton.runtime.store.records import Batch, InboxRequest, RunSummary
+from baton.runtime.store.schema import SchemaTooNew, migrate
+
+DEFAULT_DB = Path(".baton") / "baton.db"
+_KILL_AFTER = int(os.environ.get("BATON_TEST_KILL_AFTER_EVENT", "0") or 0)
+_events_committed = 0  # by this process, for the kill hook
+
+
+def db_path(option: str | None = None) -> Path:
+    """`--db`, else `BATON_DB`, else `.baton/baton.db`."""
+    return Path(option or os.environ.get("BATON_DB") or DEFAULT_DB)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def _dumps(value: Any) -> str:
+    """json.dumps(value, separators=(",", ":"), ensure_ascii=False), one encoder for all."""
+    return _ENCODER.encode(value)
+
+
+class Store:
+    """A connection to the event store (one per thread, unless `shared`)."""
+
+    def __init__(self, path: Path | str, *, create: bool = True, shared: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"database '{self.path}' does not exist")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # `shared`: used from several threads, one at a time (the group committer)
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30.0, check_same_thread=not shared
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            migrate(self._db)
+        except SchemaTooNew as error:
+            raise StoreError(
+                f"database '{self.path}' was written by a newer Baton: {error}"
+            ) from error
+        except (sqlite3.Error, OSError) as error:
+            raise StoreError(
+                f"cannot open database '{self.path}': {error} "
+                "(is it a Baton database? use --db or BATON_DB to choose another)"
+            ) from error
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE): all or nothing."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise StoreError(f"database '{self.path}': {error}") from error
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException as error:
+            self._db.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise StoreError(f"database '{self.path}': {error}") from error
+            raise
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise StoreError(f"database '{self.path}': {error}") from error
+
+    # -- runs and their logs
+
+    def create_run(self, event: Event, state: RunState, owner: str, now_ms: int) -> None:
+        """Record a new run (its `run_started` event) and give `owner` its lease."""
+        with self._write() as db:
+            self._insert_run(db, state, owner, now_ms)
+            self._insert_events(db, [event])
+        _committed(1)
+
+    def _insert_run(self, db: sqlite3.Connection, state: RunState, owner: str, now_ms: int) -> None:
+        if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (state.run_id,)).fetchone():
+            raise RunExists(state.run_id)
+        parent = state.parent["run_id"] if state.parent else None
+        db.execute(
+            "INSERT INTO runs(run_id, workflow, version, spec_sha256, spec, status, "
+            "parent_run_id, trace_id, created_ms, updated_ms, last_seq, state, "
+            "lease_owner, lease_expires_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                state.run_id,
+                state.workflow,
+                state.version,
+                state.spec_sha256,
+                state.spec,
+                state.status,
+                parent,
+                state.trace_id,
+                state.started_ms,
+                state.updated_ms,
+                state.last_seq,
+                state.stored_json(),
+                owner,
+                now_ms + leases.lease_ms(),
+            ),
+        )
+
+    def append(
+        self,
+        events: Sequence[Event],
+        state: RunState,
+        owner: str,
+        now_ms: int,
+        inbox_outcomes: Sequence[tuple[int, str]] = (),
+    ) -> None:
+        """Append a batch to a run's log with its new state, in one transaction.
+
+        Raises LeaseLost if `owner` no longer holds the run (nothing is written).
+        """
+        batch = Batch(events, state, owner, now_ms, inbox_outcomes)
+        if batch.empty:
+            return
+        with self._write() as db:
+            self._append(db, batch)
+        _committed(len(events))
+
+    def append_many(self, batches: Sequence[Batch]) -> list[StoreError | None]:
+        """Append batches of several runs in one transaction (one fsync for all).
+
+        Each batch is all or nothing on its own (a savepoint): one that fails (a lost
+        lease) is rolled back and reported in its place, the others commit.
+        """
+        if len(batches) == 1:  # alone: the transaction is the batch, no savepoint needed
+            try:
+                with self._write() as db:
+                    try:
+                        self._append(db, batches[0])
+                    except (StoreError, sqlite3.Error) as error:
+                        raise _BatchFailed(_store_error(error)) from error
+            except _BatchFailed as failed:
+                return [failed.error]
+            _committed(len(batches[0].events))
+            return [None]
+        results: list[StoreError | None] = []
+        with self._write() as db:
+            for batch in batches:
+                db.execute("SAVEPOINT batch")
+                try:
+                    self._append(db, batch)
+                except (StoreError, sqlite3.Error) as error:
+                    db.execute("ROLLBACK TO batch")
+                    results.append(_store_error(error))
+                else:
+                    results.append(None)
+                db.execute("RELEASE batch")
+        _committed(sum(len(b.events) for b, r in zip(batches, results, strict=True) if r is None))
+        return results
+
+    def _append(self, db: sqlite3.Connection, batch: Batch) -> None:
+        state = batch.state
+        if batch.create:
+            self._insert_run(db, state, batch.owner, batch.now_ms)
+        else:
+            self._update_run(db, batch)
+        self._insert_events(db, batch.events)
+        if batch.inbox_outcomes:
+            db.executemany(
+                "UPDATE inbox SET outcome = ? WHERE id = ?",
+                [(outcome, request) for request, outcome in batch.inbox_outcomes],
+            )
+
+    def _update_run(self, db: sqlite3.Connection, batch: Batch) -> None:
+        """Check that `batch.owner` holds the run and that the batch continues its log;
+        with `batch.snapshot`, rewrite the run's row: state, status, renewed lease."""
+        state = batch.state
+        if batch.snapshot:
+            # the batch that ends the run releases its lease (nothing more to drive),
+            # which spares the driver a transaction of its own for that
+            ended = state.outcome is not None
+            cursor = db.execute(
+                "UPDATE runs SET status = ?, spec_sha256 = ?, updated_ms = ?, last_seq = ?, "
+                "state = ?, lease_owner = ?, lease_expires_ms = ? "
+                "WHERE run_id = ? AND lease_owner = ?",
+                (
+                    state.status,
+                    state.spec_sha256,
+                    state.updated_ms,
+                    state.last_seq,
+                    state.stored_json(),
+                    None if ended else batch.owner,
+                    None if ended else batch.now_ms + leases.lease_ms(),
+                    state.run_id,
+                    batch.owner,
+                ),
+            )
+            if cursor.rowcount != 1:
+                self._refuse(db, state.run_id, batch.owner)
+            last_seq = self._last_seq(db, state.run_id) if batch.events else None
+        else:  # one query: the lease's holder and where the log ends
+            row = db.execute(
+                "SELECT lease_owner, (SELECT max(seq) FROM events WHERE run_id = ?) "
+                "FROM runs WHERE run_id = ?",
+                (state.run_id, state.run_id),
+            ).fetchone()
+            if row is None or row[0] != batch.owner:
+                self._refuse(db, state.run_id, batch.owner)
+            last_seq = row[1]
+        if batch.events and batch.events[0].seq != (last_seq or 0) + 1:
+            raise StoreError(
+                f"run '{state.run_id}': batch starts at {batch.events[0].seq}, log is at {last_seq}"
+            )
+
+    def _last_seq(self, db: sqlite3.Connection, run_id: str) -> int | None:
+        row = db.execute("SELECT max(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def _refuse(self, db: sqlite3.Connection, run_id: str, owner: str) -> NoReturn:
+        """Why a batch may not be appended: an unknown run, or one `owner` does not hold."""
+        row = db.execute("SELECT lease_owner FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise UnknownRun(run_id)
+        raise LeaseLost(run_id, row[0])
+
+    def _insert_events(self, db: sqlite3.Connection, events: Sequence[Event]) -> None:
+        rows = []
+        for event in events:
+            data = event.body.data()
+            body = event.body
+            if isinstance(body, StepValidated):
+                del data["output"]  # stored once, in outputs
+                db.execute(
+                    "INSERT INTO outputs(idempotency_key, run_id, step, attempt, checksum, output)"
+                    " VALUES (?,?,?,?,?,?) ON CONFLICT(idempotency_key) DO NOTHING",
+                    (
+                        body.idempotency_key,
+                        event.run_id,
+                        body.step,
+                        body.attempt,
+                        body.checksum,
+                        _dumps(body.output),
+                    ),
+                )
+            elif isinstance(body, StepCommitted):
+                db.execute(
+                    "UPDATE outputs SET committed_seq = ? "
+                    "WHERE idempotency_key = ? AND committed_seq IS NULL",
+                    (event.seq, body.idempotency_key),
+                )
+            rows.append(
+                (
+                    event.run_id,
+                    event.seq,
+                    event.step,
+                    event.attempt,
+                    event.ts,
+                    event.trace_id,
+                    event.type,
+                    _dumps(data),
+                )
+            )
+        db.executemany(
+            "INSERT INTO events(run_id, seq, step, attempt, ts, trace_id, type, data) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            rows,
+        )
+
+    def has_run(self, run_id: str) -> bool:
+        return bool(self._read("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
+
+    def load_state(self, run_id: str) -> RunState:
+        """The materialized state, with each validated output put back in its step.
+
+        The run's row holds the state as of some event (a driver does not rewrite it at
+        every commit); the log's events after that one are folded in, so this is always
+        the fold of the whole log.
+        """
+        rows = self._read("SELECT state FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise UnknownRun(run_id)
+        try:
+            state = RunState.from_json(json.loads(rows[0][0]))
+        except (ValueError, KeyError, TypeError) as error:
+            raise StoreError(f"run '{run_id}': stored state is unreadable ({error})") from error
+        validated = [
+            record.idempotency_key
+            for record in state.steps.values()
+            if record.checksum is not None and record.idempotency_key is not None
+        ]
+        outputs = self.outputs_by_key(run_id, validated)
+        steps = {
+            step: dataclasses.replace(record, output=outputs[record.idempotency_key])
+            if record.checksum is not None and record.idempotency_key in outputs
+            else record
+            for step, record in state.steps.items()
+        }
+        return self._fold_later_events(dataclasses.replace(state, steps=steps))
+
+    def _fold_later_events(self, state: RunState) -> RunState:
+        """A stored state brought up to date with the log's events after it (if any)."""
+        from baton.runtime.core.apply import IllegalTransition, apply
+
+        try:
+            for event in self.load_events(state.run_id, state.last_seq):
+                state = apply(state, event)
+        except IllegalTransition as error:
+            raise StoreError(
+                f"run '{state.run_id}': the log does not follow the stored state ({error})"
+            ) from error
+        return state
+
+    def load_events(self, run_id: str, after_seq: int = 0) -> list[Event]:
+        """A run's log (from `after_seq` on), outputs put back in `step_validated`."""
+        rows = self._read(
+            "SELECT seq, step, attempt, ts, trace_id, type, data FROM events "
+            "WHERE run_id = ? AND seq > ? ORDER BY seq",
+            (run_id, after_seq),
+        )
+        if not rows and after_seq == 0 and not self.has_run(run_id):
+            raise UnknownRun(run_id)
+        parsed = []
+        for seq, step, attempt, ts, trace_id, event_type, data in rows:
+            try:
+                values = json.loads(data)
+                key = values["idempotency_key"] if event_type == StepValidated.TYPE else None
+            except (ValueError, KeyError) as error:
+                raise StoreError(f"run '{run_id}': event {seq} is unreadable ({error})") from error
+            parsed.append((seq, step, attempt, ts, trace_id, event_type, values, key))
+        outputs = self.outputs_by_key(run_id, [key for *_, key in parsed if key is not None])
+        events = []
+        for seq, step, attempt, ts, trace_id, event_type, values, key in parsed:
+            if key is not None:
+                values["output"] = outputs.get(key)
+            try:
+                body = body_from_data(event_type, step, attempt, values)
+            except (ValueError, KeyError, EventFormatError) as error:
+                raise StoreError(f"run '{run_id}': event {seq} is unreadable ({error})") from error
+            events.append(Event(seq, run_id, ts, trace_id, body))
+        return events
+
+    def outputs(self, run_id: str) -> dict[str, Any]:
+        """Every validated output of a run, by idempotency key."""
+        rows = self._read("SELECT idempotency_key, output FROM outputs WHERE run_id = ?", (run_id,))
+        try:
+            return {key: json.loads(text) for key, text in rows}
+        except ValueError as error:
+            raise StoreError(f"run '{run_id}': a stored output is unreadable") from error
+
+    def outputs_by_key(self, run_id: str, keys: Iterable[str]) -> dict[str, Any]:
+        """The validated outputs of a run stored under `keys` (idempotency keys), by key."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, Any] = {}
+        for start in range(0, len(wanted), 500):  # within SQLite's limit on parameters
+            chunk = wanted[start : start + 500]
+            rows = self._read(
+                "SELECT idempotency_key, output FROM outputs WHERE idempotency_key IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for key, text in rows:
+                try:
+                    found[key] = json.loads(text)
+                except ValueError as error:
+                    raise StoreError(f"run '{run_id}': a stored output is unreadable") from error
+        return found
+
+    def list_runs(self, limit: int = 1000) -> list[RunSummary]:
+        rows = self._read(
+            "SELECT run_id, workflow, version, status, parent_run_id, created_ms, updated_ms, "
+            "state FROM runs ORDER BY created_ms DESC, run_id LIMIT ?",
+            (limit,),
+        )
+        summaries = []
+        for run_id, workflow, version, status, parent, created, updated, state in rows:
+            try:
+                stored = RunState.from_json(json.loads(state))
+                if status not in FINAL_STATUSES:  # its log may be ahead of its row
+                    stored = self.load_state(run_id)
+                    updated = stored.updated_ms
+                totals = stored.totals()
+            except (ValueError, KeyError, TypeError, StoreError):
+                totals = {}
+            summaries.append(
+                RunSummary(run_id, workflow, version, status, parent, created, updated, totals)
+            )
+        return summaries
+
+    # -- leases
+
+    def acquire_lease(self, run_id: str, owner: str, now_ms: int) -> leases.LeaseHolder | None:
+        """Take the run's lease for `owner`; None when taken, else who holds it."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT lease_owner, lease_expires_ms FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                raise UnknownRun(run_id)
+            holder, expires = row
+            free = (
+                holder is None
+                or holder == owner
+                or (expires or 0) <= now_ms
+                or leases.holder_is_dead(holder)
+            )
+            if not free:
+                return leases.LeaseHolder(holder, expires or 0)
+            db.execute(
+                "UPDATE runs SET lease_owner = ?, lease_expires_ms = ? WHERE run_id = ?",
+                (owner, now_ms + leases.lease_ms(), run_id),
+            )
+        return None
+
+    def renew_lease(self, run_id: str, owner: str, now_ms: int) -> None:
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE runs SET lease_expires_ms = ? WHERE run_id = ? AND lease_owner = ?",
+                (now_ms + leases.lease_ms(), run_id, owner),
+            )
+            if cursor.rowcount == 0:
+                raise LeaseLost(run_id, None)
+
+    def release_lease(self, run_id: str, owner: str) -> None:
+        held = self._read(
+            "SELECT 1 FROM runs WHERE run_id = ? AND lease_owner = ?", (run_id, owner)
+        )
+        if not held:  # released already (a run's last batch does it): no transaction
+            return
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET lease_owner = NULL, lease_expires_ms = NULL "
+                "WHERE run_id = ? AND lease_owner = ?",
+                (run_id, owner),
+            )
+
+    # -- the inbox: decisions from other processes
+
+    def post_request(
+        self,
+        run_id: str,
+        kind: str,
+        ts: int,
+        step: str | None = None,
+        principal: str | None = None,
+        comment: str | None = None,
+    ) -> int:
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO inbox(run_id, kind, step, principal, comment, ts) "
+                "VALUES (?,?,?,?,?,?)",
+                (run_id, kind, step, principal, comment, ts),
+            )
+            request = cursor.lastrowid
+        assert request is not None
+        return request
+
+    def open_requests(self, run_id: str) -> list[InboxRequest]:
+        rows = self._read(
+            "SELECT id, run_id, kind, step, principal, comment, ts FROM inbox "
+            "WHERE run_id = ? AND outcome IS NULL ORDER BY id",
+            (run_id,),
+        )
+        return [InboxRequest(*row) for row in rows]
+
+    def request_outcome(self, request: int) -> str | None:
+        rows = self._read("SELECT outcome FROM inbox WHERE id = ?", (request,))
+        return rows[0][0] if rows else None
+
+
+class _BatchFailed(Exception):
+    """A lone batch failed: its transaction is rolled back and the error reported."""
+
+    def __init__(self, error: StoreError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _store_error(error: StoreError | sqlite3.Error) -> StoreError:
+    return error if isinstance(error, StoreError) else StoreError(str(error))
+
+
+def _committed(count: int) -> None:
+    """Count durable events; the crash tests' kill hook fires here."""
+    global _events_committed
+    _events_committed += count
+    if _KILL_AFTER and _events_committed >= _KILL_AFTER:
+        os.kill(os.getpid(), signal.SIGKILL)
