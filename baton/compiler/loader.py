@@ -199,10 +199,11 @@ def _too_deep(text: str) -> tuple[int, int] | None:
     the text from there finds the same position as the event stream does on libyaml 0.2.5.
     """
     depth = 0
-    resume_at: yaml.Mark | None = None
+    resume_at: tuple[int, int] | None = None  # (line, column) after the last event
     try:
         for event in yaml.parse(text, Loader=_Loader):
-            resume_at = event.end_mark
+            if event.end_mark is not None:
+                resume_at = event.end_mark.line, event.end_mark.column
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 mark = event.start_mark
@@ -212,7 +213,7 @@ def _too_deep(text: str) -> tuple[int, int] | None:
                 depth -= 1
     except yaml.MarkedYAMLError as error:
         if resume_at is not None and "nesting depth" in (error.problem or ""):
-            return _too_deep_in_flow(text, resume_at.line, resume_at.column, depth)
+            return _too_deep_in_flow(text, *resume_at, depth)
         return None
     except yaml.YAMLError:
         return None
