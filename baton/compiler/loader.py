@@ -199,11 +199,10 @@ def _too_deep(text: str) -> tuple[int, int] | None:
     the text from there finds the same position as the event stream does on libyaml 0.2.5.
     """
     depth = 0
-    resume_at: tuple[int, int] | None = None  # (line, column) after the last event
+    last: yaml.Event | None = None
     try:
         for event in yaml.parse(text, Loader=_Loader):
-            if event.end_mark is not None:
-                resume_at = event.end_mark.line, event.end_mark.column
+            last = event
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 mark = event.start_mark
@@ -212,8 +211,9 @@ def _too_deep(text: str) -> tuple[int, int] | None:
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.MarkedYAMLError as error:
-        if resume_at is not None and "nesting depth" in (error.problem or ""):
-            return _too_deep_in_flow(text, *resume_at, depth)
+        end = last.end_mark if last is not None else None
+        if end is not None and "nesting depth" in (error.problem or ""):
+            return _too_deep_in_flow(text, end.line, end.column, depth)
         return None
     except yaml.YAMLError:
         return None
