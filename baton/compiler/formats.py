@@ -35,11 +35,27 @@ def render_text(diagnostic: Diagnostic, sources: Mapping[str, Sequence[str]]) ->
     out = f"{span}: {diagnostic.rule} {diagnostic.severity.value}: {diagnostic.message}\n"
     lines = sources.get(span.path, ())
     if 0 < span.line <= len(lines):
-        line = lines[span.line - 1].expandtabs(1)
-        out += f"  {line}\n  {' ' * (span.col - 1)}^\n"
+        out += _source_excerpt(lines[span.line - 1].expandtabs(1), span.col)
     for note in diagnostic.notes:
         out += f"  note: {note}\n"
     return out
+
+
+def _source_excerpt(line: str, col: int, width: int = 100) -> str:
+    """The source line and a caret under column `col`; a line longer than `width` is
+    cut to a window of `width` characters around the column, `…` marking each cut.
+
+    >>> print(_source_excerpt("x" * 300 + "!" + "y" * 300, 301), end="")
+      …xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx!yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy…
+                                                         ^
+    """
+    start = 0
+    if len(line) > width:
+        start = min(max(0, col - 1 - width // 2), len(line) - width)
+        end = start + width
+        line = ("…" if start else "") + line[start:end] + ("…" if end < len(line) else "")
+        start -= 1 if start else 0  # the caret moves right past the leading `…`
+    return f"  {line}\n  {' ' * (col - 1 - start)}^\n"
 
 
 def _as_dict(diagnostic: Diagnostic) -> dict[str, object]:
