@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -18,21 +18,28 @@ from baton.compiler.pipeline import UsageError, load_spec_set
 )
 @click.option("--workflow", "name", help="The workflow to draw, when SPEC holds several.")
 def graph_command(spec: str, fmt: str, name: str | None) -> None:
-    """Print the step graph of the workflow in SPEC (a file, or a directory with --workflow)."""
+    """Print the step graph of the workflow in SPEC (a file, or a directory: its one
+    workflow, or the one --workflow names)."""
     try:
         loaded = load_spec_set([spec])
     except UsageError as error:
         raise click.UsageError(str(error)) from error
     workflows = loaded.spec.workflows
     if name is None:
-        shown = os.path.normpath(spec)
-        in_file = [w for w in workflows.values() if w.path == shown]
-        if len(in_file) != 1:
+        # a file's own workflow (it brings its directory along); a directory's, those in it
+        given = Path(spec).resolve()
+        held = [
+            workflows[each]
+            for each in sorted(workflows)
+            if Path(workflows[each].path).resolve() == given
+            or (given.is_dir() and Path(workflows[each].path).resolve().is_relative_to(given))
+        ]
+        if len(held) != 1:
             raise click.UsageError(
-                f"'{spec}' holds {len(in_file)} workflows; name one with --workflow "
+                f"'{spec}' holds {len(held)} workflows; name one with --workflow "
                 f"({', '.join(sorted(workflows)) or 'none found'})"
             )
-        workflow = in_file[0]
+        workflow = held[0]
     elif name in workflows:
         workflow = workflows[name]
     else:
