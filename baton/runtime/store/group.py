@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from baton.runtime.store.records import Batch
-from baton.runtime.store.sqlite import Store
+from baton.runtime.store.sqlite import AfterCommit, Store
 
 
 @dataclass
@@ -32,8 +32,8 @@ class _Waiting:
 class GroupCommit:
     """Commits batches from many threads together, on one shared connection."""
 
-    def __init__(self, path: Path) -> None:
-        self._store = Store(path, shared=True)
+    def __init__(self, path: Path, after_commit: AfterCommit | None = None) -> None:
+        self._store = Store(path, shared=True, after_commit=after_commit)
         self.file_id = _file_id(path)  # the file this connection writes to
         self._leader = threading.Lock()
         self._lock = threading.Lock()  # guards `_waiting`
@@ -96,21 +96,23 @@ class GroupCommit:
 # connection to a database checkpoints its WAL into the file and deletes it, two more
 # fsyncs, which a process running one run after another would pay for every run.
 IDLE_KEPT = 4
-_groups: dict[Path, GroupCommit] = {}  # in use, or idle (least recently used first)
+# by database and `after_commit` hook (one committer per hook: a commit calls one hook)
+_groups: dict[tuple[Path, AfterCommit | None], GroupCommit] = {}  # least recently used first
 _groups_lock = threading.Lock()
 
 
 @contextmanager
-def group_commit(path: Path) -> Iterator[GroupCommit]:
+def group_commit(path: Path, after_commit: AfterCommit | None = None) -> Iterator[GroupCommit]:
     """The process's group committer for the database at `path`, while in use."""
-    key = path.resolve()
+    resolved = path.resolve()
+    key = (resolved, after_commit)
     with _groups_lock:
         group = _groups.pop(key, None)
-        if group is not None and group.users == 0 and group.file_id != _file_id(key):
+        if group is not None and group.users == 0 and group.file_id != _file_id(resolved):
             group.close()  # the file was replaced or removed: never write to the old one
             group = None
         if group is None:
-            group = GroupCommit(key)
+            group = GroupCommit(resolved, after_commit)
         _groups[key] = group  # now the most recently used
         group.users += 1
     try:

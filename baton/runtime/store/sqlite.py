@@ -5,8 +5,8 @@ once, under the step's idempotency key, never inside the event or the state), th
 run's new materialized state and a renewed lease. A batch is all or nothing, so a crash
 leaves the log at a batch boundary and the state always equals the fold of the log.
 
-`BATON_TEST_KILL_AFTER_EVENT=N` makes the process SIGKILL itself right after the commit
-that makes its N-th event durable: the crash-safety tests kill a run at every boundary.
+`after_commit`, if given, is called with the number of events each commit made durable,
+right after it (the crash tests kill the process there: runtime.testing).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -30,13 +29,18 @@ from baton.runtime.core.events import (
 )
 from baton.runtime.core.state import FINAL_STATUSES, RunState
 from baton.runtime.store import lease as leases
+from baton.runtime.store.connection import (
+    ReadOnlyDatabase,
+    is_empty,
+    is_read_only_error,
+    open_for_reading,
+    open_for_writing,
+)
 from baton.runtime.store.errors import LeaseLost, RunExists, StoreError, UnknownRun
 from baton.runtime.store.records import Batch, InboxRequest, RunSummary
-from baton.runtime.store.schema import SchemaTooNew, migrate
 
 DEFAULT_DB = Path(".baton") / "baton.db"
-_KILL_AFTER = int(os.environ.get("BATON_TEST_KILL_AFTER_EVENT", "0") or 0)
-_events_committed = 0  # by this process, for the kill hook
+AfterCommit = Callable[[int], None]  # called with the number of events a commit made durable
 
 
 def db_path(option: str | None = None) -> Path:
@@ -53,30 +57,32 @@ def _dumps(value: Any) -> str:
 
 
 class Store:
-    """A connection to the event store (one per thread, unless `shared`)."""
+    """A connection to the event store (one per thread, unless `shared`).
 
-    def __init__(self, path: Path | str, *, create: bool = True, shared: bool = False) -> None:
+    `create`: create the database if it does not exist. `readonly`: read through a
+    `mode=ro` connection, which never migrates, checkpoints or writes (the read-only
+    commands); a write then fails. `after_commit`: see the module docstring.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        create: bool = True,
+        shared: bool = False,
+        readonly: bool = False,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.after_commit = after_commit
+        self._empty = False  # read-only on a file with no tables yet: it holds no runs
+        if readonly:
+            self._db = open_for_reading(self.path)
+            self._empty = is_empty(self._db)
+            return
         if not create and not self.path.exists():
             raise StoreError(f"database '{self.path}' does not exist")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # `shared`: used from several threads, one at a time (the group committer)
-            self._db = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30.0, check_same_thread=not shared
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            migrate(self._db)
-        except SchemaTooNew as error:
-            raise StoreError(
-                f"database '{self.path}' was written by a newer Baton: {error}"
-            ) from error
-        except (sqlite3.Error, OSError) as error:
-            raise StoreError(
-                f"cannot open database '{self.path}': {error} "
-                "(is it a Baton database? use --db or BATON_DB to choose another)"
-            ) from error
+        self._db = open_for_writing(self.path, shared)
 
     def close(self) -> None:
         self._db.close()
@@ -93,17 +99,28 @@ class Store:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
-            raise StoreError(f"database '{self.path}': {error}") from error
+            raise self._error(error) from error
         try:
             yield self._db
             self._db.execute("COMMIT")
         except BaseException as error:
             self._db.execute("ROLLBACK")
             if isinstance(error, sqlite3.Error):
-                raise StoreError(f"database '{self.path}': {error}") from error
+                raise self._error(error) from error
             raise
 
+    def _error(self, error: sqlite3.Error) -> StoreError:
+        if is_read_only_error(error):
+            return ReadOnlyDatabase(self.path, f"SQLite: {error}")
+        return StoreError(f"database '{self.path}': {error}")
+
+    def _committed(self, count: int) -> None:
+        if self.after_commit is not None and count:
+            self.after_commit(count)
+
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        if self._empty:  # no tables to read (and a read-only store may not create them)
+            return []
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as error:
@@ -116,7 +133,7 @@ class Store:
         with self._write() as db:
             self._insert_run(db, state, owner, now_ms)
             self._insert_events(db, [event])
-        _committed(1)
+        self._committed(1)
 
     def _insert_run(self, db: sqlite3.Connection, state: RunState, owner: str, now_ms: int) -> None:
         if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (state.run_id,)).fetchone():
@@ -161,7 +178,7 @@ class Store:
             return
         with self._write() as db:
             self._append(db, batch)
-        _committed(len(events))
+        self._committed(len(events))
 
     def append_many(self, batches: Sequence[Batch]) -> list[StoreError | None]:
         """Append batches of several runs in one transaction (one fsync for all).
@@ -178,7 +195,7 @@ class Store:
                         raise _BatchFailed(_store_error(error)) from error
             except _BatchFailed as failed:
                 return [failed.error]
-            _committed(len(batches[0].events))
+            self._committed(len(batches[0].events))
             return [None]
         results: list[StoreError | None] = []
         with self._write() as db:
@@ -192,7 +209,9 @@ class Store:
                 else:
                     results.append(None)
                 db.execute("RELEASE batch")
-        _committed(sum(len(b.events) for b, r in zip(batches, results, strict=True) if r is None))
+        self._committed(
+            sum(len(b.events) for b, r in zip(batches, results, strict=True) if r is None)
+        )
         return results
 
     def _append(self, db: sqlite3.Connection, batch: Batch) -> None:
@@ -448,6 +467,20 @@ class Store:
             )
         return None
 
+    def live_lease(self, run_id: str, now_ms: int) -> leases.LeaseHolder | None:
+        """Who drives the run now: a lease that has not expired and whose holder is not
+        a dead process on this host (what `acquire_lease` would not take over); None
+        when nothing drives it. Reads only."""
+        rows = self._read(
+            "SELECT lease_owner, lease_expires_ms FROM runs WHERE run_id = ?", (run_id,)
+        )
+        if not rows:
+            raise UnknownRun(run_id)
+        holder, expires = rows[0]
+        if holder is None or (expires or 0) <= now_ms or leases.holder_is_dead(holder):
+            return None
+        return leases.LeaseHolder(holder, expires or 0)
+
     def renew_lease(self, run_id: str, owner: str, now_ms: int) -> None:
         with self._write() as db:
             cursor = db.execute(
@@ -514,11 +547,3 @@ class _BatchFailed(Exception):
 
 def _store_error(error: StoreError | sqlite3.Error) -> StoreError:
     return error if isinstance(error, StoreError) else StoreError(str(error))
-
-
-def _committed(count: int) -> None:
-    """Count durable events; the crash tests' kill hook fires here."""
-    global _events_committed
-    _events_committed += count
-    if _KILL_AFTER and _events_committed >= _KILL_AFTER:
-        os.kill(os.getpid(), signal.SIGKILL)
