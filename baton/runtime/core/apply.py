@@ -119,11 +119,17 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
             return _put(state, body.step, record)
         case ev.AttemptFailed():
             record = _open_attempt(state, body.step, body.attempt)
-            error = {"failure": body.failure, "message": body.message, "attempt": body.attempt}
+            failed: dict[str, JSON] = {
+                "failure": body.failure,
+                "message": body.message,
+                "attempt": body.attempt,
+            }
+            if body.traceback:
+                failed["traceback"] = body.traceback
             record = evolve(
                 record,
                 attempt_open=False,
-                error=error,
+                error=failed,
                 latency_ms=body.latency_ms,
                 usage=record.usage.plus(body.usage),
             )

@@ -179,6 +179,9 @@ class OutputRejected(EventBody):
 
 @dataclass(frozen=True)
 class AttemptFailed(EventBody):
+    """The agent gave no usable reply. `traceback`: what a python agent raised, from its
+    own code on, bounded (runtime.driver.attempt); None for other failures."""
+
     TYPE: ClassVar[str] = "attempt_failed"
     step: str
     attempt: int
@@ -186,6 +189,7 @@ class AttemptFailed(EventBody):
     message: str
     latency_ms: int = 0
     usage: dict[str, JSON] = field(default_factory=dict)
+    traceback: str | None = None
 
 
 @dataclass(frozen=True)

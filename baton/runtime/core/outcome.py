@@ -37,6 +37,7 @@ class AttemptOutcome:
     received: bool = True
     preview: str = ""
     untrusted_sources: tuple[str, ...] = ()  # the untrusted values its input received
+    traceback: str | None = None  # what a python agent raised, from its own code on
 
 
 def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.EventBody]:
@@ -50,6 +51,7 @@ def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.Eve
                 message=outcome.message,
                 latency_ms=outcome.latency_ms,
                 usage=outcome.usage,
+                traceback=outcome.traceback,
             )
         ]
     received = ev.OutputReceived(

@@ -9,14 +9,16 @@ wrong is an `AttemptOutcome` with its failure class.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baton.runtime.canonical import canonical_json, checksum
 from baton.runtime.core.commands import StartAttempt
 from baton.runtime.core.outcome import AttemptOutcome
-from baton.runtime.model import JSON, FailureClass, Request, Step, Usage, Workflow
+from baton.runtime.model import JSON, AgentKind, FailureClass, Request, Step, Usage, Workflow
 from baton.runtime.render import RenderError, quality_score, render_input
 from baton.runtime.sanitize import sanitizer
 from baton.runtime.taint import untrusted_paths, untrusted_sources
@@ -24,6 +26,9 @@ from baton.runtime.validate import validate
 
 if TYPE_CHECKING:
     from baton.runtime.delegation import DelegationHost
+
+TRACEBACK_CHARS = 8000  # kept of an agent's traceback in its `attempt_failed` event
+_RUNTIME_DIR = str(Path(__file__).resolve().parent.parent)  # Baton's own frames start here
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,12 @@ def execute_attempt(
     """
     started = time.monotonic()
 
-    def failed(failure: FailureClass, message: str, usage: Usage | None = None) -> AttemptOutcome:
+    def failed(
+        failure: FailureClass,
+        message: str,
+        usage: Usage | None = None,
+        agent_traceback: str | None = None,
+    ) -> AttemptOutcome:
         return AttemptOutcome(
             step=step.id,
             attempt=command.attempt,
@@ -80,6 +90,7 @@ def execute_attempt(
             failure=failure,
             message=message,
             received=False,
+            traceback=agent_traceback,
         )
 
     paths = untrusted_paths(workflow) if untrusted is None else tuple(untrusted)
@@ -139,12 +150,14 @@ def execute_attempt(
             if delegations is not None
             else None,
         )
+        binding = workflow.agent(step.agent)
         try:
-            reply = call_agent(AgentCall(workflow.agent(step.agent), request, step.timeout_ms))
+            reply = call_agent(AgentCall(binding, request, step.timeout_ms))
         except AgentFailure as failure:
             if delegations is not None and delegations.denials:
                 return failed(FailureClass.ACL_DENIED, _denied(delegations.denials))
-            return failed(failure.failure, failure.message)
+            raised = failure.__cause__ if binding.kind is AgentKind.PYTHON else None
+            return failed(failure.failure, failure.message, agent_traceback=_traceback(raised))
         finally:
             if delegations is not None:
                 delegations.close()
@@ -161,6 +174,31 @@ def execute_attempt(
         scope,
         untrusted_sources=sources,
     )
+
+
+def _traceback(error: BaseException | None) -> str | None:
+    """The traceback of what a python agent raised (the python adapter keeps it as its
+    failure's cause), from the agent's own code on: Baton's frames that called it are
+    left out, and so are locals. At most TRACEBACK_CHARS, keeping the end, where the
+    exception was raised. None without one (an adapter's own refusal)."""
+    if error is None:
+        return None
+    frames = traceback.extract_tb(error.__traceback__)
+    skip = 0
+    while skip < len(frames) and _callers_frame(frames[skip].filename):
+        skip += 1
+    shown = traceback.TracebackException.from_exception(error)
+    shown.stack = traceback.StackSummary.from_list(frames[skip:])
+    text = "".join(shown.format())
+    if len(text) > TRACEBACK_CHARS:
+        cut = len(text) - TRACEBACK_CHARS
+        text = f"[{cut} characters cut]\n" + text[cut:]
+    return text
+
+
+def _callers_frame(filename: str) -> bool:
+    """A frame of Baton's runtime or of the import machinery, which called the agent."""
+    return filename.startswith((_RUNTIME_DIR, "<frozen importlib"))
 
 
 def _denied(denials: list[str]) -> str:
