@@ -100,10 +100,6 @@ Command = (
     | Wait
 )
 
-# commands that need no I/O beyond appending their event: a process that holds a run's
-# lease only to record a decision (`baton approve`, `baton cancel`) may execute these
-BOOKKEEPING = (RequestApproval, CommitStep, SkipStep, FailStep, FinishRun)
-
 
 def event_for(command: Command, now_ms: int, jitter_sample: float = 0.0) -> ev.EventBody | None:
     """The event recording `command` (None for `Wait`, which records nothing)."""
