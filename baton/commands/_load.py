@@ -4,7 +4,9 @@ a `module:attribute` holding a `runtime.Workflow` (workflows built by hand, test
 A spec file is compiled in memory (nothing is written); lint errors stop the command
 (exit 1) with the findings. The run is pinned to the spec's sha256 and the compiled
 module's source, and remembers how to find its spec again (`LoadedWorkflow.spec`), so
-`baton resume RUN` needs no arguments beyond the run id.
+`baton resume RUN` needs no arguments beyond the run id. The compiled source shows spec
+paths relative to the spec's own directory, so the pin is the same from any working
+directory (a `baton resume` elsewhere, a Temporal worker on another machine).
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ from types import ModuleType
 
 import click
 
-from baton.runtime.api import LoadedWorkflow
-from baton.runtime.core.plan import workflow_pin
-from baton.runtime.model import Workflow
+from baton.runtime.api import LoadedWorkflow, Workflow, workflow_pin
 
 
 class LintFailed(click.ClickException):
@@ -30,11 +30,6 @@ class LintFailed(click.ClickException):
 
     def show(self, file: object = None) -> None:
         click.echo(self.message, err=True, nl=False)
-
-
-def load_workflow(spec: str) -> Workflow:
-    """The workflow SPEC names (a file, a compiled name, or module:attribute)."""
-    return load_spec(spec).workflow
 
 
 def load_spec(spec: str) -> LoadedWorkflow:
@@ -51,10 +46,15 @@ def load_spec(spec: str) -> LoadedWorkflow:
 
 def _compile(path: Path) -> dict[str, tuple[Workflow, str]]:
     """Compile the workflows of one spec file in memory: name -> (workflow, source)."""
-    from baton.compiler.codegen import compile_specs, load_workflow_from_source
+    from baton.compiler.codegen import (
+        compile_specs,
+        load_workflow_from_source,
+        paths_shown_relative_to,
+    )
     from baton.compiler.formats import render
 
-    result = compile_specs([str(path)])
+    with paths_shown_relative_to(path.parent):
+        result = compile_specs([str(path)])
     errors = [d for d in result.diagnostics if d.severity.value == "error"]
     if errors:
         raise LintFailed(render(errors, "text", result.sources) + f"{path}: not run: lint errors\n")

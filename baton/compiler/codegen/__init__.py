@@ -20,7 +20,7 @@ from baton.compiler.codegen.emit import GENERATED_MARK, emit_workflow, top_level
 from baton.compiler.codegen.literals import string
 from baton.compiler.codegen.naming import Namer, lower_snake
 from baton.compiler.codegen.sections import allow_long_lines
-from baton.compiler.codegen.stepdefs import CodegenError, display_path
+from baton.compiler.codegen.stepdefs import CodegenError, display_path, paths_shown_relative_to
 from baton.compiler.diagnostics import Diagnostic, Severity
 from baton.compiler.pipeline import LintOptions, lint
 
@@ -131,4 +131,5 @@ __all__ = [
     "load_module_from_source",
     "load_workflow_from_source",
     "package_init",
+    "paths_shown_relative_to",
 ]

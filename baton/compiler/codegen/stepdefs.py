@@ -10,6 +10,9 @@ attribute name.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from baton.compiler import ir
@@ -45,10 +48,30 @@ def member(enum: str, table: dict[str, str], spec_value: str) -> Doc:
     return Text(f"rt.{enum}.{table[spec_value]}")
 
 
+# The directory spec paths are shown relative to while compiling in memory (`baton run
+# SPEC`): the spec's own, so that the compiled source, and the run's pin over it, are the
+# same whatever the working directory (a context variable: compiles run on many threads).
+_display_root: ContextVar[str | None] = ContextVar("display_root", default=None)
+
+
+@contextmanager
+def paths_shown_relative_to(directory: Path) -> Iterator[None]:
+    """Show spec paths relative to `directory` in the code compiled within."""
+    token = _display_root.set(str(directory.resolve()))
+    try:
+        yield
+    finally:
+        _display_root.reset(token)
+
+
 def display_path(path: str) -> str:
     """A spec path as generated code shows it: relative to the working directory when it
-    can be, so no absolute path of the machine that compiled ends up in a checked-in file.
+    can be, so no absolute path of the machine that compiled ends up in a checked-in file
+    (relative to the directory `paths_shown_relative_to` names, if any: always).
     """
+    root = _display_root.get()
+    if root is not None:
+        return os.path.relpath(Path(path).resolve(), root).replace(os.sep, "/")
     if Path(path).is_absolute():
         relative = os.path.relpath(path)
         if not relative.startswith(".."):
