@@ -1,4 +1,5 @@
-"""`--backend local|temporal` for the run commands, and the calls that differ by backend.
+"""`--backend local|temporal` for the run commands: the options, and the runtime backend
+(runtime.backend) they choose, passed to the command as `backend`.
 
 The local backend is the SQLite database (`--db`); the Temporal backend is a cluster
 (`--address`, `--namespace`) whose workers (`baton worker`) poll `--task-queue`. Each
@@ -12,46 +13,32 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import click
 
-from baton.commands._common import database
-from baton.commands._load import load_spec
-from baton.runtime import api
-from baton.runtime.core.state import RunState
-from baton.runtime.model import JSON
-
-if TYPE_CHECKING:
-    from baton.runtime.temporal.client import Target
+from baton.commands._common import database, db_option
+from baton.runtime.backend import Backend, LocalBackend, TemporalBackend
+from baton.runtime.testing import HookError, kill_after_event_hook
 
 F = TypeVar("F", bound=Callable[..., Any])
 HEARTBEAT_ENV = "BATON_TEMPORAL_HEARTBEAT_MS"  # how soon a dead worker's attempt reruns
 
 
-@dataclass(frozen=True)
-class Backend:
-    """Which backend a command talks to, and where the Temporal one is."""
+def local_backend(db: str | None) -> LocalBackend:
+    """The database `--db` names, with the crash tests' hook if their variable asks."""
+    try:
+        hook = kill_after_event_hook()
+    except HookError as error:
+        raise click.UsageError(str(error)) from None
+    return LocalBackend(database(db), after_commit=hook)
 
-    name: str = "local"
-    address: str | None = None
-    namespace: str = "default"
-    task_queue: str = "baton"
 
-    @property
-    def temporal(self) -> bool:
-        return self.name == "temporal"
-
-    def target(self) -> Target:
-        from baton.runtime.temporal.client import Target
-
-        if not self.address:
-            raise click.UsageError(
-                "--backend temporal needs --address HOST:PORT (or BATON_TEMPORAL_ADDRESS)"
-            )
-        return Target(self.address, self.namespace, self.task_queue)
+def temporal_backend(address: str | None, namespace: str, task_queue: str) -> TemporalBackend:
+    heartbeat = os.environ.get(HEARTBEAT_ENV, "").strip()
+    if heartbeat and not heartbeat.isdigit():
+        raise click.UsageError(f"{HEARTBEAT_ENV} must be a number of milliseconds")
+    return TemporalBackend(address, namespace, task_queue, int(heartbeat) if heartbeat else None)
 
 
 def temporal_options(command: F) -> F:
@@ -84,22 +71,27 @@ def temporal_options(command: F) -> F:
 
 
 def backend_options(command: F) -> F:
-    """`--backend` and the Temporal options, passed to the command as `backend`."""
+    """`--backend`, `--db` and the Temporal options, passed to the command as `backend`."""
 
     @functools.wraps(command)
     def wrapper(
         *args: Any,
         backend: str,
+        db: str | None,
         address: str | None,
         namespace: str,
         task_queue: str,
         **kwargs: Any,
     ) -> Any:
-        chosen = Backend(backend, address, namespace, task_queue)
+        chosen: Backend = (
+            temporal_backend(address, namespace, task_queue)
+            if backend == "temporal"
+            else local_backend(db)
+        )
         return command(*args, backend=chosen, **kwargs)
 
     wrapped = cast(F, temporal_options(wrapper))
-    return click.option(
+    wrapped = click.option(
         "--backend",
         type=click.Choice(["local", "temporal"]),
         envvar="BATON_BACKEND",
@@ -107,108 +99,4 @@ def backend_options(command: F) -> F:
         show_default=True,
         help="Where runs live: the local database or a Temporal cluster (or $BATON_BACKEND).",
     )(wrapped)
-
-
-# -- loading workflows for Temporal
-
-
-def load_pinned(spec: str) -> api.LoadedWorkflow:
-    """`load_spec`, with a pin that does not depend on the working directory.
-
-    Generated code names its spec files relative to the working directory, and a pin
-    covers the generated code; the process that starts a run and the workers that run
-    it rarely share one. So a spec file is compiled from its own directory (on the
-    command line's one thread, before any worker thread exists).
-    """
-    path = Path(spec)
-    if not path.is_file():
-        return load_spec(spec)
-    absolute = path.resolve()
-    previous = Path.cwd()
-    os.chdir(absolute.parent)
-    try:
-        return load_spec(str(absolute))
-    finally:
-        os.chdir(previous)
-
-
-def load_by_name(spec: str) -> api.LoadedWorkflow:
-    """What a worker may load on demand: compiled workflow names and `module:attribute`
-    (spec files are given to `baton worker` when it starts: see `load_pinned`)."""
-    if Path(spec).is_file() or Path(spec).is_absolute():
-        raise api.RunError(f"spec file {spec} was not given to this worker")
-    return load_spec(spec)
-
-
-# -- the calls that differ by backend
-
-
-def get_state(backend: Backend, db: str | None, run_id: str) -> RunState:
-    if not backend.temporal:
-        return api.get_state(database(db), run_id)
-    from baton.runtime.temporal import client
-
-    return client.blocking(client.with_client(backend.target(), lambda c: client.state(c, run_id)))
-
-
-def get_events(backend: Backend, db: str | None, run_id: str) -> list[dict[str, JSON]]:
-    if not backend.temporal:
-        return api.get_events(database(db), run_id)
-    from baton.runtime.temporal import client
-
-    return client.blocking(client.with_client(backend.target(), lambda c: client.events(c, run_id)))
-
-
-def decide(
-    backend: Backend,
-    db: str | None,
-    kind: str,
-    run_id: str,
-    step: str | None,
-    principal: str,
-    comment: str,
-) -> str:
-    """approve | reject | cancel: "applied", or what happened instead."""
-    if not backend.temporal:
-        if kind == "cancel":
-            return api.cancel(database(db), run_id, by=principal)
-        decision = api.approve if kind == "approve" else api.reject
-        assert step is not None
-        return decision(database(db), run_id, step, principal, comment)
-    from baton.runtime.temporal import client
-
-    return client.blocking(
-        client.with_client(
-            backend.target(),
-            lambda c: client.decide(c, run_id, kind, step, principal, comment),
-        )
-    )
-
-
-def existing_run(backend: Backend, run_id: str) -> RunState | None:
-    """The run `run_id` on Temporal if it was ever started, else None."""
-    try:
-        return get_state(backend, None, run_id)
-    except api.UnknownRun:
-        return None
-
-
-def start_and_watch(
-    backend: Backend,
-    loaded: api.LoadedWorkflow,
-    inputs: JSON,
-    run_id: str,
-    detach: bool,
-    on_event: Callable[..., None],
-) -> tuple[RunState, bool]:
-    """Start a run on Temporal and follow it: its state, and whether it detached."""
-    from baton.runtime.temporal import client
-    from baton.runtime.temporal.messages import DEFAULT_HEARTBEAT_MS
-
-    heartbeat_ms = int(os.environ.get(HEARTBEAT_ENV) or DEFAULT_HEARTBEAT_MS)
-
-    async def go(connection: Any) -> tuple[RunState, bool]:
-        await client.start(connection, backend.target(), loaded, inputs, run_id, heartbeat_ms)
-        return await client.watch(connection, run_id, detach=detach, on_event=on_event)
-
-    return client.blocking(client.with_client(backend.target(), go))
+    return db_option(wrapped)

@@ -11,8 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from baton.runtime.api import RunError
-from baton.runtime.store import StoreError, db_path
+from baton.runtime.api import RunError, StoreError, db_path, lone_surrogate
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -61,23 +60,63 @@ def database(option: str | None) -> Path:
 
 
 def parse_input(text: str | None) -> Any:
-    """`--input JSON` or `--input @file.json`; None when not given."""
+    """`--input JSON` or `--input @file.json`; None when not given.
+
+    The text must be UTF-8 and the value Unicode: an undecodable byte (in the file, or in
+    the argument, where Python keeps it as a lone surrogate) or a `\\udXXX` escape of a
+    lone surrogate is refused here, naming where it is, before anything is written.
+    """
     if text is None:
         return None
     source = "--input"
     if text.startswith("@"):
         path = Path(text[1:])
         try:
-            text = path.read_text("utf-8")
+            data = path.read_bytes()
         except OSError as error:
-            raise click.UsageError(f"cannot read input file '{path}': {error.strerror}") from None
-        source = str(path)
+            raise Refused(f"cannot read input file '{path}': {error.strerror}") from None
+        source = f"input file '{path}'"
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            raise Refused(
+                f"{source} is not UTF-8: byte 0x{data[error.start]:02x} at offset "
+                f"{error.start} (line {line}) cannot be decoded"
+            ) from None
+    else:
+        undecodable = lone_surrogate(text)
+        if undecodable is not None:  # a byte that was not UTF-8, as the OS gave it to us
+            index = text.index(undecodable[1])
+            raise Refused(
+                f"--input is not UTF-8: {_byte_of(undecodable[1])} at character {index + 1} "
+                "cannot be decoded"
+            )
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise click.UsageError(
+        raise Refused(
             f"{source} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
         ) from None
+    except RecursionError:
+        raise Refused(f"{source} is nested too deeply to read") from None
+    found = lone_surrogate(value)
+    if found is not None:
+        pointer, character = found
+        raise Refused(
+            f"{source} is not valid Unicode: the string at {pointer or '(root)'} holds the "
+            f"lone surrogate \\u{ord(character):04x} (half of a UTF-16 pair, not a character)"
+        )
+    return value
+
+
+def _byte_of(character: str) -> str:
+    """How an undecodable byte reads: Python's surrogateescape keeps byte 0xNN of a
+    command-line argument as the character U+DCNN."""
+    code = ord(character)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"byte 0x{code - 0xDC00:02x}"
+    return f"the lone surrogate \\u{code:04x}"
 
 
 def clock(ms: int | None) -> str:

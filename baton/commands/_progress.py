@@ -1,7 +1,9 @@
 """Live progress of a run: a rich table on a terminal, plain lines when piped.
 
 Both read the same committed events (the driver calls them after each commit, possibly
-from a child run's thread, hence the lock). Plain lines are stable enough to grep.
+from a child run's thread, hence the lock). Plain lines are stable enough to grep. How
+the followed run ended is left to the command's closing line, printed once; a child
+run's end is a progress line like any other.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 import click
 
 from baton.commands._common import compact, duration
-from baton.runtime.core import events as ev
-from baton.runtime.core.state import RunState
+from baton.runtime.api import RunState
+from baton.runtime.api import events as ev
 
 
 def describe(event: ev.Event, state: RunState) -> str | None:
@@ -105,9 +107,9 @@ class Progress:
             self._display.stop()
 
     def __call__(self, event: ev.Event, state: RunState) -> None:
-        line = describe(event, state)
+        top = self.run_id is None or event.run_id == self.run_id
+        line = None if top and event.type in ev.TERMINAL_EVENTS else describe(event, state)
         with self._lock:
-            top = self.run_id is None or event.run_id == self.run_id
             if self._display is None:
                 if line is not None:
                     click.echo(line if top else f"[{event.run_id}] {line}")

@@ -12,9 +12,10 @@ import getpass
 
 import click
 
-from baton.commands._backend import Backend, backend_options
-from baton.commands._backend import decide as send_decision
-from baton.commands._common import db_option, refusals
+from baton.commands._backend import backend_options
+from baton.commands._common import refusals
+from baton.runtime import api
+from baton.runtime.backend import Backend
 
 
 def _decision(kind: str) -> click.Command:
@@ -25,13 +26,10 @@ def _decision(kind: str) -> click.Command:
     @click.argument("step")
     @click.option("--as", "principal", required=True, help="Who decides (must hold the role).")
     @click.option("--comment", default="", help="Why; kept in the event log.")
-    @db_option
     @backend_options
     @refusals
-    def command(
-        run_id: str, step: str, principal: str, comment: str, db: str | None, backend: Backend
-    ) -> None:
-        outcome = send_decision(backend, db, kind, run_id, step, principal, comment)
+    def command(run_id: str, step: str, principal: str, comment: str, backend: Backend) -> None:
+        outcome = backend.decide(kind, run_id, step, principal, comment)
         past = "approved" if kind == "approve" else "rejected"
         done = f"step {step} {past} by {principal}" if outcome == "applied" else outcome
         click.echo(f"{run_id}: {done}")
@@ -40,18 +38,17 @@ def _decision(kind: str) -> click.Command:
     return command
 
 
-approve_command = _decision("approve")
-reject_command = _decision("reject")
+approve_command = _decision(api.APPROVE)
+reject_command = _decision(api.REJECT)
 
 
 @click.command("cancel")
 @click.argument("run_id", metavar="RUN")
-@db_option
 @backend_options
 @refusals
-def cancel_command(run_id: str, db: str | None, backend: Backend) -> None:
+def cancel_command(run_id: str, backend: Backend) -> None:
     """Cancel RUN: every step still in motion is cancelled."""
-    outcome = send_decision(backend, db, "cancel", run_id, None, _user(), "")
+    outcome = backend.decide(api.CANCEL, run_id, None, _user(), "")
     click.echo(f"{run_id}: {'cancelled' if outcome == 'applied' else outcome}")
 
 

@@ -1,5 +1,5 @@
 """`baton runs`, `baton status RUN`, `baton show RUN`, `baton events RUN`: read-only views
-of the run database (they never create one)."""
+of the runs (they never create a database, and open one read-only)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import json
 
 import click
 
-from baton.commands._backend import Backend, backend_options, get_events, get_state
-from baton.commands._common import clock, compact, database, db_option, duration, refusals
+from baton.commands._backend import backend_options, local_backend
+from baton.commands._common import clock, compact, db_option, duration, refusals
 from baton.runtime import api
-from baton.runtime.checksums import step_mismatches
-from baton.runtime.core.state import RunState
+from baton.runtime.backend import Backend
 
 
 @click.command("runs")
@@ -19,7 +18,7 @@ from baton.runtime.core.state import RunState
 @refusals
 def runs_command(db: str | None) -> None:
     """List runs, newest first: status, steps, duration, tokens and cost."""
-    summaries = api.list_runs(database(db))
+    summaries = local_backend(db).runs()
     if not summaries:
         click.echo("no runs")
         return
@@ -47,12 +46,11 @@ def runs_command(db: str | None) -> None:
 
 @click.command("status")
 @click.argument("run_id", metavar="RUN")
-@db_option
 @backend_options
 @refusals
-def status_command(run_id: str, db: str | None, backend: Backend) -> None:
+def status_command(run_id: str, backend: Backend) -> None:
     """The run's status and each step's state."""
-    state = get_state(backend, db, run_id)
+    state = backend.state(run_id)
     click.echo(_headline(state))
     for step in state.plan:
         record = state.steps[step]
@@ -64,22 +62,25 @@ def status_command(run_id: str, db: str | None, backend: Backend) -> None:
         elif record.skip_reason:
             detail = f" ({record.skip_reason})"
         click.echo(f"  {step}: {record.state.value}{detail}")
+    if backend.idle(state):
+        click.echo(
+            f"idle: no process is driving this run; continue it with `baton resume {run_id}`"
+        )
 
 
 @click.command("show")
 @click.argument("run_id", metavar="RUN")
 @click.option("--json", "as_json", is_flag=True, help="The materialized state (state.json).")
-@db_option
 @backend_options
 @refusals
-def show_command(run_id: str, as_json: bool, db: str | None, backend: Backend) -> None:
+def show_command(run_id: str, as_json: bool, backend: Backend) -> None:
     """The run's materialized state: steps, outputs, checksums, usage, totals."""
-    state = get_state(backend, db, run_id)
+    state = backend.state(run_id)
     if as_json:
         click.echo(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
         return
     click.echo(_headline(state))
-    tampered = {m.step: m for m in step_mismatches(state)}
+    tampered = {m.step: m for m in api.step_mismatches(state)}
     click.echo(f"  spec: {state.spec} (sha256 {state.spec_sha256[:16]}...)")
     click.echo(f"  inputs: {compact(state.inputs)}")
     for step in state.plan:
@@ -119,12 +120,11 @@ def show_command(run_id: str, as_json: bool, db: str | None, backend: Backend) -
 @click.command("events")
 @click.argument("run_id", metavar="RUN")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of the events.")
-@db_option
 @backend_options
 @refusals
-def events_command(run_id: str, as_json: bool, db: str | None, backend: Backend) -> None:
+def events_command(run_id: str, as_json: bool, backend: Backend) -> None:
     """The run's event log, in order."""
-    events = get_events(backend, db, run_id)
+    events = backend.events(run_id)
     if as_json:
         click.echo(json.dumps(events, indent=2, ensure_ascii=False))
         return
@@ -133,13 +133,17 @@ def events_command(run_id: str, as_json: bool, db: str | None, backend: Backend)
         if event["attempt"] is not None:
             where += f"#{event['attempt']}"
         data = {k: v for k, v in event["data"].items() if v not in (None, "", [], {}, False)}
+        trace = data.pop("traceback", None)  # an agent's own: in full, below its event
         click.echo(
             f"{event['seq']:>4}  {clock(event['ts'])}  {event['type']:<20} {where:<20} "
             f"{compact(data, 100)}"
         )
+        if isinstance(trace, str):
+            for line in trace.rstrip("\n").splitlines():
+                click.echo(f"      | {line}")
 
 
-def _headline(state: RunState) -> str:
+def _headline(state: api.RunState) -> str:
     line = f"run {state.run_id}: {state.workflow} v{state.version}, {state.status}"
     error = (state.error or {}).get("message")
     return line + (f": {error}" if error else "")

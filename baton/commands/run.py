@@ -1,4 +1,4 @@
-"""`baton run SPEC` and `baton resume RUN`: drive a run on the local backend.
+"""`baton run SPEC` and `baton resume RUN`: start a run, or continue one, and follow it.
 
 Exit codes: 0 the run succeeded, 1 it failed (or was cancelled, or the spec has lint
 errors), 2 a usage error or a refusal, 3 it waits for an approval (with `--detach`).
@@ -6,34 +6,26 @@ errors), 2 a usage error or a refusal, 3 it waits for an approval (with `--detac
 
 from __future__ import annotations
 
-import atexit
 import signal
 import sys
+from typing import NoReturn
 
 import click
 
-from baton.commands._backend import (
-    Backend,
-    backend_options,
-    existing_run,
-    load_pinned,
-    start_and_watch,
-)
+from baton.commands._backend import backend_options
 from baton.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_WAITING,
     Refused,
     compact,
-    database,
-    db_option,
     parse_input,
     refusals,
 )
 from baton.commands._load import load_spec
 from baton.commands._progress import Progress
 from baton.runtime import api
-from baton.runtime.core.state import RunState
+from baton.runtime.backend import Backend, Follow
 
 
 @click.command("run")
@@ -43,7 +35,6 @@ from baton.runtime.core.state import RunState
 @click.option("--dry-run", is_flag=True, help="Print the plan; call no agent, write nothing.")
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
 @click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
-@db_option
 @backend_options
 @refusals
 def run_command(
@@ -53,41 +44,31 @@ def run_command(
     dry_run: bool,
     detach: bool,
     log_json: bool,
-    db: str | None,
     backend: Backend,
 ) -> None:
     """Run the workflow in SPEC (a spec file or a compiled workflow's name)."""
     _terminate_gracefully()
     inputs = parse_input(input_text)
-    loaded = load_pinned(spec) if backend.temporal else load_spec(spec)
+    loaded = load_spec(spec)
     if dry_run:
         _dry_run(loaded, inputs)
         return
     inputs = {} if inputs is None else inputs
-    if backend.temporal:
-        _run_on_temporal(backend, loaded, inputs, run_id, detach)
-    path = database(db)
-    if run_id is not None and path.exists():
+    if run_id is not None:
         api.check_run_id(run_id)
-        try:
-            existing = api.get_state(path, run_id)
-        except api.UnknownRun:
-            existing = None
+        existing = backend.existing(run_id)
         if existing is not None:
-            click.echo(f"run {run_id} already exists ({existing.status}); not started again")
-            sys.exit(_exit_code(existing, detached=existing.status == "waiting"))
+            _not_again(run_id, existing)
     run_id = run_id or api.new_run_id(loaded.workflow.name)
     try:
         with Progress(run_id, live=False if log_json else None) as progress:
-            options = api.DriverOptions(detach=detach, on_event=_observers(progress, log_json))
-            result = api.start_run(path, loaded, inputs, run_id, options)
-    except api.RunExists:
-        state = api.get_state(path, run_id)  # started by another process just now
-        click.echo(f"run {run_id} already exists ({state.status}); not started again")
-        sys.exit(_exit_code(state, detached=state.status == "waiting"))
+            follow = Follow(detach, api.observers(progress, sys.stderr if log_json else None))
+            result = backend.start(loaded, inputs, run_id, follow)
+    except api.RunExists:  # started by another process just now
+        _not_again(run_id, backend.existing(run_id))
     except KeyboardInterrupt:
-        _interrupted(run_id)
-    _finish(result.state, result.detached)
+        _interrupted(backend, run_id)
+    _finish(backend, result)
 
 
 @click.command("resume")
@@ -99,67 +80,30 @@ def run_command(
 )
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
 @click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
-@db_option
+@backend_options
 @refusals
 def resume_command(
-    run_id: str, allow_spec_change: bool, detach: bool, log_json: bool, db: str | None
+    run_id: str, allow_spec_change: bool, detach: bool, log_json: bool, backend: Backend
 ) -> None:
     """Continue RUN from where its log ends; committed steps never run again."""
     _terminate_gracefully()
-    path = database(db)
     try:
         with Progress(run_id, live=False if log_json else None) as progress:
-            options = api.DriverOptions(detach=detach, on_event=_observers(progress, log_json))
-            result = api.resume_run(path, run_id, _load_again, allow_spec_change, options)
+            follow = Follow(detach, api.observers(progress, sys.stderr if log_json else None))
+            result = backend.resume(run_id, _load_again, allow_spec_change, follow)
     except KeyboardInterrupt:
-        _interrupted(run_id)
-    _finish(result.state, result.detached)
+        _interrupted(backend, run_id)
+    _finish(backend, result)
 
 
-def _run_on_temporal(
-    backend: Backend, loaded: api.LoadedWorkflow, inputs: object, run_id: str | None, detach: bool
-) -> None:
-    """`baton run --backend temporal`: the run id is the workflow id, so Temporal itself
-    refuses a second start of it; the workers (`baton worker`) drive the run."""
-    if run_id is not None:
-        api.check_run_id(run_id)
-    run_id = run_id or api.new_run_id(loaded.workflow.name)
-    try:
-        with Progress(run_id) as progress:
-            state, detached = start_and_watch(backend, loaded, inputs, run_id, detach, progress)
-    except api.RunExists:
-        existing = existing_run(backend, run_id)
-        status = existing.status if existing is not None else "unknown"
-        click.echo(f"run {run_id} already exists ({status}); not started again")
-        if existing is None:
-            sys.exit(EXIT_FAILED)
-        sys.exit(_exit_code(existing, detached=existing.status == "waiting"))
-    except KeyboardInterrupt:
-        click.echo(f"interrupted; run {run_id} goes on in Temporal", err=True)
-        sys.exit(130)
-    if detached:  # its workers go on by themselves once decided: no `baton resume`
-        waiting = [
-            f"{step} (role '{record.approval.role}')"
-            for step, record in state.steps.items()
-            if record.approval is not None and record.approval.decision is None
-        ]
-        click.echo(
-            f"run {run_id} is waiting for a decision on {', '.join(waiting)}; decide with "
-            f"`baton approve {run_id} STEP --as PRINCIPAL --backend temporal` (or reject)"
-        )
-        sys.exit(EXIT_WAITING)
-    _finish(state, detached=False)
-
-
-def _observers(progress: Progress, log_json: bool) -> api.OnEvent:
-    """Progress output, and the JSON attempt log if asked for; spans are exported when
-    a run ends if the OTEL_* variables ask for them (runtime.telemetry)."""
-    from baton.runtime import telemetry
-    from baton.runtime.attempt_log import AttemptLog, fan_out
-
-    if telemetry.configure_from_env():
-        atexit.register(telemetry.shutdown)  # flush the exporter before the process exits
-    return fan_out(progress, AttemptLog(sys.stderr) if log_json else None)
+def _not_again(run_id: str, existing: api.RunState | None) -> NoReturn:
+    """An id that was used already: say so, and exit as that run stands (1 if it cannot
+    be read)."""
+    status = existing.status if existing is not None else "unknown"
+    click.echo(f"run {run_id} already exists ({status}); not started again")
+    if existing is None:
+        sys.exit(EXIT_FAILED)
+    sys.exit(_exit_code(existing, detached=existing.status == "waiting"))
 
 
 def _load_again(spec: str) -> api.LoadedWorkflow:
@@ -171,19 +115,15 @@ def _load_again(spec: str) -> api.LoadedWorkflow:
 
 
 def _dry_run(loaded: api.LoadedWorkflow, inputs: object) -> None:
-    from baton.runtime.driver.dryrun import describe, dry_run
-
-    if inputs is not None:
-        api.validate_inputs(loaded.workflow, inputs)
-    plan = dry_run(loaded.workflow, inputs)
-    for line in describe(plan):
+    lines, problems = api.dry_run(loaded.workflow, inputs)
+    for line in lines:
         click.echo(line)
-    if plan.problems:
-        raise Refused("the plan has errors:\n  " + "\n  ".join(plan.problems))
+    if problems:
+        raise Refused("the plan has errors:\n  " + "\n  ".join(problems))
     click.echo("dry run: no agent called, nothing written")
 
 
-def _exit_code(state: RunState, detached: bool) -> int:
+def _exit_code(state: api.RunState, detached: bool) -> int:
     if state.status == "succeeded":
         return EXIT_OK
     if state.status in ("failed", "cancelled"):
@@ -191,26 +131,34 @@ def _exit_code(state: RunState, detached: bool) -> int:
     return EXIT_WAITING if detached else EXIT_OK
 
 
-def _finish(state: RunState, detached: bool) -> None:
-    """The closing line, and the exit code that says how the run ended."""
+def _finish(backend: Backend, result: api.DriveResult) -> NoReturn:
+    """The closing line (the progress lines leave it to this one), and the exit code
+    that says how the run ended."""
+    state = result.state
     if state.status == "succeeded":
         click.echo(f"run {state.run_id} succeeded; result: {compact(state.result, 400)}")
     elif state.status in ("failed", "cancelled"):
         message = (state.error or {}).get("message", "")
         click.echo(f"run {state.run_id} {state.status}" + (f": {message}" if message else ""))
-    elif detached:
+    elif result.detached:
         waiting = [
             f"{step} (role '{record.approval.role}')"
             for step, record in state.steps.items()
             if record.approval is not None and record.approval.decision is None
         ]
         what = ", ".join(waiting) or "a child run"
+        if backend.drives_itself:  # its workers go on by themselves once decided
+            then = ""
+            flag = f" --backend {backend.name}"
+        else:
+            then = f", then `baton resume {state.run_id}`"
+            flag = ""
         click.echo(
             f"run {state.run_id} is waiting for a decision on {what}; "
-            f"decide with `baton approve {state.run_id} STEP --as PRINCIPAL` "
-            f"(or reject), then `baton resume {state.run_id}`"
+            f"decide with `baton approve {state.run_id} STEP --as PRINCIPAL{flag}` "
+            f"(or reject){then}"
         )
-    sys.exit(_exit_code(state, detached))
+    sys.exit(_exit_code(state, result.detached))
 
 
 def _terminate_gracefully() -> None:
@@ -223,9 +171,12 @@ def _terminate_gracefully() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _interrupted(run_id: str) -> None:
-    click.echo(
-        f"interrupted; run {run_id} keeps its progress: continue with `baton resume {run_id}`",
-        err=True,
-    )
+def _interrupted(backend: Backend, run_id: str) -> NoReturn:
+    if backend.drives_itself:
+        click.echo(f"interrupted; run {run_id} goes on in Temporal", err=True)
+    else:
+        click.echo(
+            f"interrupted; run {run_id} keeps its progress: continue with `baton resume {run_id}`",
+            err=True,
+        )
     sys.exit(130)

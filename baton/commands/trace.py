@@ -14,9 +14,9 @@ import shutil
 
 import click
 
-from baton.commands._common import compact, database, db_option, duration, refusals
-from baton.runtime import api
-from baton.runtime.timeline import Attempt, StepTimeline, Timeline
+from baton.commands._backend import local_backend
+from baton.commands._common import compact, db_option, duration, refusals
+from baton.runtime.api import Attempt, StepTimeline, Timeline
 
 BAR_OK, BAR_FAILED, BAR_RETRY, BAR_WAIT = "█", "▒", "░", "·"
 
@@ -29,7 +29,7 @@ BAR_OK, BAR_FAILED, BAR_RETRY, BAR_WAIT = "█", "▒", "░", "·"
 @refusals
 def trace_command(run_id: str, as_json: bool, width: int | None, db: str | None) -> None:
     """Show RUN as a timeline: steps as bars on a time axis, attempts, waits, retries."""
-    timeline = api.get_timeline(database(db), run_id)
+    timeline = local_backend(db).timeline(run_id)
     if as_json:
         click.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
         return

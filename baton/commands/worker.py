@@ -16,19 +16,17 @@ run again by another worker, under the same idempotency key.
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import os
-import signal
 import socket
 from pathlib import Path
-from typing import Any
 
 import click
 
-from baton.commands._backend import load_by_name, load_pinned, temporal_options
-from baton.commands._common import Refused
+from baton.commands._backend import temporal_backend, temporal_options
+from baton.commands._common import refusals
+from baton.commands._load import load_spec
 from baton.runtime.api import LoadedWorkflow, RunError
+from baton.runtime.backend import serve_temporal_worker
 
 
 @click.command("worker")
@@ -55,6 +53,7 @@ from baton.runtime.api import LoadedWorkflow, RunError
     show_default=True,
     help="On SIGTERM, seconds the attempts in flight get to finish.",
 )
+@refusals
 def worker_command(
     specs: tuple[str, ...],
     address: str | None,
@@ -65,46 +64,38 @@ def worker_command(
     graceful_shutdown: float,
 ) -> None:
     """Run Baton workflows on Temporal: poll TASK_QUEUE, host SPECS."""
-    from baton.runtime.temporal.worker import WorkerOptions, host, run_worker
-
     if not address:
         raise click.UsageError("--address HOST:PORT is required (or BATON_TEMPORAL_ADDRESS)")
     loaded = [workflow for spec in specs for workflow in _load_all(spec)]
-    host(loaded, load_by_name)
     identity = f"baton-worker-{os.getpid()}@{socket.gethostname()}"
-    options = WorkerOptions(
-        task_queue=task_queue,
-        max_concurrent_activities=max_concurrent_attempts,
-        sticky_timeout_s=sticky_timeout,
-        graceful_shutdown_s=graceful_shutdown,
-        identity=identity,
-    )
     hosted = ", ".join(f"{w.workflow.name} ({w.pin[:12]})" for w in loaded) or "none yet"
 
-    def ready(worker: Any) -> None:
+    def ready() -> None:
         click.echo(
             f"{identity} polling task queue '{task_queue}' on {address} "
             f"(namespace {namespace}); hosting: {hosted}",
             err=True,
         )
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await run_worker(address, namespace, options, stop=stop, ready=ready)
-
-    try:
-        asyncio.run(serve())
-    except (RuntimeError, RunError) as error:  # the SDK cannot connect, or its config
-        message = f"cannot run a worker against {address}: {error}"
-    else:
-        message = ""
-    gc.collect()  # the client, before the interpreter shuts down (see client.blocking)
-    if message:
-        raise Refused(message)
+    serve_temporal_worker(
+        temporal_backend(address, namespace, task_queue),
+        loaded,
+        load_by_name,
+        max_concurrent_attempts=max_concurrent_attempts,
+        sticky_timeout_s=sticky_timeout,
+        graceful_shutdown_s=graceful_shutdown,
+        identity=identity,
+        ready=ready,
+    )
     click.echo(f"{identity} stopped", err=True)
+
+
+def load_by_name(spec: str) -> LoadedWorkflow:
+    """What a worker may load on demand: compiled workflow names and `module:attribute`
+    (spec files are given to `baton worker` when it starts)."""
+    if Path(spec).is_file() or Path(spec).is_absolute():
+        raise RunError(f"spec file {spec} was not given to this worker")
+    return load_spec(spec)
 
 
 def _load_all(spec: str) -> list[LoadedWorkflow]:
@@ -112,11 +103,11 @@ def _load_all(spec: str) -> list[LoadedWorkflow]:
     schemas are not workflows, and are skipped)."""
     path = Path(spec)
     if not path.is_dir():
-        return [load_pinned(spec)]
+        return [load_spec(spec)]
     found = []
     for file in sorted([*path.glob("*.yaml"), *path.glob("*.yml")]):
         try:
-            found.append(load_pinned(str(file)))
+            found.append(load_spec(str(file)))
         except click.UsageError:
             continue  # "holds no workflow": a roster
     if not found:

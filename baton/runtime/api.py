@@ -11,17 +11,20 @@ spec (`resume_run`) passes a `load` function.
 
 from __future__ import annotations
 
+import atexit
 import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from baton.runtime.checksums import Mismatch, step_mismatches
+from baton.runtime.core import events
 from baton.runtime.core.decisions import APPROVE, CANCEL, REJECT, DecisionRefused, decision_event
-from baton.runtime.core.plan import shape, shape_changes
-from baton.runtime.core.state import RunState
+from baton.runtime.core.plan import shape, shape_changes, workflow_pin
+from baton.runtime.core.state import WAITING, RunState
 from baton.runtime.driver.journal import settle
 from baton.runtime.driver.local import (
     DriveResult,
@@ -31,11 +34,12 @@ from baton.runtime.driver.local import (
     RunBusy,
     now_ms,
 )
-from baton.runtime.model import JSON, Workflow
-from baton.runtime.store import RunSummary, Store, new_owner
+from baton.runtime.model import JSON, StepState, Workflow
+from baton.runtime.store import RunSummary, Store, db_path, new_owner
+from baton.runtime.store.connection import ReadOnlyDatabase
 from baton.runtime.store.errors import RunExists, StoreError, UnknownRun
 from baton.runtime.telemetry import export_finished
-from baton.runtime.timeline import Timeline
+from baton.runtime.timeline import Attempt, StepTimeline, Timeline
 from baton.runtime.timeline import build as build_timeline
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -69,28 +73,49 @@ class LoadedWorkflow:
 Load = Callable[[str], LoadedWorkflow]
 
 __all__ = [
+    "APPROVE",
+    "CANCEL",
+    "JSON",
+    "REJECT",
+    "Attempt",
     "DriveResult",
     "DriverOptions",
     "InvalidInput",
+    "Load",
     "LoadedWorkflow",
+    "Mismatch",
     "OnEvent",
+    "ReadOnlyDatabase",
     "RunBusy",
     "RunError",
     "RunExists",
+    "RunState",
+    "RunSummary",
+    "StepTimeline",
     "StoreError",
+    "Timeline",
     "UnknownRun",
+    "Workflow",
     "approve",
     "cancel",
     "check_run_id",
+    "db_path",
+    "dry_run",
+    "events",
     "get_events",
     "get_state",
     "get_timeline",
+    "is_idle",
     "list_runs",
+    "lone_surrogate",
     "new_run_id",
+    "observers",
     "reject",
     "resume_run",
     "start_run",
+    "step_mismatches",
     "validate_inputs",
+    "workflow_pin",
 ]
 
 
@@ -107,7 +132,15 @@ def check_run_id(run_id: str) -> None:
 
 
 def validate_inputs(workflow: Workflow, inputs: JSON) -> None:
-    """Raise InvalidInput with every failing JSON pointer."""
+    """Raise InvalidInput with every failing JSON pointer (RunError for a string that
+    is not Unicode text, which no schema can accept and no database can store)."""
+    where = lone_surrogate(inputs)
+    if where is not None:
+        pointer, character = where
+        raise RunError(
+            f"input is not valid Unicode: the string at {pointer or '(root)'} holds the lone "
+            f"surrogate \\u{ord(character):04x} (half of a UTF-16 pair, not a character)"
+        )
     if workflow.inputs_schema is None:
         return
     from baton.runtime.validate import validate
@@ -115,6 +148,33 @@ def validate_inputs(workflow: Workflow, inputs: JSON) -> None:
     issues = validate(workflow.inputs_schema, inputs)
     if issues:
         raise InvalidInput(workflow.name, [(i.pointer, i.message) for i in issues])
+
+
+def lone_surrogate(value: JSON, pointer: str = "") -> tuple[str, str] | None:
+    """The JSON pointer and character of the first lone surrogate in `value`'s strings
+    (keys too), or None.
+
+    >>> lone_surrogate({"a": ["ok", "x\\udc80"]})
+    ('/a/1', '\\udc80')
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")  # refuses exactly the lone surrogates, at C speed
+        except UnicodeEncodeError as error:
+            return pointer, value[error.start]
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            step = "/" + str(key).replace("~", "~0").replace("/", "~1")
+            found = lone_surrogate(str(key), pointer + step) or lone_surrogate(item, pointer + step)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = lone_surrogate(item, f"{pointer}/{index}")
+            if found is not None:
+                return found
+    return None
 
 
 def start_run(
@@ -128,7 +188,7 @@ def start_run(
     check_run_id(run_id)
     validate_inputs(loaded.workflow, inputs)
     options = replace(options or DriverOptions(), resolver=loaded.resolver)
-    with Store(db) as store:
+    with Store(db, after_commit=options.after_commit) as store:
         driver = LocalDriver(store, loaded.workflow, options)
         result = driver.start(run_id, inputs, loaded.pin, loaded.spec)
     export_finished(db, result.state)  # spans, once the run has ended (runtime.telemetry)
@@ -147,7 +207,8 @@ def resume_run(
     Refuses (RunError) when the run's spec changed since it started, unless
     `allow_spec_change` and the change keeps every step's needs and output handoff.
     """
-    with Store(db, create=False) as store:
+    options = options or DriverOptions()
+    with Store(db, create=False, after_commit=options.after_commit) as store:
         state = store.load_state(run_id)
         if state.outcome is not None:
             return DriveResult(state)
@@ -155,7 +216,7 @@ def resume_run(
         changed = loaded.pin != state.spec_sha256
         if changed:
             _check_spec_change(state, loaded, allow_spec_change)
-        options = replace(options or DriverOptions(), resolver=loaded.resolver)
+        options = replace(options, resolver=loaded.resolver)
         driver = LocalDriver(store, loaded.workflow, options)
         result = driver.resume(run_id, loaded.pin, spec_changed=changed)
     export_finished(db, result.state)
@@ -229,24 +290,75 @@ def cancel(db: Path, run_id: str, by: str = "", wait_s: float = 10.0) -> str:
 
 
 def get_state(db: Path, run_id: str) -> RunState:
-    with Store(db, create=False) as store:
+    with Store(db, readonly=True) as store:
         return store.load_state(run_id)
 
 
 def get_events(db: Path, run_id: str) -> list[dict[str, Any]]:
     """The run's log in the shape `baton events --json` prints."""
-    with Store(db, create=False) as store:
+    with Store(db, readonly=True) as store:
         return [event.to_json() for event in store.load_events(run_id)]
 
 
 def get_timeline(db: Path, run_id: str) -> Timeline:
     """The run's timeline, from its log (`baton trace`)."""
-    with Store(db, create=False) as store:
+    with Store(db, readonly=True) as store:
         return build_timeline(store.load_events(run_id))
 
 
 def list_runs(db: Path) -> list[RunSummary]:
     if not db.exists():
         return []
-    with Store(db, create=False) as store:
+    with Store(db, readonly=True) as store:
         return store.list_runs()
+
+
+def is_idle(db: Path, state: RunState) -> bool:
+    """Whether nothing drives the run though it has not ended and waits for no person.
+
+    Its process stopped (interrupted, killed, or it detached and a decision has been
+    recorded since): no live lease, and no approval of it or of a child run it waits
+    for is open. Only `resume_run` moves such a run on.
+    """
+    if state.outcome is not None or state.status == WAITING:
+        return False
+    with Store(db, readonly=True) as store:
+        if store.live_lease(state.run_id, now_ms()) is not None:
+            return False
+        return not _child_waits(store, state)
+
+
+def _child_waits(store: Store, state: RunState) -> bool:
+    """Whether a sub-workflow step of the run waits for its child run, and that child
+    (or one of its own children) waits for a person's decision."""
+    for record in state.steps.values():
+        child_id = record.child_run_id
+        if record.state is not StepState.RUNNING or not child_id or not store.has_run(child_id):
+            continue
+        child = store.load_state(child_id)
+        if child.status == WAITING or _child_waits(store, child):
+            return True
+    return False
+
+
+def observers(on_event: OnEvent | None, attempt_log: IO[str] | None = None) -> OnEvent:
+    """`on_event`, and a JSON line per finished attempt on `attempt_log` if given; spans
+    are exported when a run ends if the standard OTEL_* variables ask for them."""
+    from baton.runtime import telemetry
+    from baton.runtime.attempt_log import AttemptLog, fan_out
+
+    if telemetry.configure_from_env():
+        atexit.register(telemetry.shutdown)  # flush the exporter before the process exits
+    return fan_out(on_event, AttemptLog(attempt_log) if attempt_log is not None else None)
+
+
+def dry_run(workflow: Workflow, inputs: JSON | None) -> tuple[list[str], list[str]]:
+    """The plan of a run with example data, as lines, and its problems; nothing runs
+    and nothing is written."""
+    from baton.runtime.driver.dryrun import describe
+    from baton.runtime.driver.dryrun import dry_run as plan_run
+
+    if inputs is not None:
+        validate_inputs(workflow, inputs)
+    plan = plan_run(workflow, inputs)
+    return describe(plan), plan.problems

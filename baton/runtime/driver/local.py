@@ -52,6 +52,7 @@ from baton.runtime.store import Store, new_owner
 from baton.runtime.store.errors import StoreError
 from baton.runtime.store.group import GroupCommit, group_commit
 from baton.runtime.store.lease import lease_ms
+from baton.runtime.store.sqlite import AfterCommit
 from baton.runtime.taint import untrusted_paths
 
 log = logging.getLogger("baton.runtime")
@@ -83,6 +84,7 @@ class DriverOptions:
     clock: Callable[[], int] = now_ms
     jitter: Callable[[], float] = random.random
     stop: threading.Event | None = None  # set when a parent run ends: cancel this child
+    after_commit: AfterCommit | None = None  # given to every store it writes with
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ class LocalDriver:
     # -- the loop
 
     def _drive(self, journal: Journal) -> DriveResult:
-        with group_commit(self.store.path) as group:
+        with group_commit(self.store.path, self.options.after_commit) as group:
             if not journal.created:  # a new run: record `run_started` (RunExists if taken)
                 now = self.options.clock()
                 self._notify(journal.commit(self.store, self.owner, now, group), journal.state)
@@ -362,7 +364,8 @@ class LocalDriver:
                     "failed", message=f"invalid input at {where}: {issues[0].message}"
                 )
         options = dataclasses.replace(self.options, stop=stop)
-        with Store(self.store.path) as store:  # a connection of this thread's own
+        # a connection of this thread's own
+        with Store(self.store.path, after_commit=options.after_commit) as store:
             driver = LocalDriver(store, workflow, options)
             pin = workflow_pin(workflow)
             if store.has_run(child_run_id):
