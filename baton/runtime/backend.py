@@ -192,12 +192,20 @@ class TemporalBackend:
     def resume(
         self, run_id: str, load: Load, allow_spec_change: bool, follow: Follow
     ) -> DriveResult:
-        """The workers drive the run (on the spec they were given): follow it."""
+        """The workers drive the run (on the spec they were given): follow it from
+        where its log is now, as a local resume shows only what it adds."""
         from baton.runtime.temporal import client
 
-        return client.blocking(
-            client.with_client(self.target(), lambda c: _watch(c, run_id, follow))
-        )
+        async def go(connection: Any) -> DriveResult:
+            seen = (await client.state(connection, run_id)).last_seq
+
+            def newer(event: api.events.Event, state: RunState) -> None:
+                if event.seq > seen and follow.on_event is not None:
+                    follow.on_event(event, state)
+
+            return await _watch(connection, run_id, Follow(follow.detach, newer))
+
+        return client.blocking(client.with_client(self.target(), go))
 
     def existing(self, run_id: str) -> RunState | None:
         try:

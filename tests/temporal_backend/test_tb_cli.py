@@ -1,8 +1,9 @@
 """The command line on both backends, as real processes: `baton worker` (its working
 directory elsewhere, so a run's pin must not depend on it), `baton run --backend temporal
 --detach` (exit 3), `baton approve` refused for a principal without the role (exit 2) and
-granted by alice, `baton status|show|events --backend temporal`, and a second start of
-the same run id, refused by Temporal itself. `baton show --json` prints the same
+granted by alice, `baton resume --backend temporal` following the run to its end (its
+closing line printed once), `baton status|show|events --backend temporal`, and a second
+start of the same run id, refused by Temporal itself. `baton show --json` prints the same
 `state.json` view as the local backend's for the same run."""
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from tb_support import (
     start_worker_process,
     step_histories,
     stop_process,
-    wait_for,
 )
 
 from baton.runtime.temporal import client
@@ -58,13 +58,14 @@ def test_the_command_line_on_temporal(
         assert granted.returncode == 0, granted.stderr
         assert granted.stdout.strip() == f"{run_id}: step deliver approved by alice"
 
+        # the workers go on by themselves; `resume` follows the run to its end
+        followed = baton("resume", run_id, *on)
+        assert followed.returncode == 0, followed.stdout + followed.stderr
+        ends = [line for line in followed.stdout.splitlines() if line.startswith(f"run {run_id} ")]
+        assert len(ends) == 1 and ends[0].startswith(f"run {run_id} succeeded; result: ")
         target = client.Target(temporal_server, "default", unique_task_queue)
-
-        def finished() -> bool:
-            state = client.blocking(client.with_client(target, lambda c: client.state(c, run_id)))
-            return state.is_final()
-
-        wait_for(finished, 60, "the run to finish")
+        state = client.blocking(client.with_client(target, lambda c: client.state(c, run_id)))
+        assert state.is_final()
         status = baton("status", run_id, *on)
         assert status.returncode == 0
         assert status.stdout.splitlines()[0] == f"run {run_id}: research_report v3, succeeded"
