@@ -202,7 +202,8 @@ def test_hostile_ir_cannot_change_the_code(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     workflow, path, schemas = case
-    context = LintContext(ir.SpecSet({workflow.name: workflow}, {}, {}, {}), SchemaStore())
+    spec = ir.SpecSet({workflow.name: workflow}, {}, {}, {})
+    context = LintContext(spec, SchemaStore(Path()))
     source = emit_workflow(context, workflow, path, sha256)
 
     tree = ast.parse(source)

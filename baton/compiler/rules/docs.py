@@ -73,7 +73,13 @@ def _section(rule: Rule) -> list[str]:
     ]
     for paragraph in _paragraphs(rule.docs) or ["(no documentation yet)"]:
         lines += [paragraph, ""]
-    lines += [f"Silence a finding with `# baton: ignore[{rule.id}]` on the line it points at.", ""]
+    if rule.silenceable:
+        lines += [
+            f"Silence a finding with `# baton: ignore[{rule.id}]` on the line it points at.",
+            "",
+        ]
+    else:
+        lines += ["This rule cannot be silenced or deselected.", ""]
     return lines
 
 

@@ -18,6 +18,7 @@ from baton.compiler.rules import (
     dataflow,
     delegation,
     dependencies,
+    files,
     schemas,
     syntax,
 )
@@ -34,6 +35,8 @@ class Rule:
     severity: Severity
     summary: str
     check: Check
+    # False for a boundary, not an opinion: no ignore comment, --ignore or --select hides it
+    silenceable: bool = True
 
     @property
     def docs(self) -> str:
@@ -53,6 +56,14 @@ RULES: tuple[Rule, ...] = (
         syntax.invalid_spec,
     ),
     Rule("B003", "duplicate-key", E, "duplicate key in a YAML mapping", syntax.duplicate_key),
+    Rule(
+        "B004",
+        "file-outside-root",
+        E,
+        "a spec names a file outside the spec root (or a URL); it is not read",
+        files.file_outside_root,
+        silenceable=False,
+    ),
     Rule(
         "B010",
         "template-syntax",
