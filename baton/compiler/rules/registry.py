@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Diagnostic, Severity
 from baton.compiler.rules import (
+    agents,
     approvals,
     compatibility,
     dataflow,
@@ -148,6 +149,20 @@ RULES: tuple[Rule, ...] = (
         W,
         "the roster's `delegates_to` graph has a cycle",
         delegation.roster_cycle,
+    ),
+    Rule(
+        "B208",
+        "unknown-builtin",
+        E,
+        "`run: {builtin: NAME}` names a builtin agent Baton does not ship",
+        agents.unknown_builtin,
+    ),
+    Rule(
+        "B209",
+        "python-agent-not-found",
+        W,
+        "a python agent's module is neither under the spec root nor installed",
+        agents.python_agent_not_found,
     ),
     Rule(
         "B301",
