@@ -1,6 +1,7 @@
 """Agents resolve from the spec set, not from wherever `baton` runs: python agents import
 with the spec root first on sys.path, command agents' relative paths start at their
-roster file's directory.
+roster file's directory, and a typed python agent gets its input as the model its
+`Request[Model]` annotation names (docs/codegen.md's example runs as written).
 
 Real modules and scripts written to disk, real `baton` processes run from another
 directory; the Temporal side is tests/temporal_backend/test_tb_agents_resolve.py.
@@ -19,9 +20,10 @@ from typing import Any
 
 import pytest
 from agent_project import write_project
+from pydantic import BaseModel
 
 from baton.runtime.agents import AgentCall, AgentFailure, call_agent
-from baton.runtime.model import AgentBinding, AgentKind, Request
+from baton.runtime.model import AgentBinding, AgentKind, FailureClass, Request
 
 ROOT = Path(__file__).resolve().parents[2]
 BATON = str(Path(sys.executable).parent / "baton")
@@ -78,6 +80,64 @@ def test_lint_flags_a_python_agent_it_cannot_find(tmp_path: Path) -> None:
     assert "B209 warning: python agent 'shouter' imports module 'myagents'" in result.stdout
 
 
+# -- the doc's typed agent, as written
+
+
+def doc_example() -> str:
+    """The agent under "Writing an agent against it" in docs/codegen.md."""
+    text = (ROOT / "docs" / "codegen.md").read_text("utf-8")
+    section = text.split("### Writing an agent against it", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "docs/codegen.md lost its agent example"
+    return match.group(1)
+
+
+DOC_WORKFLOW = """\
+baton: 1
+name: doc_example
+owner: writer
+agents:
+  writer:
+    run: {python: "doc_agent:handle"}
+inputs:
+  type: object
+  required: [topic, client]
+  additionalProperties: false
+  properties:
+    topic: {type: string}
+    client: {type: string}
+handoffs:
+  brief:
+    versions:
+      2:
+        type: object
+        required: [summary]
+        additionalProperties: false
+        properties:
+          summary: {type: string}
+          sources: {type: array, items: {type: string}}
+steps:
+  research:
+    agent: writer
+    input: "{{ inputs }}"
+    output: brief@2
+result: research
+"""
+
+
+def test_the_codegen_doc_example_runs_as_written(tmp_path: Path) -> None:
+    """`def handle(req: rt.Request[ResearchReportInput]) -> BriefV2` reads
+    `req.input.topic`: the input arrives as the model, not as a dict."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "doc_agent.py").write_text(doc_example())
+    (specs / "doc.yaml").write_text(DOC_WORKFLOW)
+    inputs = json.dumps({"topic": "durable agents", "client": "acme"})
+    # the example imports the repository's compiled package `generated`
+    ran = baton(tmp_path, "run", "specs/doc.yaml", "--input", inputs, PYTHONPATH=str(ROOT))
+    assert result_of(ran) == {"summary": "durable agents", "sources": []}
+
+
 # -- in process: the adapters themselves
 
 
@@ -107,6 +167,39 @@ def test_the_root_comes_first_on_the_import_path(tmp_path: Path, module_name: st
     reply = call_agent(call(AgentKind.PYTHON, f"{module_name}:run", {}, str(root)))
     assert reply.output == "root"
     assert sys.path[0] == str(root)
+
+
+class Topic(BaseModel):
+    topic: str
+    depth: int = 1
+
+
+def typed(req: Request[Topic]) -> dict[str, Any]:
+    assert isinstance(req.input, Topic)
+    return {"topic": req.input.topic.upper(), "depth": req.input.depth}
+
+
+def untyped(req: Request[Any]) -> Any:
+    return req.input
+
+
+def test_a_typed_agent_gets_its_model_and_an_untyped_one_json() -> None:
+    here = f"{__name__}:typed"
+    assert call_agent(call(AgentKind.PYTHON, here, {"topic": "x"}, "")).output == {
+        "topic": "X",
+        "depth": 1,
+    }
+    plain = call_agent(call(AgentKind.PYTHON, f"{__name__}:untyped", {"topic": "x"}, ""))
+    assert plain.output == {"topic": "x"}
+
+
+def test_an_input_that_does_not_fit_the_model_is_an_agent_error() -> None:
+    with pytest.raises(AgentFailure) as caught:
+        call_agent(call(AgentKind.PYTHON, f"{__name__}:typed", {"depth": "deep"}, ""))
+    assert caught.value.failure == FailureClass.AGENT_ERROR
+    message = caught.value.message
+    assert "does not fit Topic, the model python agent" in message
+    assert "topic: Field required" in message and "depth:" in message
 
 
 def test_command_paths_start_at_the_roster_directory(

@@ -12,25 +12,30 @@ An agent may raise `AgentFailure` itself to choose its failure class (for exampl
 
 The module is imported with the workflow's root (the spec set's directory) first on
 `sys.path`, so `python: "myagents:shout"` finds `myagents.py` next to the specs wherever
-`baton` runs from.
+`baton` runs from. A function whose first parameter is annotated `Request[Model]`, with
+`Model` a pydantic model, receives `req.input` as `Model.model_validate(input)`; any other
+function receives the input as JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import inspect
 import sys
 import threading
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from baton.runtime.agents.envelope import AgentCall, AgentFailure, AgentReply, reply_from
+from baton.runtime.agents.envelope import AgentCall, AgentFailure, AgentReply, plain, reply_from
 from baton.runtime.agents.threads import Overran, run_with_timeout
-from baton.runtime.model import FailureClass
+from baton.runtime.model import FailureClass, Request
 
 _functions: dict[tuple[str, str], Callable[..., Any]] = {}
+_input_models: dict[Callable[..., Any], type[Any] | None] = {}
 # sys.path is the process's: one import at a time, and an import may resolve another agent
 _lock = threading.RLock()
 
@@ -82,15 +87,64 @@ def _root_first(root: str) -> None:
     importlib.invalidate_caches()  # a finder may have cached the directory before its files
 
 
+def input_model(function: Callable[..., Any]) -> type[Any] | None:
+    """The pydantic model a function's first parameter declares as `Request[Model]`.
+
+    >>> from pydantic import BaseModel
+    >>> class Topic(BaseModel):
+    ...     topic: str
+    >>> def handle(req: Request[Topic]) -> None: ...
+    >>> def untyped(req): ...
+    >>> input_model(handle) is Topic, input_model(untyped)
+    (True, None)
+    """
+    if function in _input_models:
+        return _input_models[function]
+    model = None
+    try:
+        first = next(iter(inspect.signature(function).parameters.values()), None)
+        hints = typing.get_type_hints(function) if first is not None else {}
+    except Exception:  # annotations are code too (a forward reference to nothing)
+        hints, first = {}, None
+    annotation = hints.get(first.name) if first is not None else None
+    if typing.get_origin(annotation) is Request:
+        [argument] = typing.get_args(annotation) or [None]
+        if isinstance(argument, type) and callable(getattr(argument, "model_validate", None)):
+            model = argument
+    with _lock:
+        _input_models[function] = model
+    return model
+
+
+def _typed(call: AgentCall, model: type[Any], target: str) -> Request[Any]:
+    """The request with its input parsed into the model the agent declares."""
+    from pydantic import ValidationError
+
+    try:
+        typed = model.model_validate(plain(call.request.input))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in error.errors()[:5]
+        )
+        raise AgentFailure(
+            FailureClass.AGENT_ERROR,
+            f"the input of step '{call.request.step}' does not fit {model.__name__}, the "
+            f"model python agent {target!r} declares for it: {problems}",
+        ) from None
+    return dataclasses.replace(call.request, input=typed)
+
+
 def call_python(call: AgentCall) -> AgentReply:
     """Call the function with the request; see the module docstring for what it returns."""
     target = call.binding.target
     if not isinstance(target, str):
         raise AgentFailure(FailureClass.AGENT_ERROR, "a python agent's target is one string")
     function = resolve(target, call.root)
+    model = input_model(function)
+    request = _typed(call, model, target) if model is not None else call.request
 
     def invoke() -> Any:
-        result = function(call.request)
+        result = function(request)
         if inspect.isawaitable(result):
             return asyncio.run(_awaited(result))
         return result
