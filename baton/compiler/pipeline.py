@@ -94,13 +94,13 @@ def _lexically_inside(path: Path, root: Path) -> bool:
     return given == directory or directory in given.parents
 
 
-def load_spec_set(paths: Sequence[str], root: str | None = None) -> Loaded:
+def load_spec_set(paths: Sequence[str], root_dir: str | None = None) -> Loaded:
     """Discover, load, check structure and build the IR of a spec set.
 
-    `root`: the directory every file a spec names must be inside (compiler.files); by
-    default the directory given, or a file's own directory.
+    `root_dir`: the directory every file a spec names must be inside (compiler.files);
+    by default the directory given, or a file's own directory.
     """
-    spec_dir = spec_root(paths, root) if paths else Path()
+    spec_dir = spec_root(paths, root_dir) if paths else Path()
     files, asked, outside = discover(paths, spec_dir)
     store = SchemaStore(spec_dir)
     builder = Builder(store)
@@ -115,24 +115,24 @@ def load_spec_set(paths: Sequence[str], root: str | None = None) -> Loaded:
             hashes[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         except OSError:
             hashes[path] = ""
-        root_node = file.root
-        if root_node is None:
+        root = file.root
+        if root is None:
             diagnostics += findings
             continue
-        structural = findings + check_structure(root_node)
-        if isinstance(root_node, YMap) and root_node.get("baton") is None:
+        structural = findings + check_structure(root)
+        if isinstance(root, YMap) and root.get("baton") is None:
             unversioned[path] = structural  # maybe a $ref'd schema file; decided below
         else:
             diagnostics += structural
     rosters: dict[str, ir.Roster] = {}
     workflows: list[ir.Workflow] = []
     for path, file in loaded.items():
-        node = file.root
-        if not isinstance(node, YMap) or path in unversioned:
+        root = file.root
+        if not isinstance(root, YMap) or path in unversioned:
             continue
-        if file_kind(node) == "roster":
-            rosters[path] = builder.roster(path, node)
-        elif (workflow := builder.workflow(path, node)) is not None:
+        if file_kind(root) == "roster":
+            rosters[path] = builder.roster(path, root)
+        elif (workflow := builder.workflow(path, root)) is not None:
             workflows.append(workflow)
     workflows = [
         _with_roster(w, rosters, builder, loaded, diagnostics, spec_dir) for w in workflows
