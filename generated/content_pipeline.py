@@ -584,4 +584,5 @@ WORKFLOW: rt.Workflow = rt.Workflow(
     untrusted_inputs=(),
     handoffs=(DRAFT_V1, EDITION_V1, OUTLINE_V1, PUBLICATION_V1),
     description="Outline a launch announcement, draft it for three channels in parallel, edit the drafts together, and publish once an editor signs off.\n",
+    root="specs",
 )

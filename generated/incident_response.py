@@ -569,4 +569,5 @@ WORKFLOW: rt.Workflow = rt.Workflow(
     untrusted_inputs=("/alert_text",),
     handoffs=(CHANGE_V1, FINDING_V1, STATUS_UPDATE_V1, TRIAGE_V1),
     description="Triage an alert, investigate and draft a status update in parallel, apply a remediation once the incident commander approves it, then write the postmortem (a sub-workflow).\n",
+    root="specs",
 )

@@ -245,4 +245,5 @@ WORKFLOW: rt.Workflow = rt.Workflow(
     untrusted_inputs=(),
     handoffs=(REPORT_V1,),
     description="Draft a blameless postmortem and have the SRE lead review it before filing.",
+    root="specs",
 )

@@ -491,4 +491,5 @@ WORKFLOW: rt.Workflow = rt.Workflow(
     untrusted_inputs=("/channel_history",),
     handoffs=(BRIEF_V1, BRIEF_V2, RECEIPT_V1, VERDICT_V1),
     description="Research a topic, audit the brief, deliver it to the client.",
+    root="specs",
 )

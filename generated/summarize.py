@@ -174,4 +174,5 @@ WORKFLOW: rt.Workflow = rt.Workflow(
     untrusted_inputs=(),
     handoffs=(SUMMARY_V1,),
     description="Condense a text into a short summary (used as a sub-workflow).",
+    root="specs",
 )
