@@ -24,6 +24,7 @@ from baton.commands._common import (
 )
 from baton.commands._load import load_spec
 from baton.commands._progress import Progress
+from baton.config import root_option
 from baton.runtime import api
 from baton.runtime.backend import Backend, Follow
 
@@ -35,6 +36,7 @@ from baton.runtime.backend import Backend, Follow
 @click.option("--dry-run", is_flag=True, help="Print the plan; call no agent, write nothing.")
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
 @click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
+@root_option
 @backend_options
 @refusals
 def run_command(
@@ -44,12 +46,13 @@ def run_command(
     dry_run: bool,
     detach: bool,
     log_json: bool,
+    root: str | None,
     backend: Backend,
 ) -> None:
     """Run the workflow in SPEC (a spec file or a compiled workflow's name)."""
     _terminate_gracefully()
     inputs = parse_input(input_text)
-    loaded = load_spec(spec)
+    loaded = load_spec(spec, root)
     if dry_run:
         _dry_run(loaded, inputs)
         return
@@ -80,17 +83,27 @@ def run_command(
 )
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
 @click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
+@root_option
 @backend_options
 @refusals
 def resume_command(
-    run_id: str, allow_spec_change: bool, detach: bool, log_json: bool, backend: Backend
+    run_id: str,
+    allow_spec_change: bool,
+    detach: bool,
+    log_json: bool,
+    root: str | None,
+    backend: Backend,
 ) -> None:
     """Continue RUN from where its log ends; committed steps never run again."""
     _terminate_gracefully()
+
+    def load_again(spec: str) -> api.LoadedWorkflow:
+        return _load_again(spec, root)
+
     try:
         with Progress(run_id, live=False if log_json else None) as progress:
             follow = Follow(detach, api.observers(progress, sys.stderr if log_json else None))
-            result = backend.resume(run_id, _load_again, allow_spec_change, follow)
+            result = backend.resume(run_id, load_again, allow_spec_change, follow)
     except KeyboardInterrupt:
         _interrupted(backend, run_id)
     _finish(backend, result)
@@ -106,10 +119,10 @@ def _not_again(run_id: str, existing: api.RunState | None) -> NoReturn:
     sys.exit(_exit_code(existing, detached=existing.status == "waiting"))
 
 
-def _load_again(spec: str) -> api.LoadedWorkflow:
+def _load_again(spec: str, root: str | None) -> api.LoadedWorkflow:
     """The spec a run started from; a spec that is gone is a refusal, not a usage error."""
     try:
-        return load_spec(spec)
+        return load_spec(spec, root)
     except click.UsageError as error:
         raise Refused(f"cannot load the spec this run started from: {error.message}") from None
 

@@ -25,6 +25,7 @@ import click
 from baton.commands._backend import temporal_backend, temporal_options
 from baton.commands._common import refusals
 from baton.commands._load import load_spec
+from baton.config import root_option
 from baton.runtime.api import LoadedWorkflow, RunError
 from baton.runtime.backend import serve_temporal_worker
 
@@ -53,6 +54,7 @@ from baton.runtime.backend import serve_temporal_worker
     show_default=True,
     help="On SIGTERM, seconds the attempts in flight get to finish.",
 )
+@root_option
 @refusals
 def worker_command(
     specs: tuple[str, ...],
@@ -62,11 +64,12 @@ def worker_command(
     max_concurrent_attempts: int,
     sticky_timeout: float,
     graceful_shutdown: float,
+    root: str | None,
 ) -> None:
     """Run Baton workflows on Temporal: poll TASK_QUEUE, host SPECS."""
     if not address:
         raise click.UsageError("--address HOST:PORT is required (or BATON_TEMPORAL_ADDRESS)")
-    loaded = [workflow for spec in specs for workflow in _load_all(spec)]
+    loaded = [workflow for spec in specs for workflow in _load_all(spec, root)]
     identity = f"baton-worker-{os.getpid()}@{socket.gethostname()}"
     hosted = ", ".join(f"{w.workflow.name} ({w.pin[:12]})" for w in loaded) or "none yet"
 
@@ -98,16 +101,16 @@ def load_by_name(spec: str) -> LoadedWorkflow:
     return load_spec(spec)
 
 
-def _load_all(spec: str) -> list[LoadedWorkflow]:
+def _load_all(spec: str, root: str | None) -> list[LoadedWorkflow]:
     """SPEC as `baton run` loads it; a directory: each workflow spec in it (rosters and
     schemas are not workflows, and are skipped)."""
     path = Path(spec)
     if not path.is_dir():
-        return [load_spec(spec)]
+        return [load_spec(spec, root)]
     found = []
     for file in sorted([*path.glob("*.yaml"), *path.glob("*.yml")]):
         try:
-            found.append(load_spec(str(file)))
+            found.append(load_spec(str(file), root))
         except click.UsageError:
             continue  # "holds no workflow": a roster
     if not found:

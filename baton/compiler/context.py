@@ -20,7 +20,8 @@ class LintContext:
     """The spec set being linted and the lookups rules share."""
 
     spec: ir.SpecSet
-    store: SchemaStore = field(default_factory=SchemaStore)
+    # hand-built spec sets (tests) get the working directory as their root
+    store: SchemaStore = field(default_factory=lambda: SchemaStore(Path()))
     memo: dict[str, object] = field(default_factory=dict)
 
     # -- rosters and handoffs

@@ -10,19 +10,24 @@ import dataclasses
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from baton.compiler import ir
 from baton.compiler.build import Builder, file_kind
 from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Diagnostic, Severity, sort_diagnostics
+from baton.compiler.files import Refusal, absolute, confined, spec_root, within
 from baton.compiler.loader import LoadedFile, load_file
 from baton.compiler.refs import SchemaStore
 from baton.compiler.span import file_span
 from baton.compiler.structure import check_structure
 from baton.compiler.yamlnodes import YMap
+
+if TYPE_CHECKING:
+    from baton.compiler.rules.registry import Rule
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 _IGNORE_COMMENT = re.compile(r"#\s*baton:\s*ignore\[([A-Za-z0-9_,\s]+)\]")
@@ -46,14 +51,22 @@ class Loaded:
         return self.context.spec
 
 
-def discover(paths: Sequence[str]) -> tuple[list[str], set[str]]:
-    """(every spec file of the set, the files asked for). A file brings its directory."""
+def discover(paths: Sequence[str], root: Path) -> tuple[list[str], set[str], list[str]]:
+    """(every spec file of the set, the files asked for, the files found that resolve
+    outside `root` and are not read). A file brings its directory."""
     if not paths:
         raise UsageError("no paths given")
+    for raw in paths:
+        if not Path(raw).exists():
+            raise UsageError(f"path '{raw}' does not exist")
+    if not root.is_dir():
+        raise UsageError(f"spec root '{root}' is not a directory")
     every: set[str] = set()
     asked: set[str] = set()
     for raw in paths:
         path = Path(raw)
+        if not _lexically_inside(path, root):
+            raise UsageError(f"path '{raw}' is outside the spec root '{root}'")
         if path.is_dir():
             found = {
                 os.path.normpath(p)
@@ -62,7 +75,7 @@ def discover(paths: Sequence[str]) -> tuple[list[str], set[str]]:
             }
             every |= found
             asked |= found
-        elif path.is_file():
+        else:
             shown = os.path.normpath(path)
             asked.add(shown)
             every.add(shown)
@@ -71,15 +84,25 @@ def discover(paths: Sequence[str]) -> tuple[list[str], set[str]]:
                 for p in path.parent.rglob("*")
                 if p.suffix in SPEC_SUFFIXES and p.is_file()
             }
-        else:
-            raise UsageError(f"path '{raw}' does not exist")
-    return sorted(every), asked
+    # a symlink under the root may point anywhere: such a file is never opened (B004)
+    outside = sorted(path for path in every if not within(root, Path(path)))
+    return sorted(every - set(outside)), asked, outside
 
 
-def load_spec_set(paths: Sequence[str]) -> Loaded:
-    """Discover, load, check structure and build the IR of a spec set."""
-    files, asked = discover(paths)
-    store = SchemaStore()
+def _lexically_inside(path: Path, root: Path) -> bool:
+    given, directory = absolute(path), absolute(root)
+    return given == directory or directory in given.parents
+
+
+def load_spec_set(paths: Sequence[str], root_dir: str | None = None) -> Loaded:
+    """Discover, load, check structure and build the IR of a spec set.
+
+    `root_dir`: the directory every file a spec names must be inside (compiler.files);
+    by default the directory given, or a file's own directory.
+    """
+    spec_dir = spec_root(paths, root_dir) if paths else Path()
+    files, asked, outside = discover(paths, spec_dir)
+    store = SchemaStore(spec_dir)
     builder = Builder(store)
     diagnostics: list[Diagnostic] = []
     loaded: dict[str, LoadedFile] = {}
@@ -111,7 +134,9 @@ def load_spec_set(paths: Sequence[str]) -> Loaded:
             rosters[path] = builder.roster(path, root)
         elif (workflow := builder.workflow(path, root)) is not None:
             workflows.append(workflow)
-    workflows = [_with_roster(w, rosters, builder, loaded, diagnostics) for w in workflows]
+    workflows = [
+        _with_roster(w, rosters, builder, loaded, diagnostics, spec_dir) for w in workflows
+    ]
     for path, findings in unversioned.items():
         if path not in store.loaded_paths:
             diagnostics += findings
@@ -135,8 +160,8 @@ def load_spec_set(paths: Sequence[str]) -> Loaded:
             rosters.setdefault(roster.key, roster)
     diagnostics += builder.diagnostics
     sources = {path: file.lines for path, file in loaded.items()}
-    spec = ir.SpecSet(by_name, rosters, sources, hashes)
-    return Loaded(LintContext(spec, store), diagnostics, asked)
+    spec = ir.SpecSet(by_name, rosters, sources, hashes, str(spec_dir), tuple(outside))
+    return Loaded(LintContext(spec, store), diagnostics, asked | set(outside))
 
 
 def _with_roster(
@@ -145,6 +170,7 @@ def _with_roster(
     builder: Builder,
     loaded: dict[str, LoadedFile],
     diagnostics: list[Diagnostic],
+    root: Path,
 ) -> ir.Workflow:
     ref = workflow.roster_ref
     if ref is None:
@@ -160,18 +186,21 @@ def _with_roster(
             )
         )
         return workflow
-    key = os.path.normpath(Path(workflow.path).parent / ref.value)
+    file = confined(root, Path(workflow.path), ref.value)
+    if isinstance(file, Refusal):
+        return workflow  # never opened; rule B004 reports it
+    key = str(file.path)
     if key in rosters:
         return dataclasses.replace(workflow, roster=rosters[key])
     reason = f"file '{key}' does not exist"
     if Path(key).is_file():
-        file = loaded.get(key) or load_file(Path(key), key)[0]
-        if isinstance(file.root, YMap) and file_kind(file.root) == "roster":
-            rosters[key] = builder.roster(key, file.root)
+        roster_file = loaded.get(key) or load_file(Path(key), key)[0]
+        if isinstance(roster_file.root, YMap) and file_kind(roster_file.root) == "roster":
+            rosters[key] = builder.roster(key, roster_file.root)
             return dataclasses.replace(workflow, roster=rosters[key])
         reason = (
             f"file '{key}' does not load (see its own findings)"
-            if file.root is None
+            if roster_file.root is None
             else f"file '{key}' is not a roster (it needs `kind: roster`)"
         )
     diagnostics.append(Diagnostic("B205", Severity.ERROR, ref.span, f"unknown roster: {reason}"))
@@ -182,6 +211,7 @@ def _with_roster(
 class LintOptions:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    root: str | None = None  # the spec root (`--root`); None: the directory given
 
 
 def _suppressed(diagnostic: Diagnostic, sources: dict[str, tuple[str, ...]]) -> bool:
@@ -192,6 +222,11 @@ def _suppressed(diagnostic: Diagnostic, sources: dict[str, tuple[str, ...]]) -> 
     # rule ids are matched case-insensitively, as `--select`/`--ignore` are
     rules = {r.strip().upper() for r in match.group(1).split(",")} if match else set()
     return diagnostic.rule in rules
+
+
+def _silenceable(rule: str, rules: Mapping[str, Rule]) -> bool:
+    known = rules.get(rule)
+    return known is None or known.silenceable
 
 
 def _selected(rule: str, options: LintOptions) -> bool:
@@ -215,15 +250,18 @@ def run_rules(context: LintContext, rule_ids: Iterable[str] | None = None) -> li
 def lint(paths: Sequence[str], options: LintOptions | None = None) -> Loaded:
     """Lint a spec set: every rule, then suppressions and `--select`/`--ignore`."""
     options = options or LintOptions()
-    loaded = load_spec_set(paths)
+    loaded = load_spec_set(paths, options.root)
     findings = loaded.diagnostics + run_rules(loaded.context)
     spec_files = loaded.spec.sources
     loaded.sources = _all_sources(loaded)
+    from baton.compiler.rules.registry import RULES_BY_ID
+
     loaded.diagnostics = sort_diagnostics(
         d
         for d in findings
         if d.span.path in loaded.reported or d.span.path not in spec_files
-        if _selected(d.rule, options) and not _suppressed(d, loaded.sources)
+        if not _silenceable(d.rule, RULES_BY_ID)
+        or (_selected(d.rule, options) and not _suppressed(d, loaded.sources))
     )
     return loaded
 

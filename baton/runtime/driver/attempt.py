@@ -152,7 +152,7 @@ def execute_attempt(
         )
         binding = workflow.agent(step.agent)
         try:
-            reply = call_agent(AgentCall(binding, request, step.timeout_ms))
+            reply = call_agent(AgentCall(binding, request, step.timeout_ms, workflow.root))
         except AgentFailure as failure:
             if delegations is not None and delegations.denials:
                 return failed(FailureClass.ACL_DENIED, _denied(delegations.denials))
