@@ -180,5 +180,3 @@ RULES: tuple[Rule, ...] = (
         approvals.untrusted_to_effect,
     ),
 )
-
-RULES_BY_ID = {rule.id: rule for rule in RULES}
