@@ -3,7 +3,7 @@
 Each rule's documentation is its check function's docstring (registry.Rule.docs): what
 it checks, then `Why:` and `Example:` paragraphs. Regenerate with
 
-    python -m compiler.rules.docs > docs/rules.md
+    python -m baton.compiler.rules.docs > docs/rules.md
 
 and tests/test_docs.py fails when the checked-in file differs from this output.
 """
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from baton.compiler.rules.registry import RULES, Rule
 
-REGENERATE = "python -m compiler.rules.docs > docs/rules.md"
+REGENERATE = "python -m baton.compiler.rules.docs > docs/rules.md"
 _LABELS = ("Why:", "Example:")
 
 
@@ -109,7 +109,7 @@ def render_rules_markdown(rules: Iterable[Rule] = RULES) -> str:
     lines = [
         "# Lint rules",
         "",
-        f"<!-- Generated from compiler/rules/registry.py by `{REGENERATE}`. Do not edit. -->",
+        f"<!-- Generated from baton/compiler/rules/registry.py by `{REGENERATE}`. Do not edit. -->",
         "",
         "`baton lint` runs every rule below on a spec set and reports each finding as",
         "`file:line:col: ID severity: message`. Ids are stable forever; new rules get new",

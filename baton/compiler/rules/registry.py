@@ -1,7 +1,7 @@
 """The rule table: every lint rule with its id, name, severity and check, in one place.
 
 Ids are stable forever; new rules get new ids. `docs/rules.md` is generated from this
-table (`python -m compiler.rules.docs`) and a test fails when it drifts.
+table (`python -m baton.compiler.rules.docs`) and a test fails when it drifts.
 """
 
 from __future__ import annotations
