@@ -208,7 +208,7 @@ def run_rules(context: LintContext, rule_ids: Iterable[str] | None = None) -> li
     findings: list[Diagnostic] = []
     for rule in RULES:
         if wanted is None or rule.id in wanted:
-            findings.extend(rule.check(context))
+            findings.extend(rule.run(context))
     return findings
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from baton.compiler import ir
 from baton.compiler.context import LintContext, reference_span
-from baton.compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
+from baton.compiler.diagnostics import Report, choices_text, did_you_mean
 from baton.compiler.schema_walk import SchemaAt, walk
 from baton.compiler.templates import Reference, parse_template
 
@@ -51,7 +51,7 @@ def _reads(ctx: LintContext) -> Iterator[Read]:
                     yield Read(workflow, step, template, reference, id(template) in quality)
 
 
-def undefined_name(ctx: LintContext) -> Iterator[Diagnostic]:
+def undefined_name(ctx: LintContext, report: Report) -> None:
     """A template reads a name that does not exist: an unknown root (`foo`), an unknown
     step (`steps.nope`), a step attribute other than `output`, an unknown `run` field, or an
     input the inputs schema does not define (`inputs.nope`).
@@ -67,9 +67,7 @@ def undefined_name(ctx: LintContext) -> Iterator[Diagnostic]:
         span = reference_span(read.template, ref.text)
         where = f"in step '{read.step.id}'"
         if ref.root not in scope:
-            yield Diagnostic(
-                "B103",
-                Severity.ERROR,
+            report(
                 span,
                 f"undefined name '{ref.root}' {where}{did_you_mean(ref.root, scope)}; "
                 f"names in scope are {choices_text(scope)}",
@@ -77,24 +75,18 @@ def undefined_name(ctx: LintContext) -> Iterator[Diagnostic]:
         elif ref.root == "steps" and ref.path:
             target = ref.path[0]
             if str(target) not in workflow.steps:
-                yield Diagnostic(
-                    "B103",
-                    Severity.ERROR,
+                report(
                     span,
                     f"'{ref.text}' {where} reads unknown step '{target}'"
                     f"{did_you_mean(str(target), workflow.steps)}",
                 )
             elif len(ref.path) > 1 and ref.path[1] != "output":
-                yield Diagnostic(
-                    "B103",
-                    Severity.ERROR,
+                report(
                     span,
                     f"'{ref.text}' {where}: a step has only 'output', not '{ref.path[1]}'",
                 )
         elif ref.root == "run" and ref.path and ref.path[0] not in RUN_FIELDS:
-            yield Diagnostic(
-                "B103",
-                Severity.ERROR,
+            report(
                 span,
                 f"'{ref.text}' {where}: 'run' has {choices_text(RUN_FIELDS)}",
             )
@@ -102,16 +94,14 @@ def undefined_name(ctx: LintContext) -> Iterator[Diagnostic]:
             inputs = ctx.inputs_schema(workflow)
             missing = walk(inputs, ref.path[:1], ctx.store) if inputs else None
             if missing:
-                yield Diagnostic(
-                    "B103",
-                    Severity.ERROR,
+                report(
                     span,
                     f"'{ref.text}' {where} reads input '{ref.path[0]}' that the inputs schema "
                     f"does not define; {missing[1].reason}",
                 )
 
 
-def race(ctx: LintContext) -> Iterator[Diagnostic]:
+def race(ctx: LintContext, report: Report) -> None:
     """A template reads `steps.X` but X is not upstream of the step (not in its transitive
     `needs`).
 
@@ -127,24 +117,20 @@ def race(ctx: LintContext) -> Iterator[Diagnostic]:
         target = str(ref.path[0])
         if target == read.step.id:
             if not read.in_quality_check:
-                yield Diagnostic(
-                    "B104",
-                    Severity.ERROR,
+                report(
                     reference_span(read.template, ref.text),
                     f"step '{read.step.id}' reads its own output '{ref.text}'; "
                     "use 'output' in quality checks",
                 )
         elif not ctx.is_upstream(read.workflow, read.step.id, target):
-            yield Diagnostic(
-                "B104",
-                Severity.ERROR,
+            report(
                 reference_span(read.template, ref.text),
                 f"step '{read.step.id}' reads '{ref.text}' but '{target}' is not upstream; "
                 f"add '{target}' to its needs",
             )
 
 
-def unknown_field(ctx: LintContext) -> Iterator[Diagnostic]:
+def unknown_field(ctx: LintContext, report: Report) -> None:
     """A template reads a field the producer's schema does not define, or indexes into a
     value that is not an object or array.
 
@@ -176,9 +162,7 @@ def unknown_field(ctx: LintContext) -> Iterator[Diagnostic]:
         if ref.root == "inputs" and index == 0:
             continue  # an unknown input is B103
         shown = Reference(ref.root, ref.path[: prefix - 1 + index + 1], ref.lineno).text
-        yield Diagnostic(
-            "B105",
-            Severity.ERROR,
+        report(
             reference_span(read.template, ref.text),
             f"'{shown}' in step '{read.step.id}' reads undefined field '{why.part}'"
             f"{_suggest(why.reason, why.part)}; {why.reason}",

@@ -8,12 +8,11 @@ child run with the child's owner. An agent handing a step to itself is no delega
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from baton.compiler import ir
 from baton.compiler.context import LintContext
-from baton.compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
+from baton.compiler.diagnostics import Report, choices_text, did_you_mean
 from baton.compiler.graph import find_cycles, generations
 from baton.compiler.span import Span
 
@@ -97,7 +96,7 @@ def _context(chain: StepChain) -> str:
     return f" (when run from {' -> '.join(chain.via)})" if chain.via else ""
 
 
-def unknown_agent(ctx: LintContext) -> Iterator[Diagnostic]:
+def unknown_agent(ctx: LintContext, report: Report) -> None:
     """A step, owner, `delegated_by` or `delegates_to` names an agent the roster does not
     define (or the workflow has no roster).
 
@@ -120,9 +119,7 @@ def unknown_agent(ctx: LintContext) -> Iterator[Diagnostic]:
                     if roster
                     else ("; the workflow has no roster (add `roster:` or inline `agents:`)")
                 )
-                yield Diagnostic(
-                    "B201",
-                    Severity.ERROR,
+                report(
                     name.span,
                     f"unknown agent '{name.value}'{did_you_mean(name.value, agents)}{known}",
                 )
@@ -130,16 +127,14 @@ def unknown_agent(ctx: LintContext) -> Iterator[Diagnostic]:
         for agent in roster.agents.values():
             for target in agent.delegates_to:
                 if target.value not in roster.agents:
-                    yield Diagnostic(
-                        "B201",
-                        Severity.ERROR,
+                    report(
                         target.span,
                         f"agent '{agent.name}' delegates to unknown agent '{target.value}'"
                         f"{did_you_mean(target.value, roster.agents)}",
                     )
 
 
-def acl_violation(ctx: LintContext) -> Iterator[Diagnostic]:
+def acl_violation(ctx: LintContext, report: Report) -> None:
     """A delegation in a step's chain is not allowed by the roster's `delegates_to`.
 
     Why: the ACL is the contract of who may hand work to whom; a spec that breaks it
@@ -158,9 +153,7 @@ def acl_violation(ctx: LintContext) -> Iterator[Diagnostic]:
                 continue  # B201
             allowed = [n.value for n in agent.delegates_to]
             if target.agent not in allowed:
-                yield Diagnostic(
-                    "B202",
-                    Severity.ERROR,
+                report(
                     target.span,
                     f"agent '{source.agent}' may not delegate to '{target.agent}' in step "
                     f"'{chain.step.id}'{_context(chain)}; its delegates_to is "
@@ -168,7 +161,7 @@ def acl_violation(ctx: LintContext) -> Iterator[Diagnostic]:
                 )
 
 
-def delegation_loop(ctx: LintContext) -> Iterator[Diagnostic]:
+def delegation_loop(ctx: LintContext, report: Report) -> None:
     """An agent appears twice in a step's delegation chain.
 
     Why: work handed back to an agent already waiting on it is how agents ping-pong
@@ -181,9 +174,7 @@ def delegation_loop(ctx: LintContext) -> Iterator[Diagnostic]:
         seen: set[str] = set()
         for link in chain.links:
             if link.agent in seen:
-                yield Diagnostic(
-                    "B203",
-                    Severity.ERROR,
+                report(
                     chain.links[-1].span,
                     f"delegation loop in step '{chain.step.id}'{_context(chain)}: agent "
                     f"'{link.agent}' appears twice in {_chain_text(chain)}",
@@ -192,7 +183,7 @@ def delegation_loop(ctx: LintContext) -> Iterator[Diagnostic]:
             seen.add(link.agent)
 
 
-def subworkflow_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
+def subworkflow_cycle(ctx: LintContext, report: Report) -> None:
     """Workflows call each other in a loop through sub-workflow steps (across files).
 
     Why: each run would start a child run of itself, without end.
@@ -215,10 +206,10 @@ def subworkflow_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
             ),
             workflow.span,
         )
-        yield Diagnostic("B204", Severity.ERROR, span, f"sub-workflow cycle: {' -> '.join(cycle)}")
+        report(span, f"sub-workflow cycle: {' -> '.join(cycle)}")
 
 
-def unknown_reference(ctx: LintContext) -> Iterator[Diagnostic]:
+def unknown_reference(ctx: LintContext, report: Report) -> None:
     """A step names a workflow that is not in the spec set, or `roster:` names a file that
     does not exist or is not a roster.
 
@@ -229,39 +220,15 @@ def unknown_reference(ctx: LintContext) -> Iterator[Diagnostic]:
     for workflow in ctx.spec.workflows.values():
         for step in workflow.steps.values():
             if step.workflow and step.workflow.value not in ctx.spec.workflows:
-                yield Diagnostic(
-                    "B205",
-                    Severity.ERROR,
+                report(
                     step.workflow.span,
                     f"unknown workflow '{step.workflow.value}'"
                     f"{did_you_mean(step.workflow.value, ctx.spec.workflows)}; workflows are "
                     f"{choices_text(ctx.spec.workflows)}",
                 )
-            if step.agent is None and step.workflow is None:
-                yield Diagnostic(
-                    "B002",
-                    Severity.ERROR,
-                    step.span,
-                    f"step '{step.id}' needs 'agent' (who runs it) or 'workflow' (a sub-workflow)",
-                )
-            if step.agent and step.workflow:
-                yield Diagnostic(
-                    "B002",
-                    Severity.ERROR,
-                    step.workflow.span,
-                    f"step '{step.id}' has both 'agent' and 'workflow'; a step is one or the other",
-                )
-            if step.workflow and step.output:
-                yield Diagnostic(
-                    "B002",
-                    Severity.ERROR,
-                    step.output.span,
-                    f"sub-workflow step '{step.id}' declares 'output'; its output is the "
-                    "child workflow's result",
-                )
 
 
-def chain_too_long(ctx: LintContext) -> Iterator[Diagnostic]:
+def chain_too_long(ctx: LintContext, report: Report) -> None:
     """A step's delegation chain has more delegations than `max_delegation_depth`.
 
     Why: long chains multiply latency, cost and the chance of a dropped instruction; the
@@ -273,9 +240,7 @@ def chain_too_long(ctx: LintContext) -> Iterator[Diagnostic]:
         roster = chain.workflow.roster
         limit = roster.policy.max_delegation_depth if roster else 3
         if len(chain.links) - 1 > limit:
-            yield Diagnostic(
-                "B206",
-                Severity.ERROR,
+            report(
                 chain.links[-1].span,
                 f"delegation chain of step '{chain.step.id}'{_context(chain)} has "
                 f"{len(chain.links) - 1} delegations, more than max_delegation_depth {limit}: "
@@ -283,7 +248,7 @@ def chain_too_long(ctx: LintContext) -> Iterator[Diagnostic]:
             )
 
 
-def roster_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
+def roster_cycle(ctx: LintContext, report: Report) -> None:
     """The roster's `delegates_to` graph has a cycle.
 
     Why: the ACL then allows delegation loops at run time (the runtime still blocks them,
@@ -302,9 +267,7 @@ def roster_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
         order = {name: index for index, name in enumerate(roster.agents)}
         for cycle in find_cycles(edges, edges, order):
             agent = roster.agents[cycle[0]]
-            yield Diagnostic(
-                "B207",
-                Severity.WARNING,
+            report(
                 agent.delegates_to_span or agent.span,
                 f"delegation cycle in the roster: {' -> '.join(cycle)}",
             )
