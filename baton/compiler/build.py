@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 from baton.compiler import ir
-from baton.compiler.diagnostics import Diagnostic
 from baton.compiler.refs import SchemaStore
 from baton.compiler.templates import is_template
 from baton.compiler.yamlnodes import YMap, YNode, YScalar, YSeq
@@ -97,11 +96,10 @@ def _input_value(node: YNode) -> ir.InputValue:
 
 
 class Builder:
-    """Builds rosters and workflows of one spec set; collects B305 findings for refs."""
+    """Builds rosters and workflows of one spec set (schemas `$ref`'d through `store`)."""
 
     def __init__(self, store: SchemaStore) -> None:
         self.store = store
-        self.diagnostics: list[Diagnostic] = []
 
     # -- schemas
 

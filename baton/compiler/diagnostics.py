@@ -32,6 +32,15 @@ class Diagnostic:
         return (self.span.path, self.span.line, self.span.col, self.rule, self.message)
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A defect a pipeline stage found before the rules run (the structure check, roster
+    resolution); the rule it belongs to reports it, with its own id."""
+
+    span: Span
+    message: str
+
+
 class Report(Protocol):
     """How a rule reports a finding: the rule's id and severity are already bound, so a
     rule cannot emit a finding under another rule's id (actionlint's `RuleBase.Errorf`)."""

@@ -13,7 +13,7 @@ import pytest
 from baton.compiler import rules
 from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Diagnostic, Report, Severity
-from baton.compiler.pipeline import load_spec_set
+from baton.compiler.pipeline import references, run
 from baton.compiler.rules.registry import RULES, Rule
 from baton.compiler.span import Span
 
@@ -29,7 +29,7 @@ def test_every_finding_carries_the_id_and_severity_of_the_rule_that_reported_it(
     reported: set[str] = set()
     for case in sorted(p for p in GOLDEN_ERR.iterdir() if p.is_dir()):
         monkeypatch.chdir(case)
-        context = load_spec_set(["."]).context
+        context = run(["."], through=references).context  # everything the rules read
         for rule in RULES:
             for finding in rule.run(context):
                 assert (finding.rule, finding.severity) == (rule.id, rule.severity), case.name
@@ -57,7 +57,7 @@ def test_every_registered_check_takes_a_reporter() -> None:
 
 
 def _context() -> LintContext:
-    return load_spec_set([str(GOLDEN_ERR / "b102_unknown_step")]).context
+    return run([str(GOLDEN_ERR / "b102_unknown_step")], through=references).context
 
 
 def test_a_reporter_stamps_its_rule() -> None:

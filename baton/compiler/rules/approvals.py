@@ -7,7 +7,6 @@ from baton.compiler import ir
 from baton.compiler.context import LintContext, reference_span
 from baton.compiler.diagnostics import Report, choices_text, did_you_mean
 from baton.compiler.graph import topological_order
-from baton.compiler.rules.dataflow import reads
 from baton.compiler.schema_walk import contains_untrusted, is_untrusted
 
 
@@ -70,7 +69,7 @@ def untrusted_to_effect(ctx: LintContext, report: Report) -> None:
         if not has_untrusted_sources(ctx, workflow):
             continue
         tainted = tainted_steps(ctx, workflow)
-        for read in reads(ctx):
+        for read in ctx.reads:
             if read.workflow is not workflow:
                 continue
             step = read.step
@@ -122,7 +121,7 @@ def tainted_steps(ctx: LintContext, workflow: ir.Workflow) -> set[str]:
     needs = ctx.known_needs(workflow)
     order = topological_order(needs, needs) or list(workflow.steps)
     by_step: dict[str, list[tuple[str, tuple[str | int, ...]]]] = {}
-    for read in reads(ctx):
+    for read in ctx.reads:
         if read.workflow is workflow:
             by_step.setdefault(read.step.id, []).append((read.reference.root, read.reference.path))
     tainted: set[str] = set()

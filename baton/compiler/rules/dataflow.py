@@ -7,48 +7,13 @@ results (compiler.schema_walk).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
-from baton.compiler import ir
 from baton.compiler.context import LintContext, reference_span
 from baton.compiler.diagnostics import Report, choices_text, did_you_mean
 from baton.compiler.schema_walk import SchemaAt, walk
-from baton.compiler.templates import Reference, parse_template
+from baton.compiler.templates import Reference
 
 SCOPE = ("inputs", "run", "steps")
 RUN_FIELDS = ("id", "workflow")
-
-
-@dataclass(frozen=True)
-class Read:
-    """One reference in one template of one step."""
-
-    workflow: ir.Workflow
-    step: ir.Step
-    template: ir.Template
-    reference: Reference
-    in_quality_check: bool
-
-
-def reads(ctx: LintContext) -> list[Read]:
-    """Every reference of every parseable template, with where it was written (cached)."""
-    cached = ctx.memo.get("reads")
-    if not isinstance(cached, list):
-        cached = ctx.memo["reads"] = list(_reads(ctx))
-    return cached
-
-
-def _reads(ctx: LintContext) -> Iterator[Read]:
-    for workflow in ctx.spec.workflows.values():
-        for step in workflow.steps.values():
-            quality = {id(c.expr) for c in step.quality.checks} if step.quality else set()
-            for template in step.templates():
-                parsed = parse_template(template.source, template.is_expression)
-                if parsed.error:
-                    continue
-                for reference in parsed.references:
-                    yield Read(workflow, step, template, reference, id(template) in quality)
 
 
 def undefined_name(ctx: LintContext, report: Report) -> None:
@@ -61,7 +26,7 @@ def undefined_name(ctx: LintContext, report: Report) -> None:
 
     Example: `{{ steps.reserch.output.summary }}` when the step is `research`.
     """
-    for read in reads(ctx):
+    for read in ctx.reads:
         ref, workflow = read.reference, read.workflow
         scope = (*SCOPE, "output") if read.in_quality_check else SCOPE
         span = reference_span(read.template, ref.text)
@@ -110,7 +75,7 @@ def race(ctx: LintContext, report: Report) -> None:
 
     Example: `deliver` reads `{{ steps.audit.output }}` but needs only `research`.
     """
-    for read in reads(ctx):
+    for read in ctx.reads:
         ref = read.reference
         if ref.root != "steps" or not ref.path or str(ref.path[0]) not in read.workflow.steps:
             continue
@@ -139,7 +104,7 @@ def unknown_field(ctx: LintContext, report: Report) -> None:
 
     Example: `{{ steps.research.output.summry }}` when the brief defines `summary`.
     """
-    for read in reads(ctx):
+    for read in ctx.reads:
         ref, workflow = read.reference, read.workflow
         at: SchemaAt | None
         if ref.root == "steps" and len(ref.path) >= 2 and ref.path[1] == "output":

@@ -1,91 +1,15 @@
 """Delegation rules: agents exist, chains obey the roster's ACL, have no loops, and stay
 within `max_delegation_depth`, through `delegated_by` and sub-workflows across files.
 
-A step's chain is the chain of the run that contains it, then the owner, then
-`delegated_by` if it differs, then the agent; a sub-workflow step extends it into the
-child run with the child's owner. An agent handing a step to itself is no delegation.
+The chains themselves are computed once, before the rules run (compiler.chains).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from baton.compiler import ir
+from baton.compiler.chains import StepChain
 from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Report, choices_text, did_you_mean
 from baton.compiler.graph import find_cycles, generations
-from baton.compiler.span import Span
-
-
-@dataclass(frozen=True)
-class ChainLink:
-    """An agent in a chain and the node that put it there."""
-
-    agent: str
-    span: Span
-
-
-@dataclass(frozen=True)
-class StepChain:
-    """A step's delegation chain in one calling context."""
-
-    workflow: ir.Workflow
-    step: ir.Step
-    links: tuple[ChainLink, ...]
-    inherited: int  # how many links came from the calling run
-    via: tuple[str, ...]  # the sub-workflow steps that led here, e.g. ("parent.step",)
-
-
-def _collapse(links: list[ChainLink]) -> list[ChainLink]:
-    out: list[ChainLink] = []
-    for link in links:
-        if not out or out[-1].agent != link.agent:
-            out.append(link)
-    return out
-
-
-def step_chains(ctx: LintContext) -> list[StepChain]:
-    """Every step's chain in every context it can run in, top-level runs first (cached)."""
-    cached = ctx.memo.get("step_chains")
-    if not isinstance(cached, list):
-        cached = ctx.memo["step_chains"] = _step_chains(ctx)
-    return cached
-
-
-def _step_chains(ctx: LintContext) -> list[StepChain]:
-    chains: list[StepChain] = []
-    # a workflow reached again with the same inherited agents yields the same chains:
-    # without this, workflows calling each other in a diamond take exponential time
-    visited: set[tuple[str, tuple[str, ...], frozenset[str]]] = set()
-
-    def visit(workflow: ir.Workflow, prefix: list[ChainLink], via: tuple[str, ...]) -> None:
-        running = frozenset({v.split(".")[0] for v in via} | {workflow.name})
-        key = (workflow.name, tuple(link.agent for link in _collapse(prefix)), running)
-        if key in visited:
-            return
-        visited.add(key)
-        for step in workflow.steps.values():
-            new: list[ChainLink] = []
-            if workflow.owner:
-                new.append(ChainLink(workflow.owner.value, workflow.owner.span))
-            if step.delegated_by:
-                new.append(ChainLink(step.delegated_by.value, step.delegated_by.span))
-            child = ctx.spec.workflows.get(step.workflow.value) if step.workflow else None
-            if step.agent:
-                new.append(ChainLink(step.agent.value, step.agent.span))
-            elif child and child.owner and step.workflow:
-                new.append(ChainLink(child.owner.value, step.workflow.span))
-            links = _collapse(prefix + new)
-            inherited = len(_collapse(prefix))
-            chains.append(StepChain(workflow, step, tuple(links), inherited, via))
-            label = f"{workflow.name}.{step.id}"
-            # a step with both `agent` and `workflow` (B002) starts no child run
-            if child and step.agent is None and child.name not in running:
-                visit(child, links, (*via, label))
-
-    for workflow in ctx.spec.workflows.values():
-        visit(workflow, [], ())
-    return chains
 
 
 def _chain_text(chain: StepChain) -> str:
@@ -142,7 +66,7 @@ def acl_violation(ctx: LintContext, report: Report) -> None:
 
     Example: owner `mario` may delegate to `[webster]`, but a step has `agent: scribe`.
     """
-    for chain in step_chains(ctx):
+    for chain in ctx.chains:
         roster = chain.workflow.roster
         if roster is None:
             continue
@@ -170,7 +94,7 @@ def delegation_loop(ctx: LintContext, report: Report) -> None:
     Example: a sub-workflow owned by `mario`, called from a step that `mario` delegated
     through `webster`: `mario -> webster -> mario`.
     """
-    for chain in step_chains(ctx):
+    for chain in ctx.chains:
         seen: set[str] = set()
         for link in chain.links:
             if link.agent in seen:
@@ -217,6 +141,8 @@ def unknown_reference(ctx: LintContext, report: Report) -> None:
 
     Example: `workflow: sumarize` when the spec set defines `summarize`.
     """
+    for problem in ctx.unresolved:  # rosters, found while resolving the set
+        report(problem.span, problem.message)
     for workflow in ctx.spec.workflows.values():
         for step in workflow.steps.values():
             if step.workflow and step.workflow.value not in ctx.spec.workflows:
@@ -236,7 +162,7 @@ def chain_too_long(ctx: LintContext, report: Report) -> None:
 
     Example: `a -> b -> c -> d -> e` (4 delegations) with `max_delegation_depth: 3`.
     """
-    for chain in step_chains(ctx):
+    for chain in ctx.chains:
         roster = chain.workflow.roster
         limit = roster.policy.max_delegation_depth if roster else 3
         if len(chain.links) - 1 > limit:

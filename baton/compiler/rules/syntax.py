@@ -1,8 +1,9 @@
 """Rules about the file itself: YAML syntax, the spec format, templates.
 
 B001 and B003 are found while loading (the loader produces them); their functions here
-exist for the rule table and the docs. B002 reports what the structure check found, and
-checks each step's shape in the IR. B010 parses templates.
+exist for the rule table and the docs. B002 reports what the front end found (the
+structure check, names used twice, two rosters) and checks each step's shape in the IR.
+B010 parses templates.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def invalid_spec(ctx: LintContext, report: Report) -> None:
 
     Example: `timeout: 5x` (expected a duration such as 30s or 2m).
     """
+    # what the front end found: the structure check, names used twice, two rosters
+    for problem in ctx.invalid:
+        report(problem.span, problem.message)
     for workflow in ctx.spec.workflows.values():
         for step in workflow.steps.values():
             if step.agent is None and step.workflow is None:
