@@ -37,10 +37,7 @@ class LintContext:
     chains: tuple[StepChain, ...] = ()  # stage `delegation_chains`
     reads: tuple[Read, ...] = ()  # stage `references`
 
-    # -- rosters and handoffs
-
-    def roster(self, workflow: ir.Workflow) -> ir.Roster | None:
-        return workflow.roster
+    # -- handoffs
 
     def handoff_version(self, workflow: ir.Workflow, ref: ir.OutputRef) -> ir.HandoffVersion | None:
         handoff = workflow.handoffs.get(ref.handoff)

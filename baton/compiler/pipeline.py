@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,6 @@ from baton.compiler.loader import LoadedFile, load_file
 from baton.compiler.references import template_reads
 from baton.compiler.refs import SchemaStore
 from baton.compiler.resolve import resolve as resolve_references
-from baton.compiler.span import file_span
 from baton.compiler.yamlnodes import YMap
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -83,7 +82,6 @@ class Compilation:
         return self.context.spec
 
 
-Loaded = Compilation  # the name callers knew the front end's result by
 Stage = Callable[[Compilation], Compilation]
 
 
@@ -201,21 +199,12 @@ def references(c: Compilation) -> Compilation:
 
 
 def check(c: Compilation) -> Compilation:
-    """Every rule of the table (compiler.rules.registry)."""
-    c.diagnostics += run_rules(c.context)
-    return c
-
-
-def run_rules(context: LintContext, rule_ids: Iterable[str] | None = None) -> list[Diagnostic]:
-    """Run the rule table (or some rules) over a spec set."""
+    """Every rule of the table (compiler.rules.registry); `select` filters afterwards."""
     from baton.compiler.rules.registry import RULES
 
-    wanted = set(rule_ids) if rule_ids is not None else None
-    findings: list[Diagnostic] = []
     for rule in RULES:
-        if wanted is None or rule.id in wanted:
-            findings.extend(rule.run(context))
-    return findings
+        c.diagnostics += rule.run(c.context)
+    return c
 
 
 def select(c: Compilation) -> Compilation:
@@ -283,7 +272,9 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
-def run(paths: Sequence[str], options: LintOptions | None = None, through: Stage = emit) -> Loaded:
+def run(
+    paths: Sequence[str], options: LintOptions | None = None, through: Stage = emit
+) -> Compilation:
     """Run the stages in order, up to and including `through`."""
     compilation = Compilation(paths, options or LintOptions())
     for stage in STAGES[: STAGES.index(through) + 1]:
@@ -291,12 +282,12 @@ def run(paths: Sequence[str], options: LintOptions | None = None, through: Stage
     return compilation
 
 
-def load_spec_set(paths: Sequence[str]) -> Loaded:
+def load_spec_set(paths: Sequence[str]) -> Compilation:
     """Discover, load, check structure, build and resolve the IR of a spec set."""
     return run(paths, through=resolve)
 
 
-def lint(paths: Sequence[str], options: LintOptions | None = None) -> Loaded:
+def lint(paths: Sequence[str], options: LintOptions | None = None) -> Compilation:
     """Lint a spec set: every rule, then suppressions and `--select`/`--ignore`."""
     return run(paths, options, through=select)
 
@@ -305,9 +296,7 @@ __all__ = [
     "STAGES",
     "Compilation",
     "LintOptions",
-    "Loaded",
     "UsageError",
-    "file_span",
     "lint",
     "load_spec_set",
     "run",
