@@ -2,8 +2,8 @@
 
 Each stage takes the compilation so far and returns it with its own part added, as
 sqlglot's optimizer runs its `RULES`. `load_spec_set` runs the front end (through
-`resolve`), `lint` runs through `select`, and `compile` (codegen's `compile_specs`)
-runs every stage. The stages' results are typed fields of `Compilation` and of the
+`resolve`), `lint` runs through `select`, and `run` with no stop (codegen's
+`compile_specs`) runs every stage. The stages' results are typed fields of `Compilation` and of the
 `LintContext` the rules read; nothing is cached on the side.
 """
 
