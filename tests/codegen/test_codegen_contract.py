@@ -138,3 +138,20 @@ def test_default_policies_are_not_spelled_out(examples: CompileResult) -> None:
 
 def _step_id(call: ast.Call) -> str | None:
     return next((ast.unparse(k.value) for k in call.keywords if k.arg == "id"), None)
+
+
+def test_the_compiler_imports_only_the_runtimes_public_api() -> None:
+    """`baton.runtime` (and its `model` of public types), never the runtime's internals."""
+    compiler = ROOT / "baton" / "compiler"
+    for path in compiler.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                if name.startswith("baton.runtime"):
+                    assert name in ("baton.runtime", "baton.runtime.model"), (path, name)
