@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -14,6 +19,26 @@ class LintConfig:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     strict: bool = False
+    # the spec root (compiler.files), from `root = "DIR"` relative to the pyproject.toml
+    root: str | None = None
+
+
+# `--root DIR` on the commands that read spec files (lint, compile, run, resume, worker)
+ROOT_HELP = (
+    "The spec root: every file a spec names must be inside it, and agents resolve from it "
+    "(default: [tool.baton.lint] root, else the directory given, a file's own directory)."
+)
+
+
+def root_option(command: F) -> F:
+    """`--root DIR`, passed to the command as `root` (None when not given)."""
+    return click.option(
+        "--root",
+        "root",
+        type=click.Path(file_okay=False),
+        default=None,
+        help=ROOT_HELP,
+    )(command)
 
 
 def _find_pyproject(start: Path) -> Path | None:
@@ -42,11 +67,11 @@ def load_lint_config(start: Path | None = None) -> LintConfig:
     section = data.get("tool", {}).get("baton", {}).get("lint", {})
     if not isinstance(section, dict):
         raise click.UsageError(f"{path}: [tool.baton.lint] must be a table")
-    unknown = sorted(set(section) - {"select", "ignore", "strict"})
+    unknown = sorted(set(section) - {"select", "ignore", "strict", "root"})
     if unknown:
         raise click.UsageError(
             f"{path}: unknown key '{unknown[0]}' in [tool.baton.lint]; "
-            "expected 'ignore', 'select', 'strict'"
+            "expected 'ignore', 'root', 'select', 'strict'"
         )
     strict = section.get("strict", False)
     if not isinstance(strict, bool):
@@ -55,4 +80,17 @@ def load_lint_config(start: Path | None = None) -> LintConfig:
         select=_strings(section.get("select", []), "select", path),
         ignore=_strings(section.get("ignore", []), "ignore", path),
         strict=strict,
+        root=_root(section.get("root"), path),
     )
+
+
+def _root(value: object, path: Path) -> str | None:
+    """`root = "specs"`: relative to the pyproject.toml's directory; shown relative to the
+    working directory when it is below it."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise click.UsageError(f"{path}: [tool.baton.lint] root must be a directory path")
+    absolute = os.path.normpath(path.parent / value)
+    relative = os.path.relpath(absolute)
+    return absolute if relative.startswith("..") else relative

@@ -11,7 +11,7 @@ interpreter start, imports, parsing, checks, output):
   template reading an upstream step's output, so the data-flow rules do real work.
 - `statelint` (PyPI, a Python port of awslabs/statelint) on a 5000-state Amazon States
   Language chain (Pass states linked by `Next`): the peer for the 5000-step chain.
-- `check-jsonschema --schemafile compiler/data/spec.schema.json specs/research_report.yaml`
+- `check-jsonschema --schemafile baton/compiler/data/spec.schema.json specs/research_report.yaml`
   (schema validation only) against `baton lint specs/` (the whole linter on the examples).
 
 It prints a table and writes benchmarks/results/lint.json with the machine, the Python

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from baton.commands._common import database
-from baton.commands._load import load_spec
+from baton.commands._load import configured_root, load_spec
 from baton.runtime import api
 from baton.runtime.core.state import RunState
 from baton.runtime.model import JSON
@@ -112,7 +112,7 @@ def backend_options(command: F) -> F:
 # -- loading workflows for Temporal
 
 
-def load_pinned(spec: str) -> api.LoadedWorkflow:
+def load_pinned(spec: str, root: str | None = None) -> api.LoadedWorkflow:
     """`load_spec`, with a pin that does not depend on the working directory.
 
     Generated code names its spec files relative to the working directory, and a pin
@@ -122,12 +122,15 @@ def load_pinned(spec: str) -> api.LoadedWorkflow:
     """
     path = Path(spec)
     if not path.is_file():
-        return load_spec(spec)
+        return load_spec(spec, root)
     absolute = path.resolve()
+    # before the chdir: a relative root names a directory from here
+    chosen = configured_root(root)
+    root_dir = str(Path(chosen).absolute()) if chosen is not None else None
     previous = Path.cwd()
     os.chdir(absolute.parent)
     try:
-        return load_spec(str(absolute))
+        return load_spec(str(absolute), root_dir)
     finally:
         os.chdir(previous)
 

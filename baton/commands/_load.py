@@ -5,10 +5,17 @@ A spec file is compiled in memory (nothing is written); lint errors stop the com
 (exit 1) with the findings. The run is pinned to the spec's sha256 and the compiled
 module's source, and remembers how to find its spec again (`LoadedWorkflow.spec`), so
 `baton resume RUN` needs no arguments beyond the run id.
+
+Every workflow loaded here knows its spec set's root as an absolute path
+(`Workflow.root`), where its agents resolve from: for a spec file, `--root` (or
+`root = "..."` under `[tool.baton.lint]`, or the file's own directory); for a compiled
+workflow's name, the root its generated module records, relative to the project
+directory.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 import threading
@@ -37,11 +44,15 @@ def load_workflow(spec: str) -> Workflow:
     return load_spec(spec).workflow
 
 
-def load_spec(spec: str) -> LoadedWorkflow:
-    """The workflow with its pin, how to find it again, and its sub-workflows by name."""
+def load_spec(spec: str, root: str | None = None) -> LoadedWorkflow:
+    """The workflow with its pin, how to find it again, and its sub-workflows by name.
+
+    `root`: the spec root of a spec file (`--root`); by default the configured one, else
+    the file's own directory.
+    """
     path = Path(spec)
     if path.is_file():
-        return _from_file(path)
+        return _from_file(path, configured_root(root))
     if ":" in spec:
         return _from_object(spec)
     if spec.isidentifier():
@@ -49,33 +60,50 @@ def load_spec(spec: str) -> LoadedWorkflow:
     raise click.UsageError(f"'{spec}' is neither a spec file nor a workflow name")
 
 
-def _compile(path: Path) -> dict[str, tuple[Workflow, str]]:
-    """Compile the workflows of one spec file in memory: name -> (workflow, source)."""
-    from baton.compiler.codegen import compile_specs, load_workflow_from_source
-    from baton.compiler.formats import render
+def configured_root(root: str | None) -> str | None:
+    """`--root` if given, else `root` under `[tool.baton.lint]`, else None (the default)."""
+    if root is not None:
+        return root
+    from baton.config import load_lint_config
 
-    result = compile_specs([str(path)])
+    return load_lint_config().root
+
+
+def _compile(path: Path, root: str | None) -> dict[str, tuple[Workflow, str]]:
+    """Compile the workflows of one spec file in memory: name -> (workflow, source), each
+    workflow with its absolute root."""
+    from baton.compiler.codegen import compile_specs, load_workflow_from_source
+    from baton.compiler.files import spec_root
+    from baton.compiler.formats import render
+    from baton.compiler.pipeline import LintOptions, UsageError
+
+    try:
+        result = compile_specs([str(path)], LintOptions(root=root))
+    except UsageError as error:
+        raise click.UsageError(str(error)) from None
+    absolute = str(spec_root([str(path)], root).absolute())
     errors = [d for d in result.diagnostics if d.severity.value == "error"]
     if errors:
         raise LintFailed(render(errors, "text", result.sources) + f"{path}: not run: lint errors\n")
     loaded: dict[str, tuple[Workflow, str]] = {}
     for name, module in sorted(result.workflows.items()):
         source = result.modules[f"{module}.py"]
-        loaded[name] = (load_workflow_from_source(source, module), source)
+        workflow = load_workflow_from_source(source, module)
+        loaded[name] = (dataclasses.replace(workflow, root=absolute), source)
     return loaded
 
 
-def _from_file(path: Path) -> LoadedWorkflow:
-    compiled = _compile(path)
+def _from_file(path: Path, root: str | None) -> LoadedWorkflow:
+    compiled = _compile(path, root)
     if len(compiled) != 1:
         raise click.UsageError(f"'{path}' holds no workflow (is it a roster?)")
     [(workflow, source)] = compiled.values()
     return LoadedWorkflow(
-        workflow, workflow_pin(workflow, source), str(path.resolve()), _children_of(path)
+        workflow, workflow_pin(workflow, source), str(path.resolve()), _children_of(path, root)
     )
 
 
-def _children_of(path: Path) -> Callable[[str], Workflow]:
+def _children_of(path: Path, root: str | None) -> Callable[[str], Workflow]:
     """Sub-workflows by name, compiled from their own spec files when first needed."""
     cache: dict[str, Workflow] = {}
     lock = threading.Lock()  # children of parallel steps resolve from worker threads
@@ -85,10 +113,10 @@ def _children_of(path: Path) -> Callable[[str], Workflow]:
             if name not in cache:
                 from baton.compiler.pipeline import load_spec_set
 
-                known = load_spec_set([str(path)]).spec.workflows
+                known = load_spec_set([str(path)], root).spec.workflows
                 if name not in known:
                     raise KeyError(name)
-                cache[name] = _compile(Path(known[name].path))[name][0]
+                cache[name] = _compile(Path(known[name].path), root)[name][0]
             return cache[name]
 
     return resolve
@@ -105,15 +133,24 @@ def _from_generated(name: str) -> LoadedWorkflow:
             f"no spec file '{name}' and no compiled workflow 'generated.{name}' "
             "(run `baton compile specs/` or give a spec file)"
         ) from None
-    workflow = _workflow_in(module, "WORKFLOW", name)
+    workflow = _rooted(_workflow_in(module, "WORKFLOW", name))
 
     def resolve(child: str) -> Workflow:
         try:
-            return _workflow_in(importlib.import_module(f"generated.{child}"), "WORKFLOW", child)
+            found = _workflow_in(importlib.import_module(f"generated.{child}"), "WORKFLOW", child)
         except (ModuleNotFoundError, click.UsageError):
             raise KeyError(child) from None
+        return _rooted(found)
 
     return LoadedWorkflow(workflow, workflow_pin(workflow, _source(module)), name, resolve)
+
+
+def _rooted(workflow: Workflow) -> Workflow:
+    """A compiled workflow with its root made absolute: generated code records it
+    relative to the project directory (where `baton compile` ran, and `generated/` is)."""
+    if not workflow.root or Path(workflow.root).is_absolute():
+        return workflow
+    return dataclasses.replace(workflow, root=str(Path(workflow.root).absolute()))
 
 
 def _project_first() -> None:

@@ -20,7 +20,7 @@ from baton.compiler.codegen import CompileResult, compile_specs
 from baton.compiler.codegen.emit import GENERATED_MARK
 from baton.compiler.formats import render
 from baton.compiler.pipeline import LintOptions, UsageError
-from baton.config import load_lint_config
+from baton.config import load_lint_config, root_option
 
 
 def _is_generated(path: Path) -> bool:
@@ -100,14 +100,19 @@ def _write(result: CompileResult, out_dir: Path) -> tuple[int, int]:
     help="Directory of the generated package.",
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff if DIR is stale.")
-def compile_command(paths: tuple[str, ...], out_dir: str, check: bool) -> None:
+@root_option
+def compile_command(paths: tuple[str, ...], out_dir: str, check: bool, root: str | None) -> None:
     """Compile workflow specs (default: specs/) to typed Python modules, one per workflow.
 
     Exit 0 on success (or, with --check, when DIR is up to date), 1 when the specs have
     lint errors or DIR is stale, 2 for a usage error.
     """
     config = load_lint_config()
-    options = LintOptions(select=config.select, ignore=config.ignore)
+    options = LintOptions(
+        select=config.select,
+        ignore=config.ignore,
+        root=root if root is not None else config.root,
+    )
     # the cyclic GC only costs time in a short-lived process (as in `baton lint`); it is
     # switched back on for callers that run the command in-process (tests)
     collecting = gc.isenabled()

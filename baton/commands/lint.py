@@ -10,7 +10,7 @@ import click
 
 from baton.compiler.formats import FORMATS, render
 from baton.compiler.pipeline import LintOptions, UsageError, lint
-from baton.config import load_lint_config
+from baton.config import load_lint_config, root_option
 
 
 def _count(number: int, noun: str) -> str:
@@ -41,8 +41,14 @@ def _known_rules(rules: tuple[str, ...], where: str) -> tuple[str, ...]:
 @click.option("--strict", is_flag=True, default=None, help="Warnings fail too (exit 1).")
 @click.option("--select", help="Only these rules (comma-separated ids or prefixes, e.g. B1,B304).")
 @click.option("--ignore", help="Skip these rules (comma-separated ids or prefixes).")
+@root_option
 def lint_command(
-    paths: tuple[str, ...], fmt: str, strict: bool | None, select: str | None, ignore: str | None
+    paths: tuple[str, ...],
+    fmt: str,
+    strict: bool | None,
+    select: str | None,
+    ignore: str | None,
+    root: str | None,
 ) -> None:
     """Lint spec files and directories (default: specs/).
 
@@ -57,6 +63,7 @@ def lint_command(
         or _known_rules(config.select, "[tool.baton.lint] select"),
         ignore=_known_rules(_rule_list(ignore), "--ignore")
         + _known_rules(config.ignore, "[tool.baton.lint] ignore"),
+        root=root if root is not None else config.root,
     )
     try:
         result = lint(list(paths) or ["specs"], options)

@@ -32,6 +32,7 @@ from baton.commands._common import (
 )
 from baton.commands._load import load_spec
 from baton.commands._progress import Progress
+from baton.config import root_option
 from baton.runtime import api
 from baton.runtime.core.state import RunState
 
@@ -43,6 +44,7 @@ from baton.runtime.core.state import RunState
 @click.option("--dry-run", is_flag=True, help="Print the plan; call no agent, write nothing.")
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
 @click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
+@root_option
 @db_option
 @backend_options
 @refusals
@@ -53,13 +55,14 @@ def run_command(
     dry_run: bool,
     detach: bool,
     log_json: bool,
+    root: str | None,
     db: str | None,
     backend: Backend,
 ) -> None:
     """Run the workflow in SPEC (a spec file or a compiled workflow's name)."""
     _terminate_gracefully()
     inputs = parse_input(input_text)
-    loaded = load_pinned(spec) if backend.temporal else load_spec(spec)
+    loaded = load_pinned(spec, root) if backend.temporal else load_spec(spec, root)
     if dry_run:
         _dry_run(loaded, inputs)
         return
@@ -99,18 +102,28 @@ def run_command(
 )
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
 @click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
+@root_option
 @db_option
 @refusals
 def resume_command(
-    run_id: str, allow_spec_change: bool, detach: bool, log_json: bool, db: str | None
+    run_id: str,
+    allow_spec_change: bool,
+    detach: bool,
+    log_json: bool,
+    root: str | None,
+    db: str | None,
 ) -> None:
     """Continue RUN from where its log ends; committed steps never run again."""
     _terminate_gracefully()
     path = database(db)
+
+    def load_again(spec: str) -> api.LoadedWorkflow:
+        return _load_again(spec, root)
+
     try:
         with Progress(run_id, live=False if log_json else None) as progress:
             options = api.DriverOptions(detach=detach, on_event=_observers(progress, log_json))
-            result = api.resume_run(path, run_id, _load_again, allow_spec_change, options)
+            result = api.resume_run(path, run_id, load_again, allow_spec_change, options)
     except KeyboardInterrupt:
         _interrupted(run_id)
     _finish(result.state, result.detached)
@@ -162,10 +175,10 @@ def _observers(progress: Progress, log_json: bool) -> api.OnEvent:
     return fan_out(progress, AttemptLog(sys.stderr) if log_json else None)
 
 
-def _load_again(spec: str) -> api.LoadedWorkflow:
+def _load_again(spec: str, root: str | None) -> api.LoadedWorkflow:
     """The spec a run started from; a spec that is gone is a refusal, not a usage error."""
     try:
-        return load_spec(spec)
+        return load_spec(spec, root)
     except click.UsageError as error:
         raise Refused(f"cannot load the spec this run started from: {error.message}") from None
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import click
 
+from baton.compiler.files import spec_root, within
 from baton.compiler.schema_diff import breaks_mode, diff_schemas, render_json, render_text
 
 # spec.yaml#handoff@version: a handoff's schema as the spec declares it
@@ -64,12 +64,18 @@ def _check_schema(schema: object, name: str) -> None:
         raise InputError(f"'{name}' is not a valid JSON Schema at '/{path}': {detail}") from None
 
 
-def _load_file(uri: str) -> object:
-    """`load_ref` for the checker: referenced files, relative to the referring file."""
+def _load_file(uri: str, root: Path) -> object:
+    """`load_ref` for the checker: referenced files, relative to the referring file, and
+    only inside `root` (compiler.files: a file outside it is never read)."""
     parsed = urlparse(uri)
     if parsed.scheme not in ("", "file"):
         raise InputError(f"cannot resolve $ref '{uri}': only local files are supported")
     path = Path(unquote(parsed.path))
+    if not within(root, path):
+        raise InputError(
+            f"cannot resolve $ref '{uri}': it is outside '{root}', the directory of the "
+            "schemas compared; it was not read"
+        )
     schema = _parse(path)
     _check_schema(schema, str(path))
     return schema
@@ -94,6 +100,12 @@ def _load_handoff(argument: str, match: re.Match[str]) -> tuple[object, str]:
         ) from None
     _check_schema(schema, argument)
     return schema, path.resolve().as_uri()
+
+
+def _file_of(argument: str) -> str:
+    """The file an OLD/NEW argument reads (the spec of `spec.yaml#handoff@1`)."""
+    match = _HANDOFF.match(argument)
+    return match["path"] if match and not Path(argument).exists() else argument
 
 
 def _load(argument: str) -> tuple[object, str]:
@@ -130,7 +142,11 @@ def diff_command(old: str, new: str, mode: str, fmt: str) -> None:
     """
     old_schema, old_uri = _load(old)
     new_schema, new_uri = _load(new)
-    load_ref: Callable[[str], object] = _load_file
+    root = spec_root([_file_of(old), _file_of(new)])
+
+    def load_ref(uri: str) -> object:
+        return _load_file(uri, root)
+
     changes = diff_schemas(
         old_schema, new_schema, load_ref=load_ref, old_uri=old_uri, new_uri=new_uri
     )

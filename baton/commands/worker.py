@@ -28,6 +28,7 @@ import click
 
 from baton.commands._backend import load_by_name, load_pinned, temporal_options
 from baton.commands._common import Refused
+from baton.config import root_option
 from baton.runtime.api import LoadedWorkflow, RunError
 
 
@@ -55,6 +56,7 @@ from baton.runtime.api import LoadedWorkflow, RunError
     show_default=True,
     help="On SIGTERM, seconds the attempts in flight get to finish.",
 )
+@root_option
 def worker_command(
     specs: tuple[str, ...],
     address: str | None,
@@ -63,13 +65,14 @@ def worker_command(
     max_concurrent_attempts: int,
     sticky_timeout: float,
     graceful_shutdown: float,
+    root: str | None,
 ) -> None:
     """Run Baton workflows on Temporal: poll TASK_QUEUE, host SPECS."""
     from baton.runtime.temporal.worker import WorkerOptions, host, run_worker
 
     if not address:
         raise click.UsageError("--address HOST:PORT is required (or BATON_TEMPORAL_ADDRESS)")
-    loaded = [workflow for spec in specs for workflow in _load_all(spec)]
+    loaded = [workflow for spec in specs for workflow in _load_all(spec, root)]
     host(loaded, load_by_name)
     identity = f"baton-worker-{os.getpid()}@{socket.gethostname()}"
     options = WorkerOptions(
@@ -107,16 +110,16 @@ def worker_command(
     click.echo(f"{identity} stopped", err=True)
 
 
-def _load_all(spec: str) -> list[LoadedWorkflow]:
+def _load_all(spec: str, root: str | None) -> list[LoadedWorkflow]:
     """SPEC as `baton run` loads it; a directory: each workflow spec in it (rosters and
     schemas are not workflows, and are skipped)."""
     path = Path(spec)
     if not path.is_dir():
-        return [load_pinned(spec)]
+        return [load_pinned(spec, root)]
     found = []
     for file in sorted([*path.glob("*.yaml"), *path.glob("*.yml")]):
         try:
-            found.append(load_pinned(str(file)))
+            found.append(load_pinned(str(file), root))
         except click.UsageError:
             continue  # "holds no workflow": a roster
     if not found:

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from baton.compiler import ir
-from baton.compiler.refs import SchemaStore
+from baton.compiler.refs import Resolved, SchemaStore
 from baton.compiler.templates import is_template
 from baton.compiler.yamlnodes import YMap, YNode, YScalar, YSeq
 
@@ -109,8 +109,8 @@ class Builder:
         ref = _str(node.get("$ref")) if isinstance(node, YMap) else None
         if isinstance(node, YMap) and ref is not None and len(node.entries) == 1:
             resolved = self.store.resolve(ref, base, node.data, node)
-            # an unresolvable ref stays as written; rule B305 reports it
-            if not isinstance(resolved, str) and not ref.startswith("#"):
+            # an unresolvable ref stays as written; rule B305 (B004 outside the root) reports it
+            if isinstance(resolved, Resolved) and not ref.startswith("#"):
                 return ir.Schema(resolved.value, node.span, resolved.node, resolved.base)
         return ir.Schema(node.data, node.span, node, base)
 
@@ -121,8 +121,10 @@ class Builder:
         # a missing or malformed `run` is B002; the agent still exists for the other rules
         kind = ""
         target: str | tuple[str, ...] = ""
+        target_span = None
         if run is not None and len(run.entries) == 1:
             kind, _, target_node = next(run.items())
+            target_span = target_node.span
             target = (
                 tuple(str(item.data) for item in target_node.items)
                 if isinstance(target_node, YSeq)
@@ -139,7 +141,7 @@ class Builder:
         return ir.Agent(
             name=name,
             span=key.span,
-            run=ir.AgentRun(kind, target, (run or node).span),
+            run=ir.AgentRun(kind, target, (run or node).span, target_span),
             delegates_to=_names(delegates),
             delegates_to_span=delegates.span if delegates else None,
             description=_str(node.get("description")),

@@ -28,7 +28,8 @@ class LintContext:
     """The spec set being linted and the results of the analysis stages."""
 
     spec: ir.SpecSet
-    store: SchemaStore = field(default_factory=SchemaStore)
+    # hand-built spec sets (tests) get the working directory as their root
+    store: SchemaStore = field(default_factory=lambda: SchemaStore(Path()))
     # stage `structure` and `resolve`: not a valid spec (B002) / a roster that does not
     # resolve (B205)
     invalid: tuple[Problem, ...] = ()

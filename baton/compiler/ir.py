@@ -62,6 +62,7 @@ class AgentRun:
     kind: str
     target: str | tuple[str, ...]
     span: Span
+    target_span: Span | None = None  # the target as written (`echo`, `"agents.x:run"`)
 
 
 @dataclass(frozen=True)
@@ -222,3 +223,7 @@ class SpecSet:
     sources: dict[str, tuple[str, ...]]  # display path -> source lines, for carets
     # sha256 of each spec file's bytes, for generated headers and run pinning
     hashes: dict[str, str] = field(default_factory=dict)
+    # the directory every file a spec names must be inside (compiler.files), as given
+    root: str = "."
+    # spec files found under the root that resolve outside it (symlinks): never read (B004)
+    outside: tuple[str, ...] = ()

@@ -21,6 +21,7 @@ from baton.compiler.build import Builder, file_kind
 from baton.compiler.chains import delegation_chains as compute_chains
 from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Diagnostic, Problem, Severity, sort_diagnostics
+from baton.compiler.files import absolute, spec_root, within
 from baton.compiler.graphs import build_graphs as compute_graphs
 from baton.compiler.loader import LoadedFile, load_file
 from baton.compiler.references import template_reads
@@ -40,6 +41,7 @@ class UsageError(Exception):
 class LintOptions:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    root: str | None = None  # the spec root (`--root`); None: the directory given
 
 
 @dataclass
@@ -48,9 +50,13 @@ class Compilation:
 
     paths: Sequence[str]
     options: LintOptions = field(default_factory=LintOptions)
-    # discover: every spec file of the set, and the files asked for (whose findings show)
+    # discover: the spec root (compiler.files), every spec file of the set inside it, the
+    # files asked for (whose findings show), and those found that resolve outside the root
+    # (symlinks: never read, B004)
+    root: Path = field(default_factory=Path)
     files: list[str] = field(default_factory=list)
     reported: set[str] = field(default_factory=set)
+    outside: list[str] = field(default_factory=list)
     # load: each file's nodes, sha256 and loader findings (B001, B003)
     loaded: dict[str, LoadedFile] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
@@ -59,8 +65,9 @@ class Compilation:
     # `baton:` may be a schema another file `$ref`s: its findings wait for `resolve`.
     structure: dict[str, list[Problem]] = field(default_factory=dict)
     unversioned: set[str] = field(default_factory=set)
-    # build: the IR of each file, before files are linked
-    store: SchemaStore = field(default_factory=SchemaStore)
+    # build: the IR of each file, before files are linked (the store opens only files
+    # inside the root: discover sets it up)
+    store: SchemaStore = field(init=False)
     builder: Builder = field(init=False)
     workflows: list[ir.Workflow] = field(default_factory=list)
     rosters: dict[str, ir.Roster] = field(default_factory=dict)
@@ -74,9 +81,6 @@ class Compilation:
     modules: dict[str, str] = field(default_factory=dict)
     compiled: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.builder = Builder(self.store)
-
     @property
     def spec(self) -> ir.SpecSet:
         return self.context.spec
@@ -89,23 +93,39 @@ Stage = Callable[[Compilation], Compilation]
 
 
 def discover(c: Compilation) -> Compilation:
-    """Every spec file of the set, and the files asked for. A file brings its directory."""
+    """The spec root, and every spec file of the set under it. A file brings its directory."""
     if not c.paths:
         raise UsageError("no paths given")
+    for raw in c.paths:
+        if not Path(raw).exists():
+            raise UsageError(f"path '{raw}' does not exist")
+    c.root = spec_root(c.paths, c.options.root)
+    if not c.root.is_dir():
+        raise UsageError(f"spec root '{c.root}' is not a directory")
+    c.store = SchemaStore(c.root)
+    c.builder = Builder(c.store)
     every: set[str] = set()
     for raw in c.paths:
         path = Path(raw)
+        if not _lexically_inside(path, c.root):
+            raise UsageError(f"path '{raw}' is outside the spec root '{c.root}'")
         if path.is_dir():
             found = _spec_files(path)
             every |= found
             c.reported |= found
-        elif path.is_file():
+        else:
             c.reported.add(os.path.normpath(path))
             every |= {os.path.normpath(path)} | _spec_files(path.parent)
-        else:
-            raise UsageError(f"path '{raw}' does not exist")
-    c.files = sorted(every)
+    # a symlink under the root may point anywhere: such a file is never opened (B004)
+    c.outside = sorted(path for path in every if not within(c.root, Path(path)))
+    c.files = sorted(every - set(c.outside))
+    c.reported |= set(c.outside)
     return c
+
+
+def _lexically_inside(path: Path, root: Path) -> bool:
+    given, directory = absolute(path), absolute(root)
+    return given == directory or directory in given.parents
 
 
 def _spec_files(directory: Path) -> set[str]:
@@ -157,14 +177,16 @@ def build(c: Compilation) -> Compilation:
 
 def resolve(c: Compilation) -> Compilation:
     """Rosters linked to their workflows, workflow names unique: the spec set."""
-    found = resolve_references(c.workflows, c.rosters, c.builder, c.loaded)
+    found = resolve_references(c.workflows, c.rosters, c.builder, c.loaded, c.root)
     # a file without `baton:` that a schema `$ref`s is a schema, not a broken spec
     schemas = c.unversioned & c.store.loaded_paths
     for path, findings in c.load_findings.items():
         c.diagnostics += findings if path not in schemas else []
     invalid = [p for path, problems in c.structure.items() if path not in schemas for p in problems]
     sources = {path: file.lines for path, file in c.loaded.items()}
-    spec = ir.SpecSet(found.workflows, found.rosters, sources, c.hashes)
+    spec = ir.SpecSet(
+        found.workflows, found.rosters, sources, c.hashes, str(c.root), tuple(c.outside)
+    )
     c.context = LintContext(
         spec,
         c.store,
@@ -209,14 +231,18 @@ def check(c: Compilation) -> Compilation:
 
 def select(c: Compilation) -> Compilation:
     """The findings shown: in files asked for (or files they `$ref`), not suppressed by a
-    `# baton: ignore[...]` comment, chosen by `--select`/`--ignore`; sorted."""
+    `# baton: ignore[...]` comment, chosen by `--select`/`--ignore`; sorted. A rule that
+    is not silenceable (a boundary, not an opinion) is always shown."""
+    from baton.compiler.rules.registry import RULES
+
+    always = {rule.id for rule in RULES if not rule.silenceable}
     spec_files = c.spec.sources
     c.sources = _all_sources(c)
     c.diagnostics = sort_diagnostics(
         d
         for d in c.diagnostics
         if d.span.path in c.reported or d.span.path not in spec_files
-        if _selected(d.rule, c.options) and not _suppressed(d, c.sources)
+        if d.rule in always or (_selected(d.rule, c.options) and not _suppressed(d, c.sources))
     )
     return c
 
@@ -282,9 +308,13 @@ def run(
     return compilation
 
 
-def load_spec_set(paths: Sequence[str]) -> Compilation:
-    """Discover, load, check structure, build and resolve the IR of a spec set."""
-    return run(paths, through=resolve)
+def load_spec_set(paths: Sequence[str], root_dir: str | None = None) -> Compilation:
+    """Discover, load, check structure, build and resolve the IR of a spec set.
+
+    `root_dir`: the directory every file a spec names must be inside (compiler.files);
+    by default the directory given, or a file's own directory.
+    """
+    return run(paths, LintOptions(root=root_dir), through=resolve)
 
 
 def lint(paths: Sequence[str], options: LintOptions | None = None) -> Compilation:

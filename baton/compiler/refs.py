@@ -1,7 +1,9 @@
 """`$ref` resolution for schemas: relative files (JSON or YAML) and JSON pointers.
 
 Referenced files are loaded once, with positions, so findings inside them point at
-the right line. Resolution never raises: an unresolvable ref returns its reason.
+the right line. Resolution never raises: an unresolvable ref returns its reason, and a
+ref that leaves the spec root returns its `Refusal` (rule B004) without the target ever
+being opened: `load` takes only a `Confined` file (compiler.files).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from baton.compiler.diagnostics import Diagnostic
+from baton.compiler.files import Confined, Refusal, confined
 from baton.compiler.loader import LoadedFile, load_file
 from baton.compiler.yamlnodes import JSON, YMap, YNode, YSeq
 
@@ -59,19 +62,23 @@ def follow_pointer(
 
 
 class SchemaStore:
-    """Loads referenced schema files once and resolves refs against them."""
+    """Loads referenced schema files once and resolves refs against them; only files
+    inside `root`, the spec set's root, are ever opened."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
+        self.root = root
         self._files: dict[str, tuple[LoadedFile, list[Diagnostic]]] = {}
 
-    def load(self, path: Path) -> tuple[LoadedFile, list[Diagnostic]]:
-        key = os.path.normpath(path)
+    def load(self, file: Confined) -> tuple[LoadedFile, list[Diagnostic]]:
+        key = os.path.normpath(file.path)
         if key not in self._files:
             self._files[key] = load_file(Path(key), key)
         return self._files[key]
 
     def load_lines(self, path: str) -> tuple[str, ...]:
-        return self.load(Path(path))[0].lines
+        """The lines of a file this store loaded (empty for any other)."""
+        found = self._files.get(path)
+        return found[0].lines if found else ()
 
     @property
     def loaded_paths(self) -> set[str]:
@@ -79,16 +86,18 @@ class SchemaStore:
 
     def resolve(
         self, ref: str, base: Path, document: JSON, document_node: YNode | None
-    ) -> Resolved | str:
-        """Resolve `ref` written in the file `base`; a string is the reason it failed."""
+    ) -> Resolved | Refusal | str:
+        """Resolve `ref` written in the file `base`; a string is the reason it failed, a
+        `Refusal` a file outside the root (never opened)."""
         file_part, _, fragment = ref.partition("#")
-        if file_part.startswith(("http://", "https://", "urn:")):
-            return f"remote reference '{ref}' is not supported; use a relative file"
         if file_part:
-            target = Path(os.path.normpath(base.parent / file_part))
+            file = confined(self.root, base, file_part)
+            if isinstance(file, Refusal):
+                return file
+            target = file.path
             if not target.is_file():
                 return f"file '{target}' does not exist"
-            loaded, findings = self.load(target)
+            loaded, findings = self.load(file)
             if loaded.root is None:
                 reason = findings[0].message if findings else "it does not load"
                 return f"file '{target}' cannot be read: {reason}"

@@ -9,13 +9,13 @@ there), and the rest of the set is still linted.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from baton.compiler import ir
 from baton.compiler.build import Builder, file_kind
 from baton.compiler.diagnostics import Problem
+from baton.compiler.files import Refusal, confined
 from baton.compiler.loader import LoadedFile, load_file
 from baton.compiler.yamlnodes import YMap
 
@@ -36,10 +36,12 @@ def resolve(
     rosters: dict[str, ir.Roster],
     builder: Builder,
     loaded: dict[str, LoadedFile],
+    root: Path,
 ) -> Resolution:
-    """Link each workflow to its roster file and index the workflows by name."""
+    """Link each workflow to its roster file (inside `root`, the spec root) and index the
+    workflows by name."""
     found = Resolution(rosters=dict(rosters))
-    linked = [_with_roster(w, found, builder, loaded) for w in workflows]
+    linked = [_with_roster(w, found, builder, loaded, root) for w in workflows]
     for workflow in linked:
         first = found.workflows.get(workflow.name)
         if first is not None:
@@ -59,7 +61,11 @@ def resolve(
 
 
 def _with_roster(
-    workflow: ir.Workflow, found: Resolution, builder: Builder, loaded: dict[str, LoadedFile]
+    workflow: ir.Workflow,
+    found: Resolution,
+    builder: Builder,
+    loaded: dict[str, LoadedFile],
+    root: Path,
 ) -> ir.Workflow:
     ref = workflow.roster_ref
     if ref is None:
@@ -73,18 +79,21 @@ def _with_roster(
             )
         )
         return workflow
-    key = os.path.normpath(Path(workflow.path).parent / ref.value)
+    file = confined(root, Path(workflow.path), ref.value)
+    if isinstance(file, Refusal):
+        return workflow  # never opened; rule B004 reports it
+    key = str(file.path)
     if key in found.rosters:
         return dataclasses.replace(workflow, roster=found.rosters[key])
     reason = f"file '{key}' does not exist"
     if Path(key).is_file():
-        file = loaded.get(key) or load_file(Path(key), key)[0]
-        if isinstance(file.root, YMap) and file_kind(file.root) == "roster":
-            found.rosters[key] = builder.roster(key, file.root)
+        roster_file = loaded.get(key) or load_file(Path(key), key)[0]
+        if isinstance(roster_file.root, YMap) and file_kind(roster_file.root) == "roster":
+            found.rosters[key] = builder.roster(key, roster_file.root)
             return dataclasses.replace(workflow, roster=found.rosters[key])
         reason = (
             f"file '{key}' does not load (see its own findings)"
-            if file.root is None
+            if roster_file.root is None
             else f"file '{key}' is not a roster (it needs `kind: roster`)"
         )
     found.unresolved.append(Problem(ref.span, f"unknown roster: {reason}"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from baton.compiler.refs import SchemaStore
+from baton.compiler.refs import Resolved, SchemaStore
 from baton.compiler.yamlnodes import JSON, YNode
 
 _MAX_REF_HOPS = 64
@@ -42,8 +42,8 @@ def _deref(at: SchemaAt, store: SchemaStore) -> SchemaAt | None:
             return at
         ref = str(value["$ref"])
         resolved = store.resolve(ref, at.base, at.document, None)
-        if isinstance(resolved, str):
-            return None  # B305 reports it
+        if not isinstance(resolved, Resolved):
+            return None  # B305 reports it, or B004 for a file outside the root
         at = SchemaAt(resolved.value, resolved.base, resolved.document, resolved.node)
     return None
 

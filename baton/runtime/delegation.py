@@ -265,7 +265,12 @@ class DelegationContext:
         )
         try:
             reply = shared.call_agent(
-                AgentCall(shared.workflow.agent(agent), request, shared.timeout_ms)
+                AgentCall(
+                    shared.workflow.agent(agent),
+                    request,
+                    shared.timeout_ms,
+                    shared.workflow.root,
+                )
             )
         except AgentFailure as failure:
             shared.host.record(

@@ -64,7 +64,11 @@ class AgentKind(StrEnum):
 
 @dataclass(frozen=True)
 class AgentBinding:
-    """How to call an agent, whom it may delegate to, and its token prices (USD/Mtok)."""
+    """How to call an agent, whom it may delegate to, and its token prices (USD/Mtok).
+
+    `directory`: where the agent is defined (its roster file's directory), relative to
+    the workflow's `root`; a command agent's relative program path resolves against it.
+    """
 
     name: str
     kind: AgentKind
@@ -72,6 +76,7 @@ class AgentBinding:
     delegates_to: tuple[str, ...] = ()
     input_price_per_mtok: float = 0.0
     output_price_per_mtok: float = 0.0
+    directory: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,11 @@ class Workflow:
     untrusted_inputs: tuple[str, ...] = ()  # JSON pointers into the run input
     description: str | None = None
     handoffs: tuple[Handoff, ...] = ()  # every handoff version, for run-time delegation
+    # the spec set's root: python agents import with it first on sys.path, command agents'
+    # relative paths start from it. Generated code records it relative to the project
+    # directory (as `spec_path`), and the loader that runs the workflow makes it absolute;
+    # "" when unknown (a workflow built by hand): agents then resolve as the process does.
+    root: str = ""
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

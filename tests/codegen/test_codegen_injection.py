@@ -157,8 +157,11 @@ def _spec_strings(workflow: ir.Workflow, sha256: str) -> set[str]:
     found = {workflow.name, workflow.path, sha256, workflow.description or ""}
     roster = workflow.roster
     assert roster is not None
+    found.add(".")  # the spec root of a hand-built spec set (SpecSet.root)
     for agent in roster.agents.values():
         found |= {agent.name, *agent.run.target, *(n.value for n in agent.delegates_to)}
+        # where a command agent is defined, relative to the root (from its span's path)
+        found.add(os.path.relpath(Path(agent.span.path).parent.absolute()).replace(os.sep, "/"))
     for role, principals in roster.approvers.items():
         found |= {role, *(p.value for p in principals)}
     for handoff in workflow.handoffs.values():
@@ -202,7 +205,8 @@ def test_hostile_ir_cannot_change_the_code(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     workflow, path, schemas = case
-    context = LintContext(ir.SpecSet({workflow.name: workflow}, {}, {}, {}), SchemaStore())
+    spec = ir.SpecSet({workflow.name: workflow}, {}, {}, {})
+    context = LintContext(spec, SchemaStore(Path()))
     source = emit_workflow(context, workflow, path, sha256)
 
     tree = ast.parse(source)

@@ -226,7 +226,7 @@ def test_bundle_inlines_files_and_rewrites_their_local_refs(tmp_path: Path) -> N
         },
         "$defs": {"lib_a.json": {}},
     }
-    bundled = bundle(schema, tmp_path / "spec.yaml", SchemaStore())
+    bundled = bundle(schema, tmp_path / "spec.yaml", SchemaStore(tmp_path))
     assert bundled["properties"]["$ref"] == {"$ref": "#/$defs/lib_a.json_2/$defs/x"}
     assert bundled["properties"]["const"] == {"const": {"$ref": "data, not a ref"}}
     assert list(bundled["$defs"]) == ["lib_a.json", "lib_a.json_2", "lib_b.json"]
@@ -249,7 +249,7 @@ def test_bundle_handles_files_that_refer_to_each_other(tmp_path: Path) -> None:
             "b.json": {"type": "array", "items": {"$ref": "a.json"}},
         },
     )
-    bundled = bundle({"$ref": "a.json"}, tmp_path / "spec.yaml", SchemaStore())
+    bundled = bundle({"$ref": "a.json"}, tmp_path / "spec.yaml", SchemaStore(tmp_path))
     assert bundled == {
         "$ref": "#/$defs/a.json",
         "$defs": {
@@ -264,7 +264,7 @@ def test_bundle_handles_files_that_refer_to_each_other(tmp_path: Path) -> None:
 
 def test_bundle_leaves_a_self_contained_schema_equal() -> None:
     schema = json.loads((ROOT / "specs/schemas/brief.v1.json").read_text())
-    assert bundle(schema, ROOT / "specs/schemas/brief.v1.json", SchemaStore()) == schema
+    assert bundle(schema, ROOT / "specs/schemas/brief.v1.json", SchemaStore(ROOT)) == schema
 
 
 def test_the_checked_in_handoffs_carry_bundled_schemas(rich: types.ModuleType) -> None:

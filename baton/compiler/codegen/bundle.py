@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 
+from baton.compiler.files import Confined, Refusal, confined
 from baton.compiler.refs import SchemaStore
 from baton.compiler.yamlnodes import JSON
 
@@ -32,7 +33,8 @@ _UNSAFE_KEY = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class BundleError(ValueError):
-    """A referenced file cannot be loaded (the linter reports it as B305 first)."""
+    """A referenced file cannot be loaded, or is outside the spec root (the linter reports
+    it as B305 or B004 first)."""
 
 
 class _Bundler:
@@ -43,8 +45,9 @@ class _Bundler:
         self.keys: dict[str, str] = {}  # normalized file path -> its key under $defs
         self.defs: dict[str, JSON] = {}
 
-    def key_for(self, target: str) -> str:
+    def key_for(self, file: Confined) -> str:
         """The `$defs` key of a referenced file, bundling the file on first sight."""
+        target = str(file.path)
         if target in self.keys:
             return self.keys[target]
         relative = os.path.relpath(target, self.root_dir) if self.root_dir.parts else target
@@ -55,7 +58,7 @@ class _Bundler:
         self.taken.add(key)
         self.keys[target] = key  # before rewriting: files may refer to each other
         self.defs[key] = None  # holds the place: $defs in order of first reference
-        loaded, findings = self.store.load(Path(target))
+        loaded, findings = self.store.load(file)
         if loaded.root is None:
             reason = findings[0].message if findings else "it does not load"
             raise BundleError(f"cannot bundle '{target}': {reason}")
@@ -72,12 +75,13 @@ class _Bundler:
             if document_key is None or (fragment and not pointer):
                 return ref  # a ref into the root schema, or an anchor: unchanged
             return f"#/$defs/{document_key}{pointer}"
-        if file_part.startswith(("http://", "https://", "urn:")):
-            return ref  # not supported (B305); left for the validator to refuse
-        target = os.path.normpath(base.parent / file_part)
+        file = confined(self.store.root, base, file_part)
+        if isinstance(file, Refusal):
+            # never opened, and never emitted: a validator might fetch it at run time
+            raise BundleError(f"cannot bundle $ref {file} (B004)")
         if fragment and not pointer:
             return ref  # an anchor inside another file: not supported (B305)
-        return f"#/$defs/{self.key_for(target)}{pointer}"
+        return f"#/$defs/{self.key_for(file)}{pointer}"
 
     def rewrite(self, value: JSON, base: Path, document_key: str | None) -> JSON:
         """A copy of `value` with every `$ref` made local to the bundle."""

@@ -258,7 +258,9 @@ class _Module:
             "input_model": Text(input_model),
             "owner": literals.value(workflow.owner.value if workflow.owner else None),
             "result": literals.value(workflow.result.value if workflow.result else None),
-            "agents": sequence("()", [stepdefs.agent_binding(a) for a in agents]),
+            "agents": sequence(
+                "()", [stepdefs.agent_binding(a, self.ctx.spec.root) for a in agents]
+            ),
             "approvers": stepdefs.approvers(roster),
             "max_delegation_depth": literals.value(
                 roster.policy.max_delegation_depth if roster else ir.DEFAULT_MAX_DELEGATION_DEPTH
@@ -270,6 +272,8 @@ class _Module:
         }
         if workflow.description is not None:
             keywords["description"] = literals.value(workflow.description)
+        # where agents resolve from; relative, like spec_path (the loader makes it absolute)
+        keywords["root"] = literals.value(stepdefs.display_path(self.ctx.spec.root))
         self.out.banner("the workflow")
         self._statement("WORKFLOW: rt.Workflow = ", call("rt.Workflow", **keywords))
 

@@ -20,6 +20,7 @@ import baton.runtime as rt
 from baton.compiler import ir
 from baton.compiler.codegen import literals
 from baton.compiler.codegen.layout import Doc, Text, call, sequence
+from baton.compiler.files import absolute
 from baton.compiler.span import Span
 
 E = TypeVar("E", bound=StrEnum)
@@ -234,7 +235,9 @@ def step(
     return construct(rt.Step, fields)
 
 
-def agent_binding(agent: ir.Agent) -> Doc:
+def agent_binding(agent: ir.Agent, root: str = ".") -> Doc:
+    """`rt.AgentBinding(...)`; a command agent defined outside the root directory itself
+    records its roster's directory (relative to `root`): its relative paths start there."""
     target = agent.run.target
     keywords: dict[str, Doc] = {
         "name": literals.value(agent.name),
@@ -245,6 +248,11 @@ def agent_binding(agent: ir.Agent) -> Doc:
     if agent.price is not None:
         keywords["input_price_per_mtok"] = literals.value(float(agent.price.input_per_mtok))
         keywords["output_price_per_mtok"] = literals.value(float(agent.price.output_per_mtok))
+    if agent.run.kind == "command":
+        defined_in = absolute(Path(agent.span.path).parent)
+        directory = os.path.relpath(defined_in, absolute(root)).replace(os.sep, "/")
+        if directory != ".":
+            keywords["directory"] = literals.value(directory)
     return call(runtime("AgentBinding"), **keywords)
 
 

@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlparse
 from baton.compiler import ir
 from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Report
+from baton.compiler.files import Refusal, confined
 from baton.compiler.span import Span
 from baton.compiler.yamlnodes import node_at
 
@@ -27,7 +28,11 @@ def incompatible_handoff(ctx: LintContext, report: Report) -> None:
     from baton.compiler.schema_diff import breaks_mode, diff_schemas
 
     def load_ref(uri: str) -> object:
-        loaded, findings = ctx.store.load(Path(unquote(urlparse(uri).path)))
+        path = unquote(urlparse(uri).path)
+        file = confined(ctx.store.root, Path(path), path)
+        if isinstance(file, Refusal):
+            raise ValueError(f"$ref {file}")  # never opened; B004 reports it
+        loaded, findings = ctx.store.load(file)
         if loaded.root is None:
             raise ValueError(findings[0].message if findings else f"cannot load {uri}")
         return loaded.root.data

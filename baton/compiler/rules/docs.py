@@ -73,6 +73,8 @@ def _table(rules: Iterable[Rule]) -> list[str]:
 
 
 def _silence(rule: Rule) -> str:
+    if not rule.silenceable:
+        return "This rule cannot be silenced or deselected."
     return f"Silence a finding with `# baton: ignore[{rule.id}]` on the line it points at."
 
 

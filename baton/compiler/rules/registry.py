@@ -14,11 +14,13 @@ from typing import cast
 from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Diagnostic, Report, Reporter, Severity
 from baton.compiler.rules import (
+    agents,
     approvals,
     compatibility,
     dataflow,
     delegation,
     dependencies,
+    files,
     schemas,
     syntax,
 )
@@ -38,6 +40,8 @@ class Rule:
     severity: Severity
     summary: str
     check: Check | LegacyCheck
+    # False for a boundary, not an opinion: no ignore comment, --ignore or --select hides it
+    silenceable: bool = True
 
     @property
     def docs(self) -> str:
@@ -66,6 +70,14 @@ RULES: tuple[Rule, ...] = (
         syntax.invalid_spec,
     ),
     Rule("B003", "duplicate-key", E, "duplicate key in a YAML mapping", syntax.duplicate_key),
+    Rule(
+        "B004",
+        "file-outside-root",
+        E,
+        "a spec names a file outside the spec root (or a URL); it is not read",
+        files.file_outside_root,
+        silenceable=False,
+    ),
     Rule(
         "B010",
         "template-syntax",
@@ -150,6 +162,20 @@ RULES: tuple[Rule, ...] = (
         W,
         "the roster's `delegates_to` graph has a cycle",
         delegation.roster_cycle,
+    ),
+    Rule(
+        "B208",
+        "unknown-builtin",
+        E,
+        "`run: {builtin: NAME}` names a builtin agent Baton does not ship",
+        agents.unknown_builtin,
+    ),
+    Rule(
+        "B209",
+        "python-agent-not-found",
+        W,
+        "a python agent's module is neither under the spec root nor installed",
+        agents.python_agent_not_found,
     ),
     Rule(
         "B301",

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from baton.compiler import ir
 from baton.compiler.context import LintContext
@@ -46,7 +47,7 @@ def invalid_schema(ctx: LintContext, report: Report) -> None:
             report(
                 _span_in(schema, path),
                 f"{label} is not a valid JSON Schema at '/{'/'.join(map(str, path))}': "
-                f"{_unknown_type(schema.value, path) or error.message}",
+                f"{_unknown_type(schema.value, path) or _meta_message(error)}",
             )
         except jsonschema_rs.ReferencingError as error:
             report(schema.span, f"{label}: {error}")
@@ -61,6 +62,41 @@ def invalid_schema(ctx: LintContext, report: Report) -> None:
                         f"{label} is not a valid JSON Schema at '{where}': "
                         f"{json.dumps(pattern)} is not a valid regular expression",
                     )
+
+
+# the longest value a B301 message quotes; a longer one is described, never echoed
+_QUOTED_CHARS = 40
+
+
+def _meta_message(error: Any) -> str:
+    """The meta-schema's complaint, quoting the value at fault only when it is short.
+
+    The validator's messages start with the whole value (a `$ref`'d file that is not a
+    schema would be quoted in full), so a long value is replaced by its description.
+    """
+    message = str(error.message)
+    shown = json.dumps(error.instance, separators=(",", ":"), ensure_ascii=False)
+    if len(shown) <= _QUOTED_CHARS:
+        return message
+    described = _describe(error.instance)
+    if message.startswith(shown):
+        return described + message[len(shown) :]
+    keyword = next((str(k) for k in reversed(list(error.schema_path))), "a")
+    return f"{described} fails the meta-schema's '{keyword}' keyword"
+
+
+def _describe(value: object) -> str:
+    """
+    >>> _describe("x" * 50), _describe([1, 2]), _describe({"a": 1})
+    ('a string of 50 characters', 'an array of 2 items', 'an object with 1 property')
+    """
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, list):
+        return f"an array of {len(value)} item{'s' * (len(value) != 1)}"
+    if isinstance(value, dict):
+        return f"an object with {len(value)} propert{'ies' if len(value) != 1 else 'y'}"
+    return f"a {type(value).__name__}"
 
 
 def _patterns(value: JSON, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
@@ -216,7 +252,8 @@ def _is_combinator_only(value: dict[str, JSON]) -> bool:
 
 def unresolved_ref(ctx: LintContext, report: Report) -> None:
     """A `$ref` in a schema cannot be resolved: the file does not exist, does not load, or
-    the JSON pointer points at nothing. Remote (http) refs are not fetched.
+    the JSON pointer points at nothing. A ref to a URL or to a file outside the spec root
+    is B004 instead; nothing is ever fetched.
 
     Why: validation of that part of the handoff would be impossible at run time.
 
@@ -239,6 +276,7 @@ def _refs_in(
         ref = value.get("$ref")
         if isinstance(ref, str):
             resolved = ctx.store.resolve(ref, base, schema.value, schema.node)
+            # a ref outside the spec root is a Refusal: rule B004 reports it
             if isinstance(resolved, str):
                 report(
                     _span_in(schema, [*path, "$ref"]),

@@ -37,10 +37,10 @@ LEDGER_ENV = "BATON_LEDGER"
 def call_builtin(call: AgentCall) -> JSON:
     """Run builtin agent `call.binding.target`; returns its output (or raises)."""
     name = call.binding.target
-    if not isinstance(name, str) or not (name in _AGENTS or name.startswith("demo.")):
+    if not isinstance(name, str) or not (name in _AGENTS or name.startswith(FAMILIES)):
         raise AgentFailure(FailureClass.AGENT_ERROR, _unknown(str(name)))
     record(call)
-    if name.startswith("demo."):
+    if name.startswith(FAMILIES):
         return demo_output(name, plain(call.request.input), call.request.output_schema)
     return _AGENTS[name](call)
 
@@ -168,3 +168,6 @@ _AGENTS: dict[str, Callable[[AgentCall], JSON]] = {
     "malformed": _malformed,
 }
 _AT_ONCE = frozenset({"echo", "fail", "flaky", "malformed"})
+# what the linter knows as builtins (compiler/rules/agents.py keeps a copy; a test compares)
+NAMES = tuple(sorted(_AGENTS))
+FAMILIES = ("demo.",)  # any `demo.NAME` is a builtin

@@ -6,6 +6,12 @@ environment adds `BATON_WORKFLOW`, `BATON_RUN_ID`, `BATON_STEP`, `BATON_ATTEMPT`
 `BATON_IDEMPOTENCY_KEY`, so a shell script can dedupe without parsing the request, and
 `BATON_DELEGATE_URL`, where it may delegate (runtime.agents.delegate_server).
 
+Relative paths start from the roster file's directory (the agent binding's `directory`
+under the workflow's root), not from the caller's working directory: the program when
+written as a path (`./agents/x.sh`, `agents/x.sh`) and any argument written as an
+explicitly relative path (`./x.py`, `../x.py`). Other arguments are passed as written, and
+the process runs in the caller's working directory.
+
 The process starts in a session (and process group) of its own; on timeout the whole
 group is killed with SIGKILL and the child reaped, so helpers it spawned (a shell
 pipeline, a browser) do not outlive the attempt. A helper that moves itself to another
@@ -19,6 +25,7 @@ import os
 import shlex
 import signal
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from baton.runtime.agents.envelope import (
@@ -34,9 +41,37 @@ STDERR_TAIL_CHARS = 2000
 STDOUT_HEAD_CHARS = 200
 
 
-def argv_of(target: str | tuple[str, ...]) -> list[str]:
-    """The argv of a command target; a single string is split like a shell would."""
-    return shlex.split(target) if isinstance(target, str) else list(target)
+def argv_of(target: str | tuple[str, ...], directory: str | None = None) -> list[str]:
+    """The argv of a command target; a single string is split like a shell would.
+    Relative paths (see the module docstring) resolve against `directory` if given.
+
+    >>> argv_of(["./x.sh", "-v", "./in.json", "data/y", "../z"], "/srv/specs")
+    ['/srv/specs/x.sh', '-v', '/srv/specs/in.json', 'data/y', '/srv/z']
+    >>> argv_of("python3 -m agents.x", "/srv/specs")
+    ['python3', '-m', 'agents.x']
+    """
+    argv = shlex.split(target) if isinstance(target, str) else list(target)
+    if directory is None:
+        return argv
+    return [
+        os.path.normpath(Path(directory) / arg) if _relative_path(arg, index) else arg
+        for index, arg in enumerate(argv)
+    ]
+
+
+def _relative_path(arg: str, index: int) -> bool:
+    if arg.startswith(("./", "../")):
+        return True
+    # the program: exec resolves a name with a slash against the working directory
+    return index == 0 and "/" in arg and not Path(arg).is_absolute()
+
+
+def agent_directory(call: AgentCall) -> str | None:
+    """Where the agent's relative paths start: its roster's directory, or None when the
+    workflow's root is unknown (a workflow built by hand: the working directory)."""
+    if not call.root:
+        return None
+    return os.path.normpath((Path(call.root) / call.binding.directory).absolute())
 
 
 def agent_env(call: AgentCall) -> dict[str, str]:
@@ -58,7 +93,7 @@ def agent_env(call: AgentCall) -> dict[str, str]:
 
 def call_command(call: AgentCall) -> AgentReply:
     """Run the command once; timeout kills its process group."""
-    argv = argv_of(call.binding.target)
+    argv = argv_of(call.binding.target, agent_directory(call))
     if not argv:
         raise AgentFailure(FailureClass.AGENT_ERROR, "a command agent needs a non-empty argv")
     payload = json.dumps(request_json(call.request), ensure_ascii=False).encode()

@@ -25,6 +25,7 @@ class AgentCall:
     binding: AgentBinding
     request: Request[JSON]  # input already rendered; output_schema set
     timeout_ms: int
+    root: str = ""  # the workflow's root (Workflow.root): where agents resolve from
 
     def __post_init__(self) -> None:
         if self.timeout_ms <= 0:

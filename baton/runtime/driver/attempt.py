@@ -140,7 +140,8 @@ def execute_attempt(
             else None,
         )
         try:
-            reply = call_agent(AgentCall(workflow.agent(step.agent), request, step.timeout_ms))
+            binding = workflow.agent(step.agent)
+            reply = call_agent(AgentCall(binding, request, step.timeout_ms, workflow.root))
         except AgentFailure as failure:
             if delegations is not None and delegations.denials:
                 return failed(FailureClass.ACL_DENIED, _denied(delegations.denials))
