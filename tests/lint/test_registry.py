@@ -18,12 +18,8 @@ from baton.compiler.rules.registry import RULES, Rule
 from baton.compiler.span import Span
 
 GOLDEN_ERR = Path(__file__).resolve().parents[1] / "golden" / "lint" / "err"
-# modules merged in the older form (a generator of Diagnostic values), to be converted
-LEGACY_MODULES = ("agents.py", "files.py")
 RULE_MODULES = sorted(
-    p
-    for p in Path(rules.__file__).parent.glob("*.py")
-    if p.name not in ("registry.py", "docs.py", *LEGACY_MODULES)
+    p for p in Path(rules.__file__).parent.glob("*.py") if p.name not in ("registry.py", "docs.py")
 )
 
 
@@ -57,8 +53,6 @@ def test_rule_modules_never_construct_a_diagnostic() -> None:
 
 def test_every_registered_check_takes_a_reporter() -> None:
     for rule in RULES:
-        if Path(inspect.getfile(rule.check)).name in LEGACY_MODULES:
-            continue
         assert list(inspect.signature(rule.check).parameters) == ["ctx", "report"], rule.id
 
 
