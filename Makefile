@@ -8,7 +8,7 @@ PACKAGES := baton generated
 # uv itself comes from requirements/uv.txt, pinned with hashes, installed by the venv's pip.
 UV := UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv
 
-.PHONY: run test lint typecheck generate check-generated bench clean lock test-latest
+.PHONY: run test lint typecheck generate check-generated bench clean lock test-latest test-mermaid
 
 $(STAMP): pyproject.toml uv.lock requirements/uv.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,17 @@ check-generated: $(STAMP)
 test: lint check-generated
 	$(BIN)/pytest -n 2
 
+# `baton graph` output through the real mermaid parser (node + the `mermaid` package under
+# jsdom, pinned with hashes in its package-lock.json). Not part of `make test`, which needs
+# only Python; CI runs both (.ci/run).
+MERMAID := tests/graph/mermaid
+$(MERMAID)/node_modules/.installed: $(MERMAID)/package.json $(MERMAID)/package-lock.json
+	npm ci --prefix $(MERMAID) --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-mermaid: $(STAMP) $(MERMAID)/node_modules/.installed
+	BATON_REQUIRE_MERMAID=1 $(BIN)/pytest -q -p no:cacheprovider tests/graph
+
 generate: $(STAMP)
 	$(BIN)/baton compile specs/ -o generated/
 
@@ -70,4 +81,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/temporal_bench.py
 
 clean:
-	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache $(MERMAID)/node_modules

@@ -13,7 +13,7 @@ What it measures (medians of N runs, wall clock and CPU of the child process):
   after `import runtime`: the cost a run pays for its compiled workflow beyond the
   runtime's own import. Target: under 50 ms. Reported twice: including the first import
   of pydantic (which the runtime itself does not import), and with pydantic already
-  imported (the module's own cost: building its models, enum, lifecycle classes).
+  imported (the module's own cost: building its models, enum and step definitions).
 
 It prints a table and writes benchmarks/results/compile.json.
 """

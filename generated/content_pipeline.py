@@ -149,80 +149,6 @@ PUBLICATION_V1 = rt.Handoff(
     model=PublicationV1,
 )
 
-
-# -- lifecycles: typed trigger stubs; runtime.StepLifecycle binds exactly these (transitions, model_override=True)
-class ApprovalLifecycle(rt.StepLifecycle):
-    """The lifecycle of steps with triggers: request_approval, start, validate, commit, fail, skip, cancel."""
-
-    def request_approval(self) -> bool:
-        raise NotImplementedError
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def validate(self) -> bool:
-        raise NotImplementedError
-
-    def commit(self) -> bool:
-        raise NotImplementedError
-
-    def fail(self) -> bool:
-        raise NotImplementedError
-
-    def skip(self) -> bool:
-        raise NotImplementedError
-
-    def cancel(self) -> bool:
-        raise NotImplementedError
-
-
-class PlainLifecycle(rt.StepLifecycle):
-    """The lifecycle of steps with triggers: start, validate, commit, fail, skip, cancel."""
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def validate(self) -> bool:
-        raise NotImplementedError
-
-    def commit(self) -> bool:
-        raise NotImplementedError
-
-    def fail(self) -> bool:
-        raise NotImplementedError
-
-    def skip(self) -> bool:
-        raise NotImplementedError
-
-    def cancel(self) -> bool:
-        raise NotImplementedError
-
-
-class RetryLifecycle(rt.StepLifecycle):
-    """The lifecycle of steps with triggers: start, validate, schedule_retry, commit, fail, skip, cancel."""
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def validate(self) -> bool:
-        raise NotImplementedError
-
-    def schedule_retry(self) -> bool:
-        raise NotImplementedError
-
-    def commit(self) -> bool:
-        raise NotImplementedError
-
-    def fail(self) -> bool:
-        raise NotImplementedError
-
-    def skip(self) -> bool:
-        raise NotImplementedError
-
-    def cancel(self) -> bool:
-        raise NotImplementedError
-
-
 # -- step definitions: what the runtime executes
 STEPS: dict[Step, rt.Step] = {
     # spec: specs/content_pipeline.yaml:76
@@ -230,7 +156,6 @@ STEPS: dict[Step, rt.Step] = {
         id=Step.OUTLINE,
         spec="specs/content_pipeline.yaml:76",
         agent="planner",
-        needs=(),
         input={"product": "{{ inputs.product }}", "audience": "{{ inputs.audience }}"},
         templates=(
             (
@@ -243,18 +168,6 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         output=OUTLINE_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
         delegation_chain=("producer", "planner"),
         transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
     ),
@@ -285,18 +198,6 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         output=DRAFT_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
         delegation_chain=("producer", "blog_writer"),
         transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
     ),
@@ -327,18 +228,6 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         output=DRAFT_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
         delegation_chain=("producer", "newsletter_writer"),
         transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
     ),
@@ -359,18 +248,7 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         output=DRAFT_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=2,
-            on=(rt.FailureClass.MALFORMED_OUTPUT,),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
+        retry=rt.RetryPolicy(max_attempts=2, on=(rt.FailureClass.MALFORMED_OUTPUT,)),
         delegation_chain=("producer", "social_writer"),
         transitions=("start", "validate", "schedule_retry", "commit", "fail", "skip", "cancel"),
     ),
@@ -406,18 +284,6 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         output=EDITION_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
         delegation_chain=("producer", "editor"),
         transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
     ),
@@ -445,30 +311,11 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         output=PUBLICATION_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
         effect=rt.Effect.EXTERNAL,
-        approval=rt.Approval(role="editor_in_chief", stage=rt.ApprovalStage.BEFORE),
-        quality=None,
+        approval=rt.Approval(role="editor_in_chief"),
         delegation_chain=("producer",),
         transitions=("request_approval", "start", "validate", "commit", "fail", "skip", "cancel"),
     ),
-}
-
-LIFECYCLES: dict[Step, type[rt.StepLifecycle]] = {
-    Step.OUTLINE: PlainLifecycle,
-    Step.BLOG: PlainLifecycle,
-    Step.NEWSLETTER: PlainLifecycle,
-    Step.SOCIAL: RetryLifecycle,
-    Step.EDIT: PlainLifecycle,
-    Step.PUBLISH: ApprovalLifecycle,
 }
 
 # -- typed accessors for agent code and tests

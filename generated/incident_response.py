@@ -163,80 +163,6 @@ TRIAGE_V1 = rt.Handoff(
     model=TriageV1,
 )
 
-
-# -- lifecycles: typed trigger stubs; runtime.StepLifecycle binds exactly these (transitions, model_override=True)
-class ApprovalLifecycle(rt.StepLifecycle):
-    """The lifecycle of steps with triggers: request_approval, start, validate, commit, fail, skip, cancel."""
-
-    def request_approval(self) -> bool:
-        raise NotImplementedError
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def validate(self) -> bool:
-        raise NotImplementedError
-
-    def commit(self) -> bool:
-        raise NotImplementedError
-
-    def fail(self) -> bool:
-        raise NotImplementedError
-
-    def skip(self) -> bool:
-        raise NotImplementedError
-
-    def cancel(self) -> bool:
-        raise NotImplementedError
-
-
-class PlainLifecycle(rt.StepLifecycle):
-    """The lifecycle of steps with triggers: start, validate, commit, fail, skip, cancel."""
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def validate(self) -> bool:
-        raise NotImplementedError
-
-    def commit(self) -> bool:
-        raise NotImplementedError
-
-    def fail(self) -> bool:
-        raise NotImplementedError
-
-    def skip(self) -> bool:
-        raise NotImplementedError
-
-    def cancel(self) -> bool:
-        raise NotImplementedError
-
-
-class RetryLifecycle(rt.StepLifecycle):
-    """The lifecycle of steps with triggers: start, validate, schedule_retry, commit, fail, skip, cancel."""
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def validate(self) -> bool:
-        raise NotImplementedError
-
-    def schedule_retry(self) -> bool:
-        raise NotImplementedError
-
-    def commit(self) -> bool:
-        raise NotImplementedError
-
-    def fail(self) -> bool:
-        raise NotImplementedError
-
-    def skip(self) -> bool:
-        raise NotImplementedError
-
-    def cancel(self) -> bool:
-        raise NotImplementedError
-
-
 # -- step definitions: what the runtime executes
 STEPS: dict[Step, rt.Step] = {
     # spec: specs/incident_response.yaml:63
@@ -244,7 +170,6 @@ STEPS: dict[Step, rt.Step] = {
         id=Step.TRIAGE,
         spec="specs/incident_response.yaml:63",
         agent="triager",
-        needs=(),
         input={"service": "{{ inputs.service }}", "alert": "{{ inputs.alert_text | default('') }}"},
         templates=(
             (
@@ -264,14 +189,7 @@ STEPS: dict[Step, rt.Step] = {
         retry=rt.RetryPolicy(
             max_attempts=2,
             on=(rt.FailureClass.MALFORMED_OUTPUT, rt.FailureClass.TIMEOUT),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
         ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
         delegation_chain=("dispatcher", "triager"),
         transitions=("start", "validate", "schedule_retry", "commit", "fail", "skip", "cancel"),
     ),
@@ -301,13 +219,8 @@ STEPS: dict[Step, rt.Step] = {
             max_attempts=3,
             on=(rt.FailureClass.AGENT_ERROR, rt.FailureClass.TIMEOUT),
             initial_ms=2000,
-            multiplier=2.0,
             max_ms=60000,
-            jitter=0.1,
         ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
         delegation_chain=("dispatcher", "investigator"),
         transitions=("start", "validate", "schedule_retry", "commit", "fail", "skip", "cancel"),
     ),
@@ -338,18 +251,6 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         output=STATUS_UPDATE_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
         delegation_chain=("dispatcher", "scribe"),
         transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
     ),
@@ -390,18 +291,8 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         output=CHANGE_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
         effect=rt.Effect.EXTERNAL,
-        approval=rt.Approval(role="incident_commander", stage=rt.ApprovalStage.BEFORE),
-        quality=None,
+        approval=rt.Approval(role="incident_commander"),
         delegation_chain=("dispatcher", "fixer"),
         transitions=("request_approval", "start", "validate", "commit", "fail", "skip", "cancel"),
     ),
@@ -436,30 +327,9 @@ STEPS: dict[Step, rt.Step] = {
                 ),
             ),
         ),
-        output=None,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
         delegation_chain=("dispatcher",),
         transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
     ),
-}
-
-LIFECYCLES: dict[Step, type[rt.StepLifecycle]] = {
-    Step.TRIAGE: RetryLifecycle,
-    Step.INVESTIGATE: RetryLifecycle,
-    Step.STATUS_UPDATE: PlainLifecycle,
-    Step.REMEDIATE: ApprovalLifecycle,
-    Step.POSTMORTEM: PlainLifecycle,
 }
 
 # -- typed accessors for agent code and tests

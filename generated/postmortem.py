@@ -80,33 +80,6 @@ REPORT_V1 = rt.Handoff(
     model=ReportV1,
 )
 
-
-# -- lifecycles: typed trigger stubs; runtime.StepLifecycle binds exactly these (transitions, model_override=True)
-class ReviewLifecycle(rt.StepLifecycle):
-    """The lifecycle of steps with triggers: start, validate, request_review, commit, fail, skip, cancel."""
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def validate(self) -> bool:
-        raise NotImplementedError
-
-    def request_review(self) -> bool:
-        raise NotImplementedError
-
-    def commit(self) -> bool:
-        raise NotImplementedError
-
-    def fail(self) -> bool:
-        raise NotImplementedError
-
-    def skip(self) -> bool:
-        raise NotImplementedError
-
-    def cancel(self) -> bool:
-        raise NotImplementedError
-
-
 # -- step definitions: what the runtime executes
 STEPS: dict[Step, rt.Step] = {
     # spec: specs/postmortem.yaml:39
@@ -114,7 +87,6 @@ STEPS: dict[Step, rt.Step] = {
         id=Step.DRAFT,
         spec="specs/postmortem.yaml:39",
         agent="scribe",
-        needs=(),
         input={
             "incident": "{{ inputs.incident }}",
             "root_cause": "{{ inputs.root_cause }}",
@@ -129,16 +101,6 @@ STEPS: dict[Step, rt.Step] = {
             (("timeline",), rt.Template("{{ inputs.timeline }}", spec="specs/postmortem.yaml:44")),
         ),
         output=REPORT_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
-        effect=rt.Effect.NONE,
         approval=rt.Approval(role="sre_lead", stage=rt.ApprovalStage.AFTER),
         quality=rt.Quality(
             min_score=0.5,
@@ -157,7 +119,6 @@ STEPS: dict[Step, rt.Step] = {
                         is_expression=True,
                         spec="specs/postmortem.yaml:51",
                     ),
-                    weight=1.0,
                 ),
             ),
         ),
@@ -165,8 +126,6 @@ STEPS: dict[Step, rt.Step] = {
         transitions=("start", "validate", "request_review", "commit", "fail", "skip", "cancel"),
     ),
 }
-
-LIFECYCLES: dict[Step, type[rt.StepLifecycle]] = {Step.DRAFT: ReviewLifecycle}
 
 # -- typed accessors for agent code and tests
 INPUT_MODEL = PostmortemInput

@@ -151,80 +151,6 @@ VERDICT_V1 = rt.Handoff(
     model=VerdictV1,
 )
 
-
-# -- lifecycles: typed trigger stubs; runtime.StepLifecycle binds exactly these (transitions, model_override=True)
-class ApprovalLifecycle(rt.StepLifecycle):
-    """The lifecycle of steps with triggers: request_approval, start, validate, commit, fail, skip, cancel."""
-
-    def request_approval(self) -> bool:
-        raise NotImplementedError
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def validate(self) -> bool:
-        raise NotImplementedError
-
-    def commit(self) -> bool:
-        raise NotImplementedError
-
-    def fail(self) -> bool:
-        raise NotImplementedError
-
-    def skip(self) -> bool:
-        raise NotImplementedError
-
-    def cancel(self) -> bool:
-        raise NotImplementedError
-
-
-class PlainLifecycle(rt.StepLifecycle):
-    """The lifecycle of steps with triggers: start, validate, commit, fail, skip, cancel."""
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def validate(self) -> bool:
-        raise NotImplementedError
-
-    def commit(self) -> bool:
-        raise NotImplementedError
-
-    def fail(self) -> bool:
-        raise NotImplementedError
-
-    def skip(self) -> bool:
-        raise NotImplementedError
-
-    def cancel(self) -> bool:
-        raise NotImplementedError
-
-
-class RetryLifecycle(rt.StepLifecycle):
-    """The lifecycle of steps with triggers: start, validate, schedule_retry, commit, fail, skip, cancel."""
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def validate(self) -> bool:
-        raise NotImplementedError
-
-    def schedule_retry(self) -> bool:
-        raise NotImplementedError
-
-    def commit(self) -> bool:
-        raise NotImplementedError
-
-    def fail(self) -> bool:
-        raise NotImplementedError
-
-    def skip(self) -> bool:
-        raise NotImplementedError
-
-    def cancel(self) -> bool:
-        raise NotImplementedError
-
-
 # -- step definitions: what the runtime executes
 STEPS: dict[Step, rt.Step] = {
     # spec: specs/research_report.yaml:55
@@ -233,7 +159,6 @@ STEPS: dict[Step, rt.Step] = {
         spec="specs/research_report.yaml:55",
         description="Read the channel and the web; write a brief with sources.",
         agent="webster",
-        needs=(),
         input={
             "topic": "{{ inputs.topic }}",
             "context": "{{ inputs.channel_history | default('') }}",
@@ -257,14 +182,7 @@ STEPS: dict[Step, rt.Step] = {
                 rt.FailureClass.MALFORMED_OUTPUT,
                 rt.FailureClass.TIMEOUT,
             ),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
         ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
         delegation_chain=("mario", "webster"),
         transitions=("start", "validate", "schedule_retry", "commit", "fail", "skip", "cancel"),
     ),
@@ -295,17 +213,6 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         output=VERDICT_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
-        effect=rt.Effect.NONE,
-        approval=None,
         quality=rt.Quality(
             min_score=0.5,
             checks=(
@@ -315,7 +222,6 @@ STEPS: dict[Step, rt.Step] = {
                         is_expression=True,
                         spec="specs/research_report.yaml:77",
                     ),
-                    weight=1.0,
                 ),
             ),
         ),
@@ -342,18 +248,8 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         output=RECEIPT_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
         effect=rt.Effect.EXTERNAL,
-        approval=rt.Approval(role="manager", stage=rt.ApprovalStage.BEFORE),
-        quality=None,
+        approval=rt.Approval(role="manager"),
         delegation_chain=("mario",),
         transitions=("request_approval", "start", "validate", "commit", "fail", "skip", "cancel"),
     ),
@@ -373,29 +269,9 @@ STEPS: dict[Step, rt.Step] = {
                 ),
             ),
         ),
-        output=None,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
         delegation_chain=("mario",),
         transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
     ),
-}
-
-LIFECYCLES: dict[Step, type[rt.StepLifecycle]] = {
-    Step.RESEARCH: RetryLifecycle,
-    Step.AUDIT: PlainLifecycle,
-    Step.DELIVER: ApprovalLifecycle,
-    Step.PUBLISH_SUMMARY: PlainLifecycle,
 }
 
 # -- typed accessors for agent code and tests

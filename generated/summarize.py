@@ -55,30 +55,6 @@ SUMMARY_V1 = rt.Handoff(
     model=SummaryV1,
 )
 
-
-# -- lifecycles: typed trigger stubs; runtime.StepLifecycle binds exactly these (transitions, model_override=True)
-class PlainLifecycle(rt.StepLifecycle):
-    """The lifecycle of steps with triggers: start, validate, commit, fail, skip, cancel."""
-
-    def start(self) -> bool:
-        raise NotImplementedError
-
-    def validate(self) -> bool:
-        raise NotImplementedError
-
-    def commit(self) -> bool:
-        raise NotImplementedError
-
-    def fail(self) -> bool:
-        raise NotImplementedError
-
-    def skip(self) -> bool:
-        raise NotImplementedError
-
-    def cancel(self) -> bool:
-        raise NotImplementedError
-
-
 # -- step definitions: what the runtime executes
 STEPS: dict[Step, rt.Step] = {
     # spec: specs/summarize.yaml:26
@@ -86,28 +62,13 @@ STEPS: dict[Step, rt.Step] = {
         id=Step.CONDENSE,
         spec="specs/summarize.yaml:26",
         agent="scribe",
-        needs=(),
         input={"text": "{{ inputs.text }}"},
         templates=((("text",), rt.Template("{{ inputs.text }}", spec="specs/summarize.yaml:28")),),
         output=SUMMARY_V1,
-        timeout_ms=300000,
-        retry=rt.RetryPolicy(
-            max_attempts=1,
-            on=(),
-            initial_ms=1000,
-            multiplier=2.0,
-            max_ms=30000,
-            jitter=0.1,
-        ),
-        effect=rt.Effect.NONE,
-        approval=None,
-        quality=None,
         delegation_chain=("mario", "scribe"),
         transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
     ),
 }
-
-LIFECYCLES: dict[Step, type[rt.StepLifecycle]] = {Step.CONDENSE: PlainLifecycle}
 
 # -- typed accessors for agent code and tests
 INPUT_MODEL = SummarizeInput

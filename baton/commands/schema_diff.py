@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from pathlib import Path
@@ -87,13 +86,10 @@ def _load_handoff(argument: str, match: re.Match[str]) -> tuple[object, str]:
     handoff, version = match["handoff"], int(match["version"])
     if not path.is_file():
         raise InputError(f"cannot read '{path}': no such file")
-    try:
-        api = importlib.import_module("baton.compiler.api")
-        load_handoff_schema = api.load_handoff_schema
-    except (ModuleNotFoundError, AttributeError):
-        raise InputError(
-            f"cannot load '{argument}': this build has no compiler.api.load_handoff_schema"
-        ) from None
+    # the spec-set loader is imported only when a handoff is named: plain schema files
+    # diff without it
+    from baton.compiler.api import load_handoff_schema
+
     try:
         schema = load_handoff_schema(path, handoff, version)
     except click.ClickException:

@@ -10,10 +10,9 @@ import re
 from pathlib import Path
 
 from baton.compiler import ir
-from baton.compiler.diagnostics import Diagnostic
 from baton.compiler.refs import Resolved, SchemaStore
 from baton.compiler.templates import is_template
-from baton.compiler.yamlnodes import JSON, YMap, YNode, YScalar, YSeq
+from baton.compiler.yamlnodes import YMap, YNode, YScalar, YSeq
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
@@ -97,11 +96,10 @@ def _input_value(node: YNode) -> ir.InputValue:
 
 
 class Builder:
-    """Builds rosters and workflows of one spec set; collects B305 findings for refs."""
+    """Builds rosters and workflows of one spec set (schemas `$ref`'d through `store`)."""
 
     def __init__(self, store: SchemaStore) -> None:
         self.store = store
-        self.diagnostics: list[Diagnostic] = []
 
     # -- schemas
 
@@ -321,7 +319,3 @@ def file_kind(root: YNode) -> str | None:
     if not isinstance(root, YMap):
         return None
     return _str(root.get("kind")) or "workflow"
-
-
-def data_of(node: YNode) -> JSON:
-    return node.data

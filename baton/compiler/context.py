@@ -1,12 +1,20 @@
-"""What the rules read: the spec set plus derived lookups, computed once and cached."""
+"""What the rules read: the spec set and what the pipeline's stages derived from it.
+
+Each derived field is computed once, by its stage (compiler.pipeline.STAGES), before any
+rule runs: the problems the front end found, the graphs, the delegation chains and the
+template references.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from baton.compiler import ir
+from baton.compiler.chains import StepChain
+from baton.compiler.diagnostics import Problem
+from baton.compiler.graphs import SpecGraphs
+from baton.compiler.references import Read
 from baton.compiler.refs import SchemaStore
 from baton.compiler.schema_walk import SchemaAt
 from baton.compiler.span import Span
@@ -17,17 +25,20 @@ EMPTY_RESULT: dict[str, object] = {"type": "object", "additionalProperties": Fal
 
 @dataclass
 class LintContext:
-    """The spec set being linted and the lookups rules share."""
+    """The spec set being linted and the results of the analysis stages."""
 
     spec: ir.SpecSet
     # hand-built spec sets (tests) get the working directory as their root
     store: SchemaStore = field(default_factory=lambda: SchemaStore(Path()))
-    memo: dict[str, object] = field(default_factory=dict)
+    # stage `structure` and `resolve`: not a valid spec (B002) / a roster that does not
+    # resolve (B205)
+    invalid: tuple[Problem, ...] = ()
+    unresolved: tuple[Problem, ...] = ()
+    graphs: SpecGraphs = field(default_factory=lambda: SpecGraphs({}, {}))  # build_graphs
+    chains: tuple[StepChain, ...] = ()  # stage `delegation_chains`
+    reads: tuple[Read, ...] = ()  # stage `references`
 
-    # -- rosters and handoffs
-
-    def roster(self, workflow: ir.Workflow) -> ir.Roster | None:
-        return workflow.roster
+    # -- handoffs
 
     def handoff_version(self, workflow: ir.Workflow, ref: ir.OutputRef) -> ir.HandoffVersion | None:
         handoff = workflow.handoffs.get(ref.handoff)
@@ -39,52 +50,11 @@ class LintContext:
 
     def known_needs(self, workflow: ir.Workflow) -> dict[str, list[str]]:
         """Each step's `needs` that name existing steps (others are B102)."""
-        return {
-            step_id: [n.value for n in step.needs if n.value in workflow.steps]
-            for step_id, step in workflow.steps.items()
-        }
+        return self.graphs.steps[workflow.name].needs
 
     def is_upstream(self, workflow: ir.Workflow, step: str, candidate: str) -> bool:
         """Whether `candidate` is in `step`'s transitive `needs`."""
-        index, closure = self._upstream[workflow.name]
-        position = index.get(candidate)
-        return position is not None and bool(closure.get(step, 0) >> position & 1)
-
-    @cached_property
-    def _upstream(self) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
-        """Per workflow: step -> bit position, and step -> bitset of its ancestors.
-
-        Bitsets (Python ints) keep this linear in memory and fast for 10k-step chains,
-        where sets of ancestors would be quadratic. Cycles (B101) are cut arbitrarily.
-        """
-        result: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
-        for workflow in self.spec.workflows.values():
-            needs = self.known_needs(workflow)
-            index = {step_id: position for position, step_id in enumerate(workflow.steps)}
-            closure: dict[str, int] = {}
-            for start in workflow.steps:
-                if start in closure:
-                    continue
-                # iterative post-order DFS; a node on the stack is treated as done (cycle)
-                stack: list[tuple[str, int]] = [(start, 0)]
-                closure[start] = 0
-                while stack:
-                    node, next_child = stack[-1]
-                    deps = needs[node]
-                    if next_child < len(deps):
-                        stack[-1] = (node, next_child + 1)
-                        dep = deps[next_child]
-                        if dep not in closure:
-                            closure[dep] = 0
-                            stack.append((dep, 0))
-                        continue
-                    stack.pop()
-                    bits = 0
-                    for dep in deps:
-                        bits |= closure[dep] | (1 << index[dep])
-                    closure[node] = bits
-            result[workflow.name] = (index, closure)
-        return result
+        return self.graphs.steps[workflow.name].is_upstream(step, candidate)
 
     # -- what a step produces
 
@@ -114,19 +84,10 @@ class LintContext:
 
     # -- workflow call graph
 
-    @cached_property
+    @property
     def calls(self) -> dict[str, list[str]]:
         """Workflow -> the workflows its steps call (known ones only)."""
-        return {
-            name: sorted(
-                {
-                    step.workflow.value
-                    for step in workflow.steps.values()
-                    if step.workflow and step.workflow.value in self.spec.workflows
-                }
-            )
-            for name, workflow in self.spec.workflows.items()
-        }
+        return self.graphs.calls
 
 
 def reference_span(template: ir.Template, text: str) -> Span:

@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from baton.compiler.span import Span
 
@@ -29,6 +30,34 @@ class Diagnostic:
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.span.path, self.span.line, self.span.col, self.rule, self.message)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A defect a pipeline stage found before the rules run (the structure check, roster
+    resolution); the rule it belongs to reports it, with its own id."""
+
+    span: Span
+    message: str
+
+
+class Report(Protocol):
+    """How a rule reports a finding: the rule's id and severity are already bound, so a
+    rule cannot emit a finding under another rule's id (actionlint's `RuleBase.Errorf`)."""
+
+    def __call__(self, span: Span, message: str, notes: Iterable[str] = ()) -> None: ...
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """A `Report` bound to one rule: appends its findings to `findings`."""
+
+    rule: str
+    severity: Severity
+    findings: list[Diagnostic]
+
+    def __call__(self, span: Span, message: str, notes: Iterable[str] = ()) -> None:
+        self.findings.append(Diagnostic(self.rule, self.severity, span, message, tuple(notes)))
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -11,6 +11,7 @@ from baton.compiler.diagnostics import Diagnostic
 FORMATS = ("text", "json", "sarif", "github")
 TOOL_URI = "https://github.com/baton-workflows/baton"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+RULES_DOC_URI = f"{TOOL_URI}/blob/main/docs/rules.md"
 
 
 def render(
@@ -99,6 +100,7 @@ def render_github(diagnostic: Diagnostic) -> str:
 
 def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
     """A SARIF 2.1.0 log with one run, the full rule table and one result per finding."""
+    from baton.compiler.rules.docs import help_markdown, help_text, rule_anchor
     from baton.compiler.rules.registry import RULES
 
     index = {rule.id: position for position, rule in enumerate(RULES)}
@@ -108,7 +110,8 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
             "name": rule.name,
             "shortDescription": {"text": rule.summary},
             "fullDescription": {"text": rule.docs},
-            "helpUri": f"{TOOL_URI}/blob/main/docs/rules.md#{rule.id.lower()}",
+            "help": {"text": help_text(rule), "markdown": help_markdown(rule)},
+            "helpUri": f"{RULES_DOC_URI}#{rule_anchor(rule)}",
             "defaultConfiguration": {"level": rule.severity.value},
         }
         for rule in RULES
@@ -150,6 +153,9 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
                         "rules": rules,
                     }
                 },
+                # columns count characters (code points), as the loader's YAML marks do,
+                # not UTF-16 units (the SARIF default)
+                "columnKind": "unicodeCodePoints",
                 "results": results,
             }
         ],

@@ -20,7 +20,7 @@ def _label(step: ir.Step) -> str:
     if step.effect == "external":
         parts.append("effect: external")
     if step.condition:
-        parts.append(f"if: {step.condition.source}")
+        parts.append(f"if: {step.condition.source.strip()}")
     return "\n".join(p for p in parts if p)
 
 
@@ -63,23 +63,48 @@ def graph_json(workflow: ir.Workflow) -> dict[str, object]:
     }
 
 
+# `#` first: the entity codes written for the others start with it. A label between
+# backticks would be read as markdown.
+_MERMAID_ENTITIES = (
+    ("#", "#35;"),
+    ('"', "#quot;"),
+    ("&", "#amp;"),
+    ("<", "#lt;"),
+    (">", "#gt;"),
+    ("`", "#96;"),
+)
+
+
 def _mermaid_text(text: str) -> str:
-    return text.replace('"', "#quot;").replace("\n", "<br/>")
+    """Text for a quoted mermaid label: what mermaid would read as markup, as the end of
+    the label or as a markdown label becomes an entity code; a line break is `<br/>`.
+
+    >>> _mermaid_text('a < b & "c" #1\\nnext')
+    'a #lt; b #amp; #quot;c#quot; #35;1<br/>next'
+    """
+    for char, entity in _MERMAID_ENTITIES:
+        text = text.replace(char, entity)
+    return "<br/>".join(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
 
 
 def graph_mermaid(workflow: ir.Workflow) -> str:
+    """A `flowchart TD`. Nodes get internal ids (`n0`, `n1`, ...) in file order and show the
+    step id in their label: a step may be called `end`, `graph` or `class`, which mermaid
+    reads as keywords where a node id is expected."""
+    index = {step_id: position for position, step_id in enumerate(workflow.steps)}
+    node = {step_id: f"n{position}" for step_id, position in index.items()}
     lines = ["flowchart TD"]
     for step in workflow.steps.values():
         label = _mermaid_text(_label(step))
         if step.approval:
-            lines.append(f'    {step.id}{{{{"{label}"}}}}')
+            lines.append(f'    {node[step.id]}{{{{"{label}"}}}}')
         elif step.workflow:
-            lines.append(f'    {step.id}[["{label}"]]')
+            lines.append(f'    {node[step.id]}[["{label}"]]')
         else:
-            lines.append(f'    {step.id}["{label}"]')
-    for source, target in _edges(workflow):
-        lines.append(f"    {source} --> {target}")
-    external = [s.id for s in workflow.steps.values() if s.effect == "external"]
+            lines.append(f'    {node[step.id]}["{label}"]')
+    edges = sorted((index[source], index[target]) for source, target in _edges(workflow))
+    lines += [f"    n{source} --> n{target}" for source, target in edges]
+    external = [node[s.id] for s in workflow.steps.values() if s.effect == "external"]
     if external:
         lines.append("    classDef external stroke:#d33,stroke-width:3px")
         lines.append(f"    class {','.join(external)} external")

@@ -1,33 +1,33 @@
-"""The compiler front end in one function: files -> nodes -> IR -> findings.
+"""The compiler in one table: `STAGES`, from paths to findings to generated modules.
 
-`load_spec_set` runs the stages (discover, load, structure, build, resolve);
-`lint` adds the rules, suppressions and filters. Codegen starts from `load_spec_set`.
+Each stage takes the compilation so far and returns it with its own part added, as
+sqlglot's optimizer runs its `RULES`. `load_spec_set` runs the front end (through
+`resolve`), `lint` runs through `select`, and `run` with no stop (codegen's
+`compile_specs`) runs every stage. The stages' results are typed fields of `Compilation` and of the
+`LintContext` the rules read; nothing is cached on the side.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from baton.compiler import ir
 from baton.compiler.build import Builder, file_kind
+from baton.compiler.chains import delegation_chains as compute_chains
 from baton.compiler.context import LintContext
-from baton.compiler.diagnostics import Diagnostic, Severity, sort_diagnostics
-from baton.compiler.files import Refusal, absolute, confined, spec_root, within
+from baton.compiler.diagnostics import Diagnostic, Problem, Severity, sort_diagnostics
+from baton.compiler.files import absolute, spec_root, within
+from baton.compiler.graphs import build_graphs as compute_graphs
 from baton.compiler.loader import LoadedFile, load_file
+from baton.compiler.references import template_reads
 from baton.compiler.refs import SchemaStore
-from baton.compiler.span import file_span
-from baton.compiler.structure import check_structure
+from baton.compiler.resolve import resolve as resolve_references
 from baton.compiler.yamlnodes import YMap
-
-if TYPE_CHECKING:
-    from baton.compiler.rules.registry import Rule
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 _IGNORE_COMMENT = re.compile(r"#\s*baton:\s*ignore\[([A-Za-z0-9_,\s]+)\]")
@@ -37,56 +37,90 @@ class UsageError(Exception):
     """A problem with how the command was called (exit 2), not with the specs."""
 
 
-@dataclass
-class Loaded:
-    """A spec set with its lint context and the findings of the front end."""
+@dataclass(frozen=True)
+class LintOptions:
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    root: str | None = None  # the spec root (`--root`); None: the directory given
 
-    context: LintContext
-    diagnostics: list[Diagnostic]
-    reported: set[str]  # files whose findings are shown (the ones asked for)
-    sources: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+
+@dataclass
+class Compilation:
+    """What flows through the stages: each reads what earlier ones set and adds its part."""
+
+    paths: Sequence[str]
+    options: LintOptions = field(default_factory=LintOptions)
+    # discover: the spec root (compiler.files), every spec file of the set inside it, the
+    # files asked for (whose findings show), and those found that resolve outside the root
+    # (symlinks: never read, B004)
+    root: Path = field(default_factory=Path)
+    files: list[str] = field(default_factory=list)
+    reported: set[str] = field(default_factory=set)
+    outside: list[str] = field(default_factory=list)
+    # load: each file's nodes, sha256 and loader findings (B001, B003)
+    loaded: dict[str, LoadedFile] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    load_findings: dict[str, list[Diagnostic]] = field(default_factory=dict)
+    # structure: each file's mismatches with the spec format (B002). A file without
+    # `baton:` may be a schema another file `$ref`s: its findings wait for `resolve`.
+    structure: dict[str, list[Problem]] = field(default_factory=dict)
+    unversioned: set[str] = field(default_factory=set)
+    # build: the IR of each file, before files are linked (the store opens only files
+    # inside the root: discover sets it up)
+    store: SchemaStore = field(init=False)
+    builder: Builder = field(init=False)
+    workflows: list[ir.Workflow] = field(default_factory=list)
+    rosters: dict[str, ir.Roster] = field(default_factory=dict)
+    # resolve and later: what the rules read
+    context: LintContext = field(default_factory=lambda: LintContext(ir.SpecSet({}, {}, {})))
+    # resolve: the loader's findings; check: every rule's; select: those shown, sorted
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    # select: source lines of every file a finding may point into, for carets
+    sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # emit: file name -> module source, and workflow name -> module
+    modules: dict[str, str] = field(default_factory=dict)
+    compiled: dict[str, str] = field(default_factory=dict)
 
     @property
     def spec(self) -> ir.SpecSet:
         return self.context.spec
 
 
-def discover(paths: Sequence[str], root: Path) -> tuple[list[str], set[str], list[str]]:
-    """(every spec file of the set, the files asked for, the files found that resolve
-    outside `root` and are not read). A file brings its directory."""
-    if not paths:
+Stage = Callable[[Compilation], Compilation]
+
+
+# -- the front end: files -> nodes -> IR
+
+
+def discover(c: Compilation) -> Compilation:
+    """The spec root, and every spec file of the set under it. A file brings its directory."""
+    if not c.paths:
         raise UsageError("no paths given")
-    for raw in paths:
+    for raw in c.paths:
         if not Path(raw).exists():
             raise UsageError(f"path '{raw}' does not exist")
-    if not root.is_dir():
-        raise UsageError(f"spec root '{root}' is not a directory")
+    c.root = spec_root(c.paths, c.options.root)
+    if not c.root.is_dir():
+        raise UsageError(f"spec root '{c.root}' is not a directory")
+    c.store = SchemaStore(c.root)
+    c.builder = Builder(c.store)
     every: set[str] = set()
-    asked: set[str] = set()
-    for raw in paths:
+    for raw in c.paths:
         path = Path(raw)
-        if not _lexically_inside(path, root):
-            raise UsageError(f"path '{raw}' is outside the spec root '{root}'")
+        if not _lexically_inside(path, c.root):
+            raise UsageError(f"path '{raw}' is outside the spec root '{c.root}'")
         if path.is_dir():
-            found = {
-                os.path.normpath(p)
-                for p in path.rglob("*")
-                if p.suffix in SPEC_SUFFIXES and p.is_file()
-            }
+            found = _spec_files(path)
             every |= found
-            asked |= found
+            c.reported |= found
         else:
-            shown = os.path.normpath(path)
-            asked.add(shown)
-            every.add(shown)
-            every |= {
-                os.path.normpath(p)
-                for p in path.parent.rglob("*")
-                if p.suffix in SPEC_SUFFIXES and p.is_file()
-            }
+            c.reported.add(os.path.normpath(path))
+            every |= {os.path.normpath(path)} | _spec_files(path.parent)
     # a symlink under the root may point anywhere: such a file is never opened (B004)
-    outside = sorted(path for path in every if not within(root, Path(path)))
-    return sorted(every - set(outside)), asked, outside
+    c.outside = sorted(path for path in every if not within(c.root, Path(path)))
+    c.files = sorted(every - set(c.outside))
+    c.reported |= set(c.outside)
+    return c
 
 
 def _lexically_inside(path: Path, root: Path) -> bool:
@@ -94,124 +128,123 @@ def _lexically_inside(path: Path, root: Path) -> bool:
     return given == directory or directory in given.parents
 
 
-def load_spec_set(paths: Sequence[str], root_dir: str | None = None) -> Loaded:
-    """Discover, load, check structure and build the IR of a spec set.
+def _spec_files(directory: Path) -> set[str]:
+    return {
+        os.path.normpath(p)
+        for p in directory.rglob("*")
+        if p.suffix in SPEC_SUFFIXES and p.is_file()
+    }
 
-    `root_dir`: the directory every file a spec names must be inside (compiler.files);
-    by default the directory given, or a file's own directory.
-    """
-    spec_dir = spec_root(paths, root_dir) if paths else Path()
-    files, asked, outside = discover(paths, spec_dir)
-    store = SchemaStore(spec_dir)
-    builder = Builder(store)
-    diagnostics: list[Diagnostic] = []
-    loaded: dict[str, LoadedFile] = {}
-    hashes: dict[str, str] = {}
-    unversioned: dict[str, list[Diagnostic]] = {}
-    for path in files:
+
+def load(c: Compilation) -> Compilation:
+    """YAML to position-keeping nodes; syntax errors (B001) and duplicate keys (B003)."""
+    for path in c.files:
         file, findings = load_file(Path(path), path)
-        loaded[path] = file
+        c.loaded[path] = file
+        c.load_findings[path] = findings
         try:
-            hashes[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            c.hashes[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         except OSError:
-            hashes[path] = ""
-        root = file.root
-        if root is None:
-            diagnostics += findings
+            c.hashes[path] = ""
+    return c
+
+
+def structure(c: Compilation) -> Compilation:
+    """Each file against the spec format's JSON Schema (for B002)."""
+    from baton.compiler.structure import check_structure
+
+    for path, file in c.loaded.items():
+        if file.root is None:
             continue
-        structural = findings + check_structure(root)
-        if isinstance(root, YMap) and root.get("baton") is None:
-            unversioned[path] = structural  # maybe a $ref'd schema file; decided below
-        else:
-            diagnostics += structural
-    rosters: dict[str, ir.Roster] = {}
-    workflows: list[ir.Workflow] = []
-    for path, file in loaded.items():
+        c.structure[path] = check_structure(file.root)
+        if isinstance(file.root, YMap) and file.root.get("baton") is None:
+            c.unversioned.add(path)
+    return c
+
+
+def build(c: Compilation) -> Compilation:
+    """The IR of every roster and workflow file (top-level `$ref`s inlined)."""
+    for path, file in c.loaded.items():
         root = file.root
-        if not isinstance(root, YMap) or path in unversioned:
+        if not isinstance(root, YMap) or path in c.unversioned:
             continue
         if file_kind(root) == "roster":
-            rosters[path] = builder.roster(path, root)
-        elif (workflow := builder.workflow(path, root)) is not None:
-            workflows.append(workflow)
-    workflows = [
-        _with_roster(w, rosters, builder, loaded, diagnostics, spec_dir) for w in workflows
-    ]
-    for path, findings in unversioned.items():
-        if path not in store.loaded_paths:
-            diagnostics += findings
-    by_name: dict[str, ir.Workflow] = {}
-    for workflow in workflows:
-        if workflow.name in by_name:
-            first = by_name[workflow.name]
-            diagnostics.append(
-                Diagnostic(
-                    "B002",
-                    Severity.ERROR,
-                    workflow.span,
-                    f"workflow name '{workflow.name}' is already used "
-                    f"(previously defined at {first.span})",
-                )
-            )
-            continue
-        by_name[workflow.name] = workflow
-    for workflow in by_name.values():
-        for roster in [workflow.roster] if workflow.roster else []:
-            rosters.setdefault(roster.key, roster)
-    diagnostics += builder.diagnostics
-    sources = {path: file.lines for path, file in loaded.items()}
-    spec = ir.SpecSet(by_name, rosters, sources, hashes, str(spec_dir), tuple(outside))
-    return Loaded(LintContext(spec, store), diagnostics, asked | set(outside))
+            c.rosters[path] = c.builder.roster(path, root)
+        elif (workflow := c.builder.workflow(path, root)) is not None:
+            c.workflows.append(workflow)
+    return c
 
 
-def _with_roster(
-    workflow: ir.Workflow,
-    rosters: dict[str, ir.Roster],
-    builder: Builder,
-    loaded: dict[str, LoadedFile],
-    diagnostics: list[Diagnostic],
-    root: Path,
-) -> ir.Workflow:
-    ref = workflow.roster_ref
-    if ref is None:
-        return workflow
-    if workflow.roster is not None:
-        diagnostics.append(
-            Diagnostic(
-                "B002",
-                Severity.ERROR,
-                ref.span,
-                f"workflow '{workflow.name}' has both 'roster:' and inline "
-                "agents/approvers/policy; use one",
-            )
-        )
-        return workflow
-    file = confined(root, Path(workflow.path), ref.value)
-    if isinstance(file, Refusal):
-        return workflow  # never opened; rule B004 reports it
-    key = str(file.path)
-    if key in rosters:
-        return dataclasses.replace(workflow, roster=rosters[key])
-    reason = f"file '{key}' does not exist"
-    if Path(key).is_file():
-        roster_file = loaded.get(key) or load_file(Path(key), key)[0]
-        if isinstance(roster_file.root, YMap) and file_kind(roster_file.root) == "roster":
-            rosters[key] = builder.roster(key, roster_file.root)
-            return dataclasses.replace(workflow, roster=rosters[key])
-        reason = (
-            f"file '{key}' does not load (see its own findings)"
-            if roster_file.root is None
-            else f"file '{key}' is not a roster (it needs `kind: roster`)"
-        )
-    diagnostics.append(Diagnostic("B205", Severity.ERROR, ref.span, f"unknown roster: {reason}"))
-    return workflow
+def resolve(c: Compilation) -> Compilation:
+    """Rosters linked to their workflows, workflow names unique: the spec set."""
+    found = resolve_references(c.workflows, c.rosters, c.builder, c.loaded, c.root)
+    # a file without `baton:` that a schema `$ref`s is a schema, not a broken spec
+    schemas = c.unversioned & c.store.loaded_paths
+    for path, findings in c.load_findings.items():
+        c.diagnostics += findings if path not in schemas else []
+    invalid = [p for path, problems in c.structure.items() if path not in schemas for p in problems]
+    sources = {path: file.lines for path, file in c.loaded.items()}
+    spec = ir.SpecSet(
+        found.workflows, found.rosters, sources, c.hashes, str(c.root), tuple(c.outside)
+    )
+    c.context = LintContext(
+        spec,
+        c.store,
+        invalid=(*invalid, *found.invalid),
+        unresolved=tuple(found.unresolved),
+    )
+    return c
 
 
-@dataclass(frozen=True)
-class LintOptions:
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    root: str | None = None  # the spec root (`--root`); None: the directory given
+# -- analysis: what the rules (and codegen) read, computed once
+
+
+def build_graphs(c: Compilation) -> Compilation:
+    """Each workflow's step graph and the workflow call graph."""
+    c.context.graphs = compute_graphs(c.spec)
+    return c
+
+
+def delegation_chains(c: Compilation) -> Compilation:
+    """Every step's delegation chain, in every run it can be part of."""
+    c.context.chains = compute_chains(c.spec)
+    return c
+
+
+def references(c: Compilation) -> Compilation:
+    """Every name every template reads."""
+    c.context.reads = template_reads(c.spec)
+    return c
+
+
+# -- findings
+
+
+def check(c: Compilation) -> Compilation:
+    """Every rule of the table (compiler.rules.registry); `select` filters afterwards."""
+    from baton.compiler.rules.registry import RULES
+
+    for rule in RULES:
+        c.diagnostics += rule.run(c.context)
+    return c
+
+
+def select(c: Compilation) -> Compilation:
+    """The findings shown: in files asked for (or files they `$ref`), not suppressed by a
+    `# baton: ignore[...]` comment, chosen by `--select`/`--ignore`; sorted. A rule that
+    is not silenceable (a boundary, not an opinion) is always shown."""
+    from baton.compiler.rules.registry import RULES
+
+    always = {rule.id for rule in RULES if not rule.silenceable}
+    spec_files = c.spec.sources
+    c.sources = _all_sources(c)
+    c.diagnostics = sort_diagnostics(
+        d
+        for d in c.diagnostics
+        if d.span.path in c.reported or d.span.path not in spec_files
+        if d.rule in always or (_selected(d.rule, c.options) and not _suppressed(d, c.sources))
+    )
+    return c
 
 
 def _suppressed(diagnostic: Diagnostic, sources: dict[str, tuple[str, ...]]) -> bool:
@@ -224,52 +257,77 @@ def _suppressed(diagnostic: Diagnostic, sources: dict[str, tuple[str, ...]]) -> 
     return diagnostic.rule in rules
 
 
-def _silenceable(rule: str, rules: Mapping[str, Rule]) -> bool:
-    known = rules.get(rule)
-    return known is None or known.silenceable
-
-
 def _selected(rule: str, options: LintOptions) -> bool:
     if options.select and not any(rule.startswith(prefix) for prefix in options.select):
         return False
     return not any(rule.startswith(prefix) for prefix in options.ignore)
 
 
-def run_rules(context: LintContext, rule_ids: Iterable[str] | None = None) -> list[Diagnostic]:
-    """Run the rule table (or some rules) over a spec set."""
-    from baton.compiler.rules.registry import RULES
-
-    wanted = set(rule_ids) if rule_ids is not None else None
-    findings: list[Diagnostic] = []
-    for rule in RULES:
-        if wanted is None or rule.id in wanted:
-            findings.extend(rule.check(context))
-    return findings
-
-
-def lint(paths: Sequence[str], options: LintOptions | None = None) -> Loaded:
-    """Lint a spec set: every rule, then suppressions and `--select`/`--ignore`."""
-    options = options or LintOptions()
-    loaded = load_spec_set(paths, options.root)
-    findings = loaded.diagnostics + run_rules(loaded.context)
-    spec_files = loaded.spec.sources
-    loaded.sources = _all_sources(loaded)
-    from baton.compiler.rules.registry import RULES_BY_ID
-
-    loaded.diagnostics = sort_diagnostics(
-        d
-        for d in findings
-        if d.span.path in loaded.reported or d.span.path not in spec_files
-        if not _silenceable(d.rule, RULES_BY_ID)
-        or (_selected(d.rule, options) and not _suppressed(d, loaded.sources))
-    )
-    return loaded
-
-
-def _all_sources(loaded: Loaded) -> dict[str, tuple[str, ...]]:
+def _all_sources(c: Compilation) -> dict[str, tuple[str, ...]]:
     """Source lines of spec files and of the schema files their `$ref`s loaded."""
-    store = loaded.context.store
-    return {path: store.load_lines(path) for path in store.loaded_paths} | loaded.spec.sources
+    store = c.store
+    return {path: store.load_lines(path) for path in store.loaded_paths} | c.spec.sources
 
 
-__all__ = ["LintOptions", "Loaded", "UsageError", "file_span", "lint", "load_spec_set"]
+# -- code
+
+
+def emit(c: Compilation) -> Compilation:
+    """One module per workflow asked for, and the package's `__init__.py`; nothing when
+    there is an error finding."""
+    if any(d.severity is Severity.ERROR for d in c.diagnostics):
+        return c
+    from baton.compiler.codegen import emit_package  # codegen imports this module
+
+    c.modules, c.compiled = emit_package(c.context, c.reported)
+    return c
+
+
+STAGES: tuple[Stage, ...] = (
+    discover,
+    load,
+    structure,
+    build,
+    resolve,
+    build_graphs,
+    delegation_chains,
+    references,
+    check,
+    select,
+    emit,
+)
+
+
+def run(
+    paths: Sequence[str], options: LintOptions | None = None, through: Stage = emit
+) -> Compilation:
+    """Run the stages in order, up to and including `through`."""
+    compilation = Compilation(paths, options or LintOptions())
+    for stage in STAGES[: STAGES.index(through) + 1]:
+        compilation = stage(compilation)
+    return compilation
+
+
+def load_spec_set(paths: Sequence[str], root_dir: str | None = None) -> Compilation:
+    """Discover, load, check structure, build and resolve the IR of a spec set.
+
+    `root_dir`: the directory every file a spec names must be inside (compiler.files);
+    by default the directory given, or a file's own directory.
+    """
+    return run(paths, LintOptions(root=root_dir), through=resolve)
+
+
+def lint(paths: Sequence[str], options: LintOptions | None = None) -> Compilation:
+    """Lint a spec set: every rule, then suppressions and `--select`/`--ignore`."""
+    return run(paths, options, through=select)
+
+
+__all__ = [
+    "STAGES",
+    "Compilation",
+    "LintOptions",
+    "UsageError",
+    "lint",
+    "load_spec_set",
+    "run",
+]

@@ -1,4 +1,5 @@
-"""B002: validate a file against the spec format's own JSON Schema (data/spec.schema.json).
+"""Validate a file against the spec format's own JSON Schema (data/spec.schema.json);
+rule B002 reports what it finds.
 
 Validator errors are turned into messages that name the key at fault, say what was
 expected and suggest near misses; each points at the YAML node at fault.
@@ -11,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from baton.compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
+from baton.compiler.diagnostics import Problem, choices_text, did_you_mean
 from baton.compiler.span import Span
 from baton.compiler.yamlnodes import JSON, YMap, YNode, node_at
 
@@ -146,12 +147,11 @@ def _message(error: Any, root: YNode) -> tuple[Span, str] | None:
     return node.span, f"invalid value {where}: {error.message}"
 
 
-def check_structure(root: YNode) -> list[Diagnostic]:
-    """All B002 findings for one file's root node."""
-    findings = []
+def check_structure(root: YNode) -> list[Problem]:
+    """Everything in one file's root node that does not match the spec format."""
+    problems = []
     for error in _validator().iter_errors(root.data):
         described = _message(error, root)
         if described:
-            span, message = described
-            findings.append(Diagnostic("B002", Severity.ERROR, span, message))
-    return findings
+            problems.append(Problem(*described))
+    return problems

@@ -1,12 +1,17 @@
 """Baton's runtime: the public types compiled workflows are made of, and their execution.
 
-Generated code imports only the names in `__all__` (as jinja's generated code imports only
-`runtime.exported`); everything else in this package may change without notice.
+`exported` lists the names generated modules refer to (as `rt.<name>`); codegen writes no
+other (as jinja's compiler writes its generated import line from `runtime.exported`).
+`__all__` adds what the compiler reads from here at compile time instead of keeping its
+own copies: the lifecycle trigger table (`applicable_triggers`), the failure classes the
+runtime never retries (`NEVER_RETRIED`) and the enums. Everything else in this package may
+change without notice.
 """
 
-from baton.runtime.lifecycle import StepLifecycle
+from baton.runtime.lifecycle import StepLifecycle, applicable_triggers
 from baton.runtime.model import (
     JSON,
+    NEVER_RETRIED,
     AgentBinding,
     AgentKind,
     Approval,
@@ -25,8 +30,29 @@ from baton.runtime.model import (
     Workflow,
 )
 
+# the names generated code uses: a compiled module is `import baton.runtime as rt` plus these
+exported = [
+    "JSON",
+    "AgentBinding",
+    "AgentKind",
+    "Approval",
+    "ApprovalStage",
+    "Effect",
+    "FailureClass",
+    "Handoff",
+    "Quality",
+    "QualityCheck",
+    "Request",
+    "RetryPolicy",
+    "Step",
+    "Template",
+    "Workflow",
+]
+
+# the public API: what generated code uses, plus what agents and the compiler read
 __all__ = [
     "JSON",
+    "NEVER_RETRIED",
     "AgentBinding",
     "AgentKind",
     "Approval",
@@ -44,4 +70,6 @@ __all__ = [
     "Template",
     "Usage",
     "Workflow",
+    "applicable_triggers",
+    "exported",
 ]

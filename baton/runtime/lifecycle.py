@@ -76,11 +76,8 @@ def states_of(triggers: tuple[str, ...]) -> list[StepState]:
 
 
 def build_machine(model: Any, triggers: tuple[str, ...], initial: StepState = S.PENDING) -> Any:
-    """Attach a `transitions` machine with exactly `triggers` to `model`.
-
-    With `model_override=True`, only the trigger stubs the model class declares are
-    replaced, so generated classes keep their typed signatures for mypy.
-    """
+    """Attach a `transitions` machine with exactly `triggers` to `model`: a trigger that
+    does not apply to the step does not exist on it."""
     from transitions import Machine
 
     allowed = set(triggers)
@@ -93,13 +90,13 @@ def build_machine(model: Any, triggers: tuple[str, ...], initial: StepState = S.
         ],
         initial=initial,
         auto_transitions=False,
-        model_override=True,
         send_event=False,
     )
 
 
 class StepLifecycle:
-    """A step's state machine: subclasses (generated) declare typed trigger stubs."""
+    """A step's state machine, with the triggers the step was compiled with
+    (`Step.transitions`) as methods; an illegal move raises `transitions.MachineError`."""
 
     state: StepState
 

@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from baton.compiler import ir
 from baton.compiler.codegen import compile_specs, load_module_from_source
 from baton.compiler.codegen.emit import emit_workflow
-from baton.compiler.codegen.lifecycles import TRIGGERS
 from baton.compiler.context import LintContext
 from baton.compiler.refs import SchemaStore
 from baton.compiler.span import Span
+from baton.runtime.lifecycle import TRANSITIONS
 from codegen.codegen_shapes import NASTY
 
 MARKER = "BATON_INJECTED"
@@ -227,7 +227,7 @@ def test_hostile_ir_cannot_change_the_code(
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
         if id(node) not in docstrings
     }
-    vocabulary = {"forbid", "allow", *TRIGGERS}
+    vocabulary = {"forbid", "allow", *(t.trigger for t in TRANSITIONS)}
     assert constants <= _spec_strings(workflow, sha256) | vocabulary
 
     os.chdir(tmp_path)

@@ -352,6 +352,48 @@ def test_sarif_is_valid_sarif_2_1_0(workflow: str) -> None:
     assert [rule["id"] for rule in driver["rules"]] == [rule.id for rule in RULES]
     expected = 2 if workflow is ERROR_AND_WARNING else 0
     assert len(sarif_run["results"]) == expected
+    assert sarif_run["columnKind"] == "unicodeCodePoints"
+    for rule in driver["rules"]:
+        assert rule["help"]["text"] and rule["help"]["markdown"], rule["id"]
+        assert rule["helpUri"].startswith("https://"), rule["id"]
+
+
+def test_sarif_rule_help_is_the_rule_documentation() -> None:
+    """`help` is what docs/rules.md says about the rule, and `helpUri` lands on that section."""
+    driver = json.loads(run("--format", "sarif", spec_set("specs", CLEAN)).stdout)["runs"][0]
+    rules_md = (REPO / "docs" / "rules.md").read_text("utf-8")
+    for sarif_rule, rule in zip(driver["tool"]["driver"]["rules"], RULES, strict=True):
+        markdown = sarif_rule["help"]["markdown"]
+        # the section of docs/rules.md: the anchor, the heading, the severity line, the help
+        anchor = urlsplit(sarif_rule["helpUri"]).fragment
+        section = f'<a id="{anchor}"></a>\n\n## {rule.id} {rule.name}\n\n'
+        assert section in rules_md, rule.id
+        assert f"\n\n{markdown}\n" in rules_md.split(section, 1)[1].split("\n## ", 1)[0]
+        assert urlsplit(sarif_rule["helpUri"]).path.endswith("/docs/rules.md")
+        # the plain text says the same without markdown emphasis
+        first = rule.docs.split("\n\n", 1)[0]
+        assert sarif_rule["help"]["text"].startswith(" ".join(first.split())), rule.id
+        assert "**" not in sarif_rule["help"]["text"]
+        silence = f"ignore[{rule.id}]" if rule.silenceable else "cannot be silenced"
+        assert silence in sarif_rule["help"]["text"], rule.id
+
+
+def test_sarif_columns_count_code_points_not_utf16_units() -> None:
+    """`columnKind: unicodeCodePoints` is true: a character outside the BMP (two UTF-16
+    units) before a finding on the same line counts once."""
+    workflow = CLEAN + '    input: {note: "\U0001f600 {{ steps.nope.output }}"}\n'
+    log = json.loads(run("--format", "sarif", spec_set("specs", workflow)).stdout)
+    assert not list(sarif_validator().iter_errors(log))
+    (result,) = log["runs"][0]["results"]
+    assert result["ruleId"] == "B103"
+    line = workflow.splitlines()[7]
+    before = line[: line.index("steps.nope")]
+    # code points: the reference's index in the Python string, 1-based
+    assert result["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 8,
+        "startColumn": len(before) + 1,
+    }
+    assert len(before.encode("utf-16-le")) // 2 == len(before) + 1  # UTF-16 would say 1 more
 
 
 def test_sarif_results_carry_rule_level_and_location() -> None:
@@ -379,12 +421,15 @@ def test_sarif_results_carry_rule_level_and_location() -> None:
 
 
 def test_the_sarif_validator_rejects_a_broken_log() -> None:
-    """The schema check above can fail: a log with a zero line number is not SARIF."""
+    """The schema check above can fail: a zero line number, an unknown level or column
+    kind, a `help` without its text: none of them is SARIF."""
     result = run("--format", "sarif", spec_set("specs", ERROR_AND_WARNING))
     log = json.loads(result.stdout)
     log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] = 0
     log["runs"][0]["results"][1]["level"] = "fatal"
-    assert len(list(sarif_validator().iter_errors(log))) == 2
+    log["runs"][0]["columnKind"] = "bytes"
+    del log["runs"][0]["tool"]["driver"]["rules"][0]["help"]["text"]
+    assert len(list(sarif_validator().iter_errors(log))) == 4
 
 
 # -- the real command, as the README runs it

@@ -1,10 +1,11 @@
 """Codegen: a linted spec set -> one typed Python module per workflow (`baton compile`).
 
-The whole pipeline in one function, `compile_specs`: lint (load, structure, IR, rules);
-stop at the first error finding; then for each workflow bundle its schemas, map them to
-pydantic models, and emit the module (compiler.codegen.emit). `load_workflow_from_source`
-turns a module's source back into the `runtime.Workflow` it defines, without writing it
-anywhere (`baton run SPEC` compiles in memory).
+`compile_specs` runs the whole pipeline (compiler.pipeline.STAGES): lint (load, structure,
+IR, analysis, rules); stop at the first error finding; then `emit_package`, for each
+workflow asked for, bundles its schemas, maps them to pydantic models and emits the module
+(compiler.codegen.emit). `load_workflow_from_source` turns a module's source back into
+the `runtime.Workflow` it defines, without writing it anywhere (`baton run SPEC` compiles
+in memory).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from baton.compiler.codegen.emit import GENERATED_MARK, emit_workflow, top_level_chains
+from baton.compiler.chains import top_level_chains
+from baton.compiler.codegen.emit import GENERATED_MARK, emit_workflow
 from baton.compiler.codegen.literals import string
 from baton.compiler.codegen.naming import Namer, lower_snake
 from baton.compiler.codegen.sections import allow_long_lines
 from baton.compiler.codegen.stepdefs import CodegenError, display_path, paths_shown_relative_to
+from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Diagnostic, Severity
-from baton.compiler.pipeline import LintOptions, lint
+from baton.compiler.pipeline import LintOptions, run
 
 if TYPE_CHECKING:
     from baton import runtime
@@ -52,26 +55,29 @@ def compile_specs(paths: Sequence[str], options: LintOptions | None = None) -> C
     them), plus the package's `__init__.py`; deterministic, byte for byte. `options` are
     the lint's rule selection (a project's `[tool.baton.lint]`).
     """
-    loaded = lint(paths, options)
-    if any(d.severity is Severity.ERROR for d in loaded.diagnostics):
-        return CompileResult(loaded.diagnostics, {}, loaded.sources)
-    spec = loaded.spec
+    done = run(paths, options)
+    return CompileResult(done.diagnostics, done.modules, done.sources, done.compiled)
+
+
+def emit_package(ctx: LintContext, asked: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(file name -> module source, workflow name -> module) for the workflows of the
+    files asked for, and the package's `__init__.py`."""
+    spec = ctx.spec
     modules: dict[str, str] = {}
     file_names = Namer({"__init__"})
     workflows: dict[str, str] = {}
-    chains = top_level_chains(loaded.context)
+    chains = top_level_chains(ctx.chains)
     for name in sorted(spec.workflows):
         workflow = spec.workflows[name]
-        if workflow.path not in loaded.reported:
+        if workflow.path not in asked:
             continue
         module = file_names.claim(lower_snake(name, "workflow"))
         sha256 = spec.hashes.get(workflow.path, "")
         path = display_path(workflow.path)
-        source = emit_workflow(loaded.context, workflow, path, sha256, chains)
-        modules[f"{module}.py"] = source
+        modules[f"{module}.py"] = emit_workflow(ctx, workflow, path, sha256, chains)
         workflows[name] = module
     modules[PACKAGE_INIT] = package_init(workflows)
-    return CompileResult(loaded.diagnostics, modules, loaded.sources, workflows)
+    return modules, workflows
 
 
 def package_init(workflows: dict[str, str]) -> str:
@@ -128,6 +134,7 @@ __all__ = [
     "CompileResult",
     "compile_specs",
     "display_path",
+    "emit_package",
     "load_module_from_source",
     "load_workflow_from_source",
     "package_init",

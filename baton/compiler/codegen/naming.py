@@ -163,6 +163,3 @@ class Namer:
             suffix += 1
         self.used.add(name)
         return name
-
-    def reserve(self, names: Iterable[str]) -> None:
-        self.used.update(names)

@@ -1,52 +1,92 @@
 """IR -> the runtime's public types, as Python expressions (`rt.Step(...)`, `rt.Workflow(...)`).
 
-Every value is a literal from compiler.codegen.literals; every name it refers to is an
-exported runtime name (`rt.X`, X in `runtime.__all__`) or an identifier the emitter
-claimed. Enum values the runtime defines (failure classes, effects, stages, agent
-kinds) are checked here, so IR that never went through the linter cannot smuggle in an
-attribute name.
+Every value is a literal from compiler.codegen.literals; every name it refers to is one the
+runtime exports to generated code (`rt.X`, X in `runtime.exported`) or an identifier the
+emitter claimed. Enum members come from the runtime's own enums (failure classes, effects,
+stages, agent kinds), so IR that never went through the linter cannot smuggle in an
+attribute name. A keyword equal to the runtime type's own default is left out: a step
+with the default retry policy does not spell the policy out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from enum import StrEnum
 from pathlib import Path
+from typing import Any, TypeVar
 
+import baton.runtime as rt
 from baton.compiler import ir
 from baton.compiler.codegen import literals
 from baton.compiler.codegen.layout import Doc, Text, call, sequence
 from baton.compiler.files import absolute
 from baton.compiler.span import Span
 
-# spec value -> runtime enum member, for the runtime's StrEnums (runtime/model.py)
-FAILURE_CLASSES = {
-    "timeout": "TIMEOUT",
-    "malformed_output": "MALFORMED_OUTPUT",
-    "agent_error": "AGENT_ERROR",
-    "acl_denied": "ACL_DENIED",
-    "rejected": "REJECTED",
-    "cancelled": "CANCELLED",
-}
-# failure classes the runtime never retries: a step whose `on` lists only these cannot retry
-NEVER_RETRIED = frozenset({"acl_denied", "rejected", "cancelled"})
-EFFECTS = {"none": "NONE", "external": "EXTERNAL"}
-STAGES = {"before": "BEFORE", "after": "AFTER"}
-AGENT_KINDS = {"python": "PYTHON", "command": "COMMAND", "http": "HTTP", "builtin": "BUILTIN"}
+E = TypeVar("E", bound=StrEnum)
 
 
 class CodegenError(ValueError):
     """IR that has no faithful translation (the linter rejects such specs first)."""
 
 
-def member(enum: str, table: dict[str, str], spec_value: str) -> Doc:
-    """`rt.<Enum>.<MEMBER>` for a spec value, or a CodegenError listing the choices."""
-    if spec_value not in table:
-        choices = ", ".join(sorted(table))
-        raise CodegenError(f"unknown {enum} {spec_value!r}; expected one of {choices}")
-    return Text(f"rt.{enum}.{table[spec_value]}")
+def runtime(name: str) -> str:
+    """`rt.<name>` for a name the runtime exports to generated code.
+
+    >>> runtime("Step")
+    'rt.Step'
+    """
+    if name not in rt.exported:
+        raise CodegenError(f"the runtime does not export {name!r} to generated code")
+    return f"rt.{name}"
+
+
+def enum_value(enum: type[E], spec_value: str) -> E:
+    """The runtime's enum member for a spec value, or a CodegenError listing the choices."""
+    try:
+        return enum(spec_value)
+    except ValueError:
+        choices = ", ".join(sorted(m.value for m in enum))
+        raise CodegenError(
+            f"unknown {enum.__name__} {spec_value!r}; expected one of {choices}"
+        ) from None
+
+
+def member(value: StrEnum) -> Doc:
+    """`rt.<Enum>.<MEMBER>` for a member of a runtime enum.
+
+    >>> member(rt.FailureClass.TIMEOUT).text
+    'rt.FailureClass.TIMEOUT'
+    """
+    return Text(f"{runtime(type(value).__name__)}.{value.name}")
+
+
+def _defaults(cls: type[Any]) -> dict[str, object]:
+    """The defaults of a runtime dataclass's fields (those that have one)."""
+    found: dict[str, object] = {}
+    for spec in dataclasses.fields(cls):
+        if spec.default is not dataclasses.MISSING:
+            found[spec.name] = spec.default
+        elif spec.default_factory is not dataclasses.MISSING:
+            found[spec.name] = spec.default_factory()
+    return found
+
+
+def construct(cls: type[Any], fields: dict[str, tuple[object, Doc]]) -> Doc:
+    """`rt.<cls>(...)` with the keywords whose value differs from the runtime's default.
+
+    `fields` maps a keyword to (its value as the runtime would hold it, its source).
+    """
+    defaults = _defaults(cls)
+    keywords = {
+        name: source
+        for name, (value, source) in fields.items()
+        if name not in defaults or value != defaults[name]
+    }
+    return call(runtime(cls.__name__), **keywords)
 
 
 # The directory spec paths are shown relative to while compiling in memory (`baton run
@@ -94,50 +134,72 @@ def template(source: ir.Template) -> Doc:
     if source.is_expression:
         keywords["is_expression"] = Text("True")
     keywords["spec"] = literals.value(spec_line(source.span))
-    return call("rt.Template", literals.value(source.source), **keywords)
+    return call(runtime("Template"), literals.value(source.source), **keywords)
 
 
 def can_retry(step: ir.Step) -> bool:
-    """Whether a failed attempt of `step` can ever get another one."""
-    return step.retry.max_attempts > 1 and any(c not in NEVER_RETRIED for c in step.retry.on)
+    """Whether a failed attempt of `step` can ever get another one (the runtime never
+    retries some failure classes, whatever `retry.on` says)."""
+    return step.retry.max_attempts > 1 and any(c not in rt.NEVER_RETRIED for c in step.retry.on)
 
 
-def retry_policy(policy: ir.RetryPolicy) -> Doc:
+def triggers(step: ir.Step) -> tuple[str, ...]:
+    """The lifecycle triggers that apply to `step`, from the runtime's trigger table."""
+    stage = enum_value(rt.ApprovalStage, step.approval.stage) if step.approval else None
+    return rt.applicable_triggers(step.approval is not None, stage, can_retry(step))
+
+
+def runtime_retry(policy: ir.RetryPolicy) -> rt.RetryPolicy:
+    """The retry policy as the runtime holds it."""
     backoff = policy.backoff
-    return call(
-        "rt.RetryPolicy",
-        max_attempts=literals.value(policy.max_attempts),
-        on=sequence("()", [member("FailureClass", FAILURE_CLASSES, c) for c in policy.on]),
-        initial_ms=literals.value(backoff.initial_ms),
-        multiplier=literals.value(float(backoff.multiplier)),
-        max_ms=literals.value(backoff.max_ms),
-        jitter=literals.value(float(backoff.jitter)),
+    return rt.RetryPolicy(
+        max_attempts=policy.max_attempts,
+        on=tuple(enum_value(rt.FailureClass, c) for c in policy.on),
+        initial_ms=backoff.initial_ms,
+        multiplier=backoff.multiplier,
+        max_ms=backoff.max_ms,
+        jitter=backoff.jitter,
     )
 
 
-def approval(gate: ir.Approval | None) -> Doc:
-    if gate is None:
-        return Text("None")
-    return call(
-        "rt.Approval",
-        role=literals.value(gate.role.value),
-        stage=member("ApprovalStage", STAGES, gate.stage),
+def retry_policy(policy: rt.RetryPolicy) -> Doc:
+    return construct(
+        rt.RetryPolicy,
+        {
+            "max_attempts": (policy.max_attempts, literals.value(policy.max_attempts)),
+            "on": (policy.on, sequence("()", [member(c) for c in policy.on])),
+            "initial_ms": (policy.initial_ms, literals.value(policy.initial_ms)),
+            "multiplier": (policy.multiplier, literals.value(float(policy.multiplier))),
+            "max_ms": (policy.max_ms, literals.value(policy.max_ms)),
+            "jitter": (policy.jitter, literals.value(float(policy.jitter))),
+        },
     )
 
 
-def quality(checks: ir.Quality | None) -> Doc:
-    if checks is None:
-        return Text("None")
+def approval(gate: ir.Approval) -> Doc:
+    stage = enum_value(rt.ApprovalStage, gate.stage)
+    return construct(
+        rt.Approval,
+        {
+            "role": (gate.role.value, literals.value(gate.role.value)),
+            "stage": (stage, member(stage)),
+        },
+    )
+
+
+def quality(checks: ir.Quality) -> Doc:
     return call(
-        "rt.Quality",
+        runtime("Quality"),
         min_score=literals.value(float(checks.min_score)),
         checks=sequence(
             "()",
             [
-                call(
-                    "rt.QualityCheck",
-                    expr=template(check.expr),
-                    weight=literals.value(float(check.weight)),
+                construct(
+                    rt.QualityCheck,
+                    {
+                        "expr": (check.expr, template(check.expr)),
+                        "weight": (check.weight, literals.value(float(check.weight))),
+                    },
                 )
                 for check in checks.checks
             ],
@@ -159,37 +221,41 @@ def step(
     members: dict[str, str],
     handoff: str | None,
     chain: tuple[str, ...],
-    triggers: tuple[str, ...],
 ) -> Doc:
     """`rt.Step(...)` for one step; `members` maps step ids to `Step.X` member names."""
-    keywords: dict[str, Doc] = {
-        "id": Text(f"Step.{members[definition.id]}"),
-        "spec": literals.value(spec_line(definition.span)),
-    }
-    if definition.name is not None:
-        keywords["name"] = literals.value(definition.name)
-    if definition.description is not None:
-        keywords["description"] = literals.value(definition.description)
-    if definition.agent is not None:
-        keywords["agent"] = literals.value(definition.agent.value)
-    if definition.workflow is not None:
-        keywords["workflow"] = literals.value(definition.workflow.value)
     needs = sorted(dict.fromkeys(n.value for n in definition.needs), key=list(members).index)
-    keywords["needs"] = sequence("()", [Text(f"Step.{members[n]}") for n in needs])
+    agent = definition.agent.value if definition.agent else None
+    workflow = definition.workflow.value if definition.workflow else None
+    retry = runtime_retry(definition.retry)
+    effect = enum_value(rt.Effect, definition.effect)
+    transitions = triggers(definition)
+    fields: dict[str, tuple[object, Doc]] = {
+        "id": (definition.id, Text(f"Step.{members[definition.id]}")),
+        "spec": (spec_line(definition.span), literals.value(spec_line(definition.span))),
+        "name": (definition.name, literals.value(definition.name)),
+        "description": (definition.description, literals.value(definition.description)),
+        "agent": (agent, literals.value(agent)),
+        "workflow": (workflow, literals.value(workflow)),
+        "needs": (tuple(needs), sequence("()", [Text(f"Step.{members[n]}") for n in needs])),
+    }
     if definition.condition is not None:
-        keywords["condition"] = template(definition.condition)
+        fields["condition"] = (definition.condition, template(definition.condition))
     if definition.input is not None:
-        keywords["input"] = literals.value(definition.input.data)
-        keywords["templates"] = input_templates(definition)
-    keywords["output"] = Text(handoff or "None")
-    keywords["timeout_ms"] = literals.value(definition.timeout_ms)
-    keywords["retry"] = retry_policy(definition.retry)
-    keywords["effect"] = member("Effect", EFFECTS, definition.effect)
-    keywords["approval"] = approval(definition.approval)
-    keywords["quality"] = quality(definition.quality)
-    keywords["delegation_chain"] = strings(chain)
-    keywords["transitions"] = strings(triggers)
-    return call("rt.Step", **keywords)
+        fields["input"] = (definition.input.data, literals.value(definition.input.data))
+        fields["templates"] = (definition.input.templates, input_templates(definition))
+    fields |= {
+        "output": (handoff, Text(handoff or "None")),
+        "timeout_ms": (definition.timeout_ms, literals.value(definition.timeout_ms)),
+        "retry": (retry, retry_policy(retry)),
+        "effect": (effect, member(effect)),
+    }
+    if definition.approval is not None:
+        fields["approval"] = (definition.approval, approval(definition.approval))
+    if definition.quality is not None:
+        fields["quality"] = (definition.quality, quality(definition.quality))
+    fields["delegation_chain"] = (chain, strings(chain))
+    fields["transitions"] = (transitions, strings(transitions))
+    return construct(rt.Step, fields)
 
 
 def agent_binding(agent: ir.Agent, root: str = ".") -> Doc:
@@ -198,7 +264,7 @@ def agent_binding(agent: ir.Agent, root: str = ".") -> Doc:
     target = agent.run.target
     keywords: dict[str, Doc] = {
         "name": literals.value(agent.name),
-        "kind": member("AgentKind", AGENT_KINDS, agent.run.kind),
+        "kind": member(enum_value(rt.AgentKind, agent.run.kind)),
         "target": strings(target) if isinstance(target, tuple) else literals.value(target),
         "delegates_to": strings([n.value for n in agent.delegates_to]),
     }
@@ -210,7 +276,7 @@ def agent_binding(agent: ir.Agent, root: str = ".") -> Doc:
         directory = os.path.relpath(defined_in, absolute(root)).replace(os.sep, "/")
         if directory != ".":
             keywords["directory"] = literals.value(directory)
-    return call("rt.AgentBinding", **keywords)
+    return call(runtime("AgentBinding"), **keywords)
 
 
 def approvers(roster: ir.Roster | None) -> Doc:

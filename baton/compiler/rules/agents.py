@@ -14,7 +14,7 @@ from importlib.machinery import FrozenImporter, PathFinder
 
 from baton.compiler import ir
 from baton.compiler.context import LintContext
-from baton.compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
+from baton.compiler.diagnostics import Report, choices_text, did_you_mean
 
 # the runtime's builtin agents, and the families of which any member exists (`demo.NAME`)
 BUILTIN_AGENTS = ("echo", "fail", "flaky", "malformed", "sleep")
@@ -31,7 +31,7 @@ def _agents(ctx: LintContext, kind: str) -> Iterator[ir.Agent]:
                 yield agent
 
 
-def unknown_builtin(ctx: LintContext) -> Iterator[Diagnostic]:
+def unknown_builtin(ctx: LintContext, report: Report) -> None:
     """`run: {builtin: NAME}` names a builtin agent Baton does not ship. The builtins are
     `echo`, `fail`, `flaky`, `malformed`, `sleep` and any `demo.NAME`.
 
@@ -45,16 +45,14 @@ def unknown_builtin(ctx: LintContext) -> Iterator[Diagnostic]:
         name = str(agent.run.target)
         if name in BUILTIN_AGENTS or name.startswith(BUILTIN_FAMILIES):
             continue
-        yield Diagnostic(
-            "B208",
-            Severity.ERROR,
+        report(
             agent.run.target_span or agent.run.span,
             f"agent '{agent.name}' runs unknown builtin '{name}'"
             f"{did_you_mean(name, BUILTIN_AGENTS)}; builtins are {choices_text(choices)}",
         )
 
 
-def python_agent_not_found(ctx: LintContext) -> Iterator[Diagnostic]:
+def python_agent_not_found(ctx: LintContext, report: Report) -> None:
     """`run: {python: "module:function"}` names a module that is neither under the spec
     root (`module.py` or `module/__init__.py`, dotted names as directories) nor installed
     where `baton` runs. Python agents import with the spec root first on `sys.path`. The
@@ -77,9 +75,7 @@ def python_agent_not_found(ctx: LintContext) -> Iterator[Diagnostic]:
             continue
         parts = module.split(".")
         files = "/".join(parts)
-        yield Diagnostic(
-            "B209",
-            Severity.WARNING,
+        report(
             agent.run.target_span or agent.run.span,
             f"python agent '{agent.name}' imports module '{module}', which is neither under "
             f"the spec root '{ctx.spec.root}' ({files}.py or {files}/__init__.py) nor "

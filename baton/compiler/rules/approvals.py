@@ -3,17 +3,14 @@ before it can cause an effect."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from baton.compiler import ir
 from baton.compiler.context import LintContext, reference_span
-from baton.compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
+from baton.compiler.diagnostics import Report, choices_text, did_you_mean
 from baton.compiler.graph import topological_order
-from baton.compiler.rules.dataflow import reads
 from baton.compiler.schema_walk import contains_untrusted, is_untrusted
 
 
-def missing_approval(ctx: LintContext) -> Iterator[Diagnostic]:
+def missing_approval(ctx: LintContext, report: Report) -> None:
     """A step with `effect: external` has no `approval:` (unless the roster's policy sets
     `require_approval_for_external: false`).
 
@@ -28,16 +25,14 @@ def missing_approval(ctx: LintContext) -> Iterator[Diagnostic]:
             continue
         for step in workflow.steps.values():
             if step.effect == "external" and step.approval is None:
-                yield Diagnostic(
-                    "B401",
-                    Severity.ERROR,
+                report(
                     step.span,
                     f"step '{step.id}' has effect 'external' but no approval; add "
                     "`approval: {role: ...}`",
                 )
 
 
-def unknown_role(ctx: LintContext) -> Iterator[Diagnostic]:
+def unknown_role(ctx: LintContext, report: Report) -> None:
     """An approval names a role the roster's `approvers` does not define.
 
     Why: nobody could approve; the run would wait forever.
@@ -51,16 +46,14 @@ def unknown_role(ctx: LintContext) -> Iterator[Diagnostic]:
         for step in workflow.steps.values():
             role = step.approval.role if step.approval else None
             if role and role.value and role.value not in roles:  # no role at all is B002
-                yield Diagnostic(
-                    "B402",
-                    Severity.ERROR,
+                report(
                     role.span,
                     f"unknown approver role '{role.value}'{did_you_mean(role.value, roles)}; "
                     f"roles are {choices_text(roles)}",
                 )
 
 
-def untrusted_to_effect(ctx: LintContext) -> Iterator[Diagnostic]:
+def untrusted_to_effect(ctx: LintContext, report: Report) -> None:
     """Untrusted data (`x-baton-trust: untrusted`) reaches an `effect: external` step with no
     approval in between.
 
@@ -76,7 +69,7 @@ def untrusted_to_effect(ctx: LintContext) -> Iterator[Diagnostic]:
         if not has_untrusted_sources(ctx, workflow):
             continue
         tainted = tainted_steps(ctx, workflow)
-        for read in reads(ctx):
+        for read in ctx.reads:
             if read.workflow is not workflow:
                 continue
             step = read.step
@@ -86,9 +79,7 @@ def untrusted_to_effect(ctx: LintContext) -> Iterator[Diagnostic]:
                 ctx, workflow, read.reference.root, read.reference.path, tainted
             )
             if source:
-                yield Diagnostic(
-                    "B403",
-                    Severity.WARNING,
+                report(
                     reference_span(read.template, read.reference.text),
                     f"untrusted data from {source} reaches external step '{step.id}' with no "
                     "approval in between",
@@ -130,7 +121,7 @@ def tainted_steps(ctx: LintContext, workflow: ir.Workflow) -> set[str]:
     needs = ctx.known_needs(workflow)
     order = topological_order(needs, needs) or list(workflow.steps)
     by_step: dict[str, list[tuple[str, tuple[str | int, ...]]]] = {}
-    for read in reads(ctx):
+    for read in ctx.reads:
         if read.workflow is workflow:
             by_step.setdefault(read.step.id, []).append((read.reference.root, read.reference.path))
     tainted: set[str] = set()

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from baton.compiler import ir
 from baton.compiler.context import LintContext
-from baton.compiler.diagnostics import Diagnostic, Severity
+from baton.compiler.diagnostics import Report
 from baton.compiler.files import Refusal, confined
 from baton.compiler.span import Span
 from baton.compiler.yamlnodes import node_at
 
 
-def incompatible_handoff(ctx: LintContext) -> Iterator[Diagnostic]:
+def incompatible_handoff(ctx: LintContext, report: Report) -> None:
     """A handoff version breaks the declared `compatibility` with the previous version
     (`backward`: old data is valid under the new schema; `forward`: new data is valid under
     the old one; `full`: both; `none`: not checked). The message names each change and its
@@ -64,9 +63,7 @@ def incompatible_handoff(ctx: LintContext) -> Iterator[Diagnostic]:
                     broken = sorted(change.breaks & directions)
                     if not broken:
                         continue
-                    yield Diagnostic(
-                        "B303",
-                        Severity.ERROR,
+                    report(
                         _span(current, change.new_pointer),
                         f"handoff '{handoff.name}' version {current.version} breaks {mode} "
                         f"compatibility with version {previous.version}: {change.kind}"

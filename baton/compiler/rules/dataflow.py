@@ -7,51 +7,16 @@ results (compiler.schema_walk).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
-from baton.compiler import ir
 from baton.compiler.context import LintContext, reference_span
-from baton.compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
+from baton.compiler.diagnostics import Report, choices_text, did_you_mean
 from baton.compiler.schema_walk import SchemaAt, walk
-from baton.compiler.templates import Reference, parse_template
+from baton.compiler.templates import Reference
 
 SCOPE = ("inputs", "run", "steps")
 RUN_FIELDS = ("id", "workflow")
 
 
-@dataclass(frozen=True)
-class Read:
-    """One reference in one template of one step."""
-
-    workflow: ir.Workflow
-    step: ir.Step
-    template: ir.Template
-    reference: Reference
-    in_quality_check: bool
-
-
-def reads(ctx: LintContext) -> list[Read]:
-    """Every reference of every parseable template, with where it was written (cached)."""
-    cached = ctx.memo.get("reads")
-    if not isinstance(cached, list):
-        cached = ctx.memo["reads"] = list(_reads(ctx))
-    return cached
-
-
-def _reads(ctx: LintContext) -> Iterator[Read]:
-    for workflow in ctx.spec.workflows.values():
-        for step in workflow.steps.values():
-            quality = {id(c.expr) for c in step.quality.checks} if step.quality else set()
-            for template in step.templates():
-                parsed = parse_template(template.source, template.is_expression)
-                if parsed.error:
-                    continue
-                for reference in parsed.references:
-                    yield Read(workflow, step, template, reference, id(template) in quality)
-
-
-def undefined_name(ctx: LintContext) -> Iterator[Diagnostic]:
+def undefined_name(ctx: LintContext, report: Report) -> None:
     """A template reads a name that does not exist: an unknown root (`foo`), an unknown
     step (`steps.nope`), a step attribute other than `output`, an unknown `run` field, or an
     input the inputs schema does not define (`inputs.nope`).
@@ -61,15 +26,13 @@ def undefined_name(ctx: LintContext) -> Iterator[Diagnostic]:
 
     Example: `{{ steps.reserch.output.summary }}` when the step is `research`.
     """
-    for read in reads(ctx):
+    for read in ctx.reads:
         ref, workflow = read.reference, read.workflow
         scope = (*SCOPE, "output") if read.in_quality_check else SCOPE
         span = reference_span(read.template, ref.text)
         where = f"in step '{read.step.id}'"
         if ref.root not in scope:
-            yield Diagnostic(
-                "B103",
-                Severity.ERROR,
+            report(
                 span,
                 f"undefined name '{ref.root}' {where}{did_you_mean(ref.root, scope)}; "
                 f"names in scope are {choices_text(scope)}",
@@ -77,24 +40,18 @@ def undefined_name(ctx: LintContext) -> Iterator[Diagnostic]:
         elif ref.root == "steps" and ref.path:
             target = ref.path[0]
             if str(target) not in workflow.steps:
-                yield Diagnostic(
-                    "B103",
-                    Severity.ERROR,
+                report(
                     span,
                     f"'{ref.text}' {where} reads unknown step '{target}'"
                     f"{did_you_mean(str(target), workflow.steps)}",
                 )
             elif len(ref.path) > 1 and ref.path[1] != "output":
-                yield Diagnostic(
-                    "B103",
-                    Severity.ERROR,
+                report(
                     span,
                     f"'{ref.text}' {where}: a step has only 'output', not '{ref.path[1]}'",
                 )
         elif ref.root == "run" and ref.path and ref.path[0] not in RUN_FIELDS:
-            yield Diagnostic(
-                "B103",
-                Severity.ERROR,
+            report(
                 span,
                 f"'{ref.text}' {where}: 'run' has {choices_text(RUN_FIELDS)}",
             )
@@ -102,16 +59,14 @@ def undefined_name(ctx: LintContext) -> Iterator[Diagnostic]:
             inputs = ctx.inputs_schema(workflow)
             missing = walk(inputs, ref.path[:1], ctx.store) if inputs else None
             if missing:
-                yield Diagnostic(
-                    "B103",
-                    Severity.ERROR,
+                report(
                     span,
                     f"'{ref.text}' {where} reads input '{ref.path[0]}' that the inputs schema "
                     f"does not define; {missing[1].reason}",
                 )
 
 
-def race(ctx: LintContext) -> Iterator[Diagnostic]:
+def race(ctx: LintContext, report: Report) -> None:
     """A template reads `steps.X` but X is not upstream of the step (not in its transitive
     `needs`).
 
@@ -120,31 +75,27 @@ def race(ctx: LintContext) -> Iterator[Diagnostic]:
 
     Example: `deliver` reads `{{ steps.audit.output }}` but needs only `research`.
     """
-    for read in reads(ctx):
+    for read in ctx.reads:
         ref = read.reference
         if ref.root != "steps" or not ref.path or str(ref.path[0]) not in read.workflow.steps:
             continue
         target = str(ref.path[0])
         if target == read.step.id:
             if not read.in_quality_check:
-                yield Diagnostic(
-                    "B104",
-                    Severity.ERROR,
+                report(
                     reference_span(read.template, ref.text),
                     f"step '{read.step.id}' reads its own output '{ref.text}'; "
                     "use 'output' in quality checks",
                 )
         elif not ctx.is_upstream(read.workflow, read.step.id, target):
-            yield Diagnostic(
-                "B104",
-                Severity.ERROR,
+            report(
                 reference_span(read.template, ref.text),
                 f"step '{read.step.id}' reads '{ref.text}' but '{target}' is not upstream; "
                 f"add '{target}' to its needs",
             )
 
 
-def unknown_field(ctx: LintContext) -> Iterator[Diagnostic]:
+def unknown_field(ctx: LintContext, report: Report) -> None:
     """A template reads a field the producer's schema does not define, or indexes into a
     value that is not an object or array.
 
@@ -153,7 +104,7 @@ def unknown_field(ctx: LintContext) -> Iterator[Diagnostic]:
 
     Example: `{{ steps.research.output.summry }}` when the brief defines `summary`.
     """
-    for read in reads(ctx):
+    for read in ctx.reads:
         ref, workflow = read.reference, read.workflow
         at: SchemaAt | None
         if ref.root == "steps" and len(ref.path) >= 2 and ref.path[1] == "output":
@@ -176,9 +127,7 @@ def unknown_field(ctx: LintContext) -> Iterator[Diagnostic]:
         if ref.root == "inputs" and index == 0:
             continue  # an unknown input is B103
         shown = Reference(ref.root, ref.path[: prefix - 1 + index + 1], ref.lineno).text
-        yield Diagnostic(
-            "B105",
-            Severity.ERROR,
+        report(
             reference_span(read.template, ref.text),
             f"'{shown}' in step '{read.step.id}' reads undefined field '{why.part}'"
             f"{_suggest(why.reason, why.part)}; {why.reason}",

@@ -1,92 +1,15 @@
 """Delegation rules: agents exist, chains obey the roster's ACL, have no loops, and stay
 within `max_delegation_depth`, through `delegated_by` and sub-workflows across files.
 
-A step's chain is the chain of the run that contains it, then the owner, then
-`delegated_by` if it differs, then the agent; a sub-workflow step extends it into the
-child run with the child's owner. An agent handing a step to itself is no delegation.
+The chains themselves are computed once, before the rules run (compiler.chains).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
-from baton.compiler import ir
+from baton.compiler.chains import StepChain
 from baton.compiler.context import LintContext
-from baton.compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
+from baton.compiler.diagnostics import Report, choices_text, did_you_mean
 from baton.compiler.graph import find_cycles, generations
-from baton.compiler.span import Span
-
-
-@dataclass(frozen=True)
-class ChainLink:
-    """An agent in a chain and the node that put it there."""
-
-    agent: str
-    span: Span
-
-
-@dataclass(frozen=True)
-class StepChain:
-    """A step's delegation chain in one calling context."""
-
-    workflow: ir.Workflow
-    step: ir.Step
-    links: tuple[ChainLink, ...]
-    inherited: int  # how many links came from the calling run
-    via: tuple[str, ...]  # the sub-workflow steps that led here, e.g. ("parent.step",)
-
-
-def _collapse(links: list[ChainLink]) -> list[ChainLink]:
-    out: list[ChainLink] = []
-    for link in links:
-        if not out or out[-1].agent != link.agent:
-            out.append(link)
-    return out
-
-
-def step_chains(ctx: LintContext) -> list[StepChain]:
-    """Every step's chain in every context it can run in, top-level runs first (cached)."""
-    cached = ctx.memo.get("step_chains")
-    if not isinstance(cached, list):
-        cached = ctx.memo["step_chains"] = _step_chains(ctx)
-    return cached
-
-
-def _step_chains(ctx: LintContext) -> list[StepChain]:
-    chains: list[StepChain] = []
-    # a workflow reached again with the same inherited agents yields the same chains:
-    # without this, workflows calling each other in a diamond take exponential time
-    visited: set[tuple[str, tuple[str, ...], frozenset[str]]] = set()
-
-    def visit(workflow: ir.Workflow, prefix: list[ChainLink], via: tuple[str, ...]) -> None:
-        running = frozenset({v.split(".")[0] for v in via} | {workflow.name})
-        key = (workflow.name, tuple(link.agent for link in _collapse(prefix)), running)
-        if key in visited:
-            return
-        visited.add(key)
-        for step in workflow.steps.values():
-            new: list[ChainLink] = []
-            if workflow.owner:
-                new.append(ChainLink(workflow.owner.value, workflow.owner.span))
-            if step.delegated_by:
-                new.append(ChainLink(step.delegated_by.value, step.delegated_by.span))
-            child = ctx.spec.workflows.get(step.workflow.value) if step.workflow else None
-            if step.agent:
-                new.append(ChainLink(step.agent.value, step.agent.span))
-            elif child and child.owner and step.workflow:
-                new.append(ChainLink(child.owner.value, step.workflow.span))
-            links = _collapse(prefix + new)
-            inherited = len(_collapse(prefix))
-            chains.append(StepChain(workflow, step, tuple(links), inherited, via))
-            label = f"{workflow.name}.{step.id}"
-            # a step with both `agent` and `workflow` (B002) starts no child run
-            if child and step.agent is None and child.name not in running:
-                visit(child, links, (*via, label))
-
-    for workflow in ctx.spec.workflows.values():
-        visit(workflow, [], ())
-    return chains
 
 
 def _chain_text(chain: StepChain) -> str:
@@ -97,7 +20,7 @@ def _context(chain: StepChain) -> str:
     return f" (when run from {' -> '.join(chain.via)})" if chain.via else ""
 
 
-def unknown_agent(ctx: LintContext) -> Iterator[Diagnostic]:
+def unknown_agent(ctx: LintContext, report: Report) -> None:
     """A step, owner, `delegated_by` or `delegates_to` names an agent the roster does not
     define (or the workflow has no roster).
 
@@ -120,9 +43,7 @@ def unknown_agent(ctx: LintContext) -> Iterator[Diagnostic]:
                     if roster
                     else ("; the workflow has no roster (add `roster:` or inline `agents:`)")
                 )
-                yield Diagnostic(
-                    "B201",
-                    Severity.ERROR,
+                report(
                     name.span,
                     f"unknown agent '{name.value}'{did_you_mean(name.value, agents)}{known}",
                 )
@@ -130,16 +51,14 @@ def unknown_agent(ctx: LintContext) -> Iterator[Diagnostic]:
         for agent in roster.agents.values():
             for target in agent.delegates_to:
                 if target.value not in roster.agents:
-                    yield Diagnostic(
-                        "B201",
-                        Severity.ERROR,
+                    report(
                         target.span,
                         f"agent '{agent.name}' delegates to unknown agent '{target.value}'"
                         f"{did_you_mean(target.value, roster.agents)}",
                     )
 
 
-def acl_violation(ctx: LintContext) -> Iterator[Diagnostic]:
+def acl_violation(ctx: LintContext, report: Report) -> None:
     """A delegation in a step's chain is not allowed by the roster's `delegates_to`.
 
     Why: the ACL is the contract of who may hand work to whom; a spec that breaks it
@@ -147,7 +66,7 @@ def acl_violation(ctx: LintContext) -> Iterator[Diagnostic]:
 
     Example: owner `mario` may delegate to `[webster]`, but a step has `agent: scribe`.
     """
-    for chain in step_chains(ctx):
+    for chain in ctx.chains:
         roster = chain.workflow.roster
         if roster is None:
             continue
@@ -158,9 +77,7 @@ def acl_violation(ctx: LintContext) -> Iterator[Diagnostic]:
                 continue  # B201
             allowed = [n.value for n in agent.delegates_to]
             if target.agent not in allowed:
-                yield Diagnostic(
-                    "B202",
-                    Severity.ERROR,
+                report(
                     target.span,
                     f"agent '{source.agent}' may not delegate to '{target.agent}' in step "
                     f"'{chain.step.id}'{_context(chain)}; its delegates_to is "
@@ -168,7 +85,7 @@ def acl_violation(ctx: LintContext) -> Iterator[Diagnostic]:
                 )
 
 
-def delegation_loop(ctx: LintContext) -> Iterator[Diagnostic]:
+def delegation_loop(ctx: LintContext, report: Report) -> None:
     """An agent appears twice in a step's delegation chain.
 
     Why: work handed back to an agent already waiting on it is how agents ping-pong
@@ -177,13 +94,11 @@ def delegation_loop(ctx: LintContext) -> Iterator[Diagnostic]:
     Example: a sub-workflow owned by `mario`, called from a step that `mario` delegated
     through `webster`: `mario -> webster -> mario`.
     """
-    for chain in step_chains(ctx):
+    for chain in ctx.chains:
         seen: set[str] = set()
         for link in chain.links:
             if link.agent in seen:
-                yield Diagnostic(
-                    "B203",
-                    Severity.ERROR,
+                report(
                     chain.links[-1].span,
                     f"delegation loop in step '{chain.step.id}'{_context(chain)}: agent "
                     f"'{link.agent}' appears twice in {_chain_text(chain)}",
@@ -192,7 +107,7 @@ def delegation_loop(ctx: LintContext) -> Iterator[Diagnostic]:
             seen.add(link.agent)
 
 
-def subworkflow_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
+def subworkflow_cycle(ctx: LintContext, report: Report) -> None:
     """Workflows call each other in a loop through sub-workflow steps (across files).
 
     Why: each run would start a child run of itself, without end.
@@ -215,10 +130,10 @@ def subworkflow_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
             ),
             workflow.span,
         )
-        yield Diagnostic("B204", Severity.ERROR, span, f"sub-workflow cycle: {' -> '.join(cycle)}")
+        report(span, f"sub-workflow cycle: {' -> '.join(cycle)}")
 
 
-def unknown_reference(ctx: LintContext) -> Iterator[Diagnostic]:
+def unknown_reference(ctx: LintContext, report: Report) -> None:
     """A step names a workflow that is not in the spec set, or `roster:` names a file that
     does not exist or is not a roster.
 
@@ -226,42 +141,20 @@ def unknown_reference(ctx: LintContext) -> Iterator[Diagnostic]:
 
     Example: `workflow: sumarize` when the spec set defines `summarize`.
     """
+    for problem in ctx.unresolved:  # rosters, found while resolving the set
+        report(problem.span, problem.message)
     for workflow in ctx.spec.workflows.values():
         for step in workflow.steps.values():
             if step.workflow and step.workflow.value not in ctx.spec.workflows:
-                yield Diagnostic(
-                    "B205",
-                    Severity.ERROR,
+                report(
                     step.workflow.span,
                     f"unknown workflow '{step.workflow.value}'"
                     f"{did_you_mean(step.workflow.value, ctx.spec.workflows)}; workflows are "
                     f"{choices_text(ctx.spec.workflows)}",
                 )
-            if step.agent is None and step.workflow is None:
-                yield Diagnostic(
-                    "B002",
-                    Severity.ERROR,
-                    step.span,
-                    f"step '{step.id}' needs 'agent' (who runs it) or 'workflow' (a sub-workflow)",
-                )
-            if step.agent and step.workflow:
-                yield Diagnostic(
-                    "B002",
-                    Severity.ERROR,
-                    step.workflow.span,
-                    f"step '{step.id}' has both 'agent' and 'workflow'; a step is one or the other",
-                )
-            if step.workflow and step.output:
-                yield Diagnostic(
-                    "B002",
-                    Severity.ERROR,
-                    step.output.span,
-                    f"sub-workflow step '{step.id}' declares 'output'; its output is the "
-                    "child workflow's result",
-                )
 
 
-def chain_too_long(ctx: LintContext) -> Iterator[Diagnostic]:
+def chain_too_long(ctx: LintContext, report: Report) -> None:
     """A step's delegation chain has more delegations than `max_delegation_depth`.
 
     Why: long chains multiply latency, cost and the chance of a dropped instruction; the
@@ -269,13 +162,11 @@ def chain_too_long(ctx: LintContext) -> Iterator[Diagnostic]:
 
     Example: `a -> b -> c -> d -> e` (4 delegations) with `max_delegation_depth: 3`.
     """
-    for chain in step_chains(ctx):
+    for chain in ctx.chains:
         roster = chain.workflow.roster
         limit = roster.policy.max_delegation_depth if roster else 3
         if len(chain.links) - 1 > limit:
-            yield Diagnostic(
-                "B206",
-                Severity.ERROR,
+            report(
                 chain.links[-1].span,
                 f"delegation chain of step '{chain.step.id}'{_context(chain)} has "
                 f"{len(chain.links) - 1} delegations, more than max_delegation_depth {limit}: "
@@ -283,7 +174,7 @@ def chain_too_long(ctx: LintContext) -> Iterator[Diagnostic]:
             )
 
 
-def roster_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
+def roster_cycle(ctx: LintContext, report: Report) -> None:
     """The roster's `delegates_to` graph has a cycle.
 
     Why: the ACL then allows delegation loops at run time (the runtime still blocks them,
@@ -302,9 +193,7 @@ def roster_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
         order = {name: index for index, name in enumerate(roster.agents)}
         for cycle in find_cycles(edges, edges, order):
             agent = roster.agents[cycle[0]]
-            yield Diagnostic(
-                "B207",
-                Severity.WARNING,
+            report(
                 agent.delegates_to_span or agent.span,
                 f"delegation cycle in the roster: {' -> '.join(cycle)}",
             )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from baton.compiler.context import LintContext
-from baton.compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
+from baton.compiler.diagnostics import Report, choices_text, did_you_mean
 from baton.compiler.graph import find_cycles, generations
 
 
-def dependency_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
+def dependency_cycle(ctx: LintContext, report: Report) -> None:
     """Steps depend on each other in a loop through `needs`.
 
     Why: no step of the loop can ever start; the run would hang. Every cycle is reported
@@ -25,15 +23,13 @@ def dependency_cycle(ctx: LintContext) -> Iterator[Diagnostic]:
         order = {step_id: index for index, step_id in enumerate(workflow.steps)}
         for cycle in find_cycles(needs, needs, order):
             first = workflow.steps[cycle[0]]
-            yield Diagnostic(
-                "B101",
-                Severity.ERROR,
+            report(
                 first.span,
                 f"dependency cycle in workflow '{workflow.name}': {' -> '.join(cycle)}",
             )
 
 
-def unknown_step(ctx: LintContext) -> Iterator[Diagnostic]:
+def unknown_step(ctx: LintContext, report: Report) -> None:
     """`needs` (or `result`) names a step that does not exist in the workflow.
 
     Why: the dependency is silently missing, so the step could run before the data it
@@ -46,17 +42,13 @@ def unknown_step(ctx: LintContext) -> Iterator[Diagnostic]:
         for step in workflow.steps.values():
             for need in step.needs:
                 if need.value not in workflow.steps:
-                    yield Diagnostic(
-                        "B102",
-                        Severity.ERROR,
+                    report(
                         need.span,
                         f"step '{step.id}' needs unknown step '{need.value}'"
                         f"{did_you_mean(need.value, names)}; steps are {choices_text(names)}",
                     )
         if workflow.result and workflow.result.value not in workflow.steps:
-            yield Diagnostic(
-                "B102",
-                Severity.ERROR,
+            report(
                 workflow.result.span,
                 f"result names unknown step '{workflow.result.value}'"
                 f"{did_you_mean(workflow.result.value, names)}",

@@ -19,6 +19,17 @@ REGENERATE = "python -m baton.compiler.rules.docs > docs/rules.md"
 _LABELS = ("Why:", "Example:")
 
 
+def rule_anchor(rule: Rule) -> str:
+    """The anchor of a rule's section that never changes: its id (ids are stable forever,
+    names may be improved). SARIF `helpUri`s link to it.
+
+    >>> from baton.compiler.diagnostics import Severity
+    >>> rule_anchor(Rule("B101", "dependency-cycle", Severity.ERROR, "", lambda c: iter(())))
+    'b101'
+    """
+    return rule.id.lower()
+
+
 def heading_anchor(rule: Rule) -> str:
     """The anchor GitHub derives from a rule's heading `## B101 dependency-cycle`.
 
@@ -61,26 +72,37 @@ def _table(rules: Iterable[Rule]) -> list[str]:
     return lines
 
 
+def _silence(rule: Rule) -> str:
+    if not rule.silenceable:
+        return "This rule cannot be silenced or deselected."
+    return f"Silence a finding with `# baton: ignore[{rule.id}]` on the line it points at."
+
+
+def help_markdown(rule: Rule) -> str:
+    """A rule's documentation as markdown: its section of docs/rules.md without the
+    heading (SARIF `help.markdown`)."""
+    paragraphs = _paragraphs(rule.docs) or ["(no documentation yet)"]
+    return "\n\n".join([*paragraphs, _silence(rule)])
+
+
+def help_text(rule: Rule) -> str:
+    """The same as plain text (SARIF `help.text`, for viewers that do not render markdown)."""
+    paragraphs = [" ".join(block.split()) for block in rule.docs.split("\n\n") if block.strip()]
+    return "\n\n".join([*(paragraphs or ["(no documentation yet)"]), _silence(rule)])
+
+
 def _section(rule: Rule) -> list[str]:
-    lines = [
-        # the short anchor (#b101) is the one SARIF results link to (compiler/formats.py)
-        f'<a id="{rule.id.lower()}"></a>',
+    return [
+        # the stable anchor (#b101) is the one SARIF rules link to (compiler/formats.py)
+        f'<a id="{rule_anchor(rule)}"></a>',
         "",
         f"## {rule.id} {rule.name}",
         "",
         f"Severity: **{rule.severity.value}**. {rule.summary[:1].upper()}{rule.summary[1:]}.",
         "",
+        help_markdown(rule),
+        "",
     ]
-    for paragraph in _paragraphs(rule.docs) or ["(no documentation yet)"]:
-        lines += [paragraph, ""]
-    if rule.silenceable:
-        lines += [
-            f"Silence a finding with `# baton: ignore[{rule.id}]` on the line it points at.",
-            "",
-        ]
-    else:
-        lines += ["This rule cannot be silenced or deselected.", ""]
-    return lines
 
 
 def render_rules_markdown(rules: Iterable[Rule] = RULES) -> str:

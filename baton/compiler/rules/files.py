@@ -8,11 +8,10 @@ is a symlink to somewhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from baton.compiler.context import LintContext
-from baton.compiler.diagnostics import Diagnostic, Severity
+from baton.compiler.diagnostics import Report
 from baton.compiler.files import Refusal, confined
 from baton.compiler.span import Span, file_span
 from baton.compiler.yamlnodes import JSON, YMap, YNode, YSeq
@@ -21,7 +20,7 @@ from baton.compiler.yamlnodes import JSON, YMap, YNode, YSeq
 _DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
 
 
-def file_outside_root(ctx: LintContext) -> Iterator[Diagnostic]:
+def file_outside_root(ctx: LintContext, report: Report) -> None:
     """A spec names a file outside the spec root: a `$ref` or a `roster:` that climbs out
     (`../../secret.env`), an absolute path elsewhere (`/etc/passwd`), a symlink inside the
     root that points outside it, or a URL of any scheme (`file:///etc/passwd`, `https://`).
@@ -38,9 +37,7 @@ def file_outside_root(ctx: LintContext) -> Iterator[Diagnostic]:
     """
     root = ctx.spec.root
     for path in ctx.spec.outside:
-        yield Diagnostic(
-            "B004",
-            Severity.ERROR,
+        report(
             file_span(path),
             f"spec file '{path}' is a symlink to a file outside the spec root '{root}'; "
             "it was not read",
@@ -51,57 +48,54 @@ def file_outside_root(ctx: LintContext) -> Iterator[Diagnostic]:
             continue
         refusal = confined(ctx.store.root, Path(workflow.path), ref.value)
         if isinstance(refusal, Refusal):
-            yield _finding(ref.span, f"roster {refusal}", root)
+            report(ref.span, f"roster {refusal} '{root}'; it was not read")
     visited: set[Path] = set()
     for workflow in ctx.spec.workflows.values():
         schemas = [workflow.inputs] if workflow.inputs else []
         schemas += [v.schema for h in workflow.handoffs.values() for v in h.versions.values()]
         for schema in schemas:
-            yield from _refs(ctx, schema.value, schema.node, schema.base, schema.span, visited)
-
-
-def _finding(span: Span, what: str, root: str) -> Diagnostic:
-    return Diagnostic("B004", Severity.ERROR, span, f"{what} '{root}'; it was not read")
+            _refs(ctx, report, schema.value, schema.node, schema.base, schema.span, visited)
 
 
 def _refs(
     ctx: LintContext,
+    report: Report,
     value: JSON,
     node: YNode | None,
     base: Path,
     fallback: Span,
     visited: set[Path],
-) -> Iterator[Diagnostic]:
+) -> None:
     """Refused `$ref`s in a schema, and in the files inside the root it refers to."""
     span = node.span if node is not None else fallback
     if isinstance(value, list):
         for index, item in enumerate(value):
             child = node.items[index] if isinstance(node, YSeq) else None
-            yield from _refs(ctx, item, child, base, span, visited)
+            _refs(ctx, report, item, child, base, span, visited)
         return
     if not isinstance(value, dict):
         return
     for key, item in value.items():
         child = node.get(key) if isinstance(node, YMap) else None
         if key == "$ref" and isinstance(item, str):
-            yield from _ref(ctx, item, child.span if child else span, base, visited)
+            _ref(ctx, report, item, child.span if child else span, base, visited)
         elif key not in _DATA_KEYWORDS:
-            yield from _refs(ctx, item, child, base, span, visited)
+            _refs(ctx, report, item, child, base, span, visited)
 
 
 def _ref(
-    ctx: LintContext, ref: str, span: Span, base: Path, visited: set[Path]
-) -> Iterator[Diagnostic]:
+    ctx: LintContext, report: Report, ref: str, span: Span, base: Path, visited: set[Path]
+) -> None:
     file_part = ref.partition("#")[0]
     if not file_part:
         return
     file = confined(ctx.store.root, base, file_part)
     if isinstance(file, Refusal):
-        yield _finding(span, f"$ref {file}", ctx.spec.root)
+        report(span, f"$ref {file} '{ctx.spec.root}'; it was not read")
         return
     if file.real in visited or not file.path.is_file():
         return  # seen already, or missing (B305)
     visited.add(file.real)
     loaded, _ = ctx.store.load(file)
     if loaded.root is not None:
-        yield from _refs(ctx, loaded.root.data, loaded.root, file.path, span, visited)
+        _refs(ctx, report, loaded.root.data, loaded.root, file.path, span, visited)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from baton.compiler.context import LintContext
-from baton.compiler.diagnostics import Diagnostic, Severity
+from baton.compiler.diagnostics import Diagnostic, Report, Reporter, Severity
 from baton.compiler.rules import (
     agents,
     approvals,
@@ -24,24 +25,36 @@ from baton.compiler.rules import (
     syntax,
 )
 
-Check = Callable[[LintContext], Iterator[Diagnostic]]
+# a rule reports through a reporter bound to its id: `def unknown_agent(ctx, report)`
+Check = Callable[[LintContext, Report], None]
+# the older form, a generator of Diagnostic("B201", ...) values; still run as written
+LegacyCheck = Callable[[LintContext], Iterator[Diagnostic]]
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A lint rule: `check` yields its findings; its docstring is the rule's documentation."""
+    """A lint rule: `check` reports its findings; its docstring is the rule's documentation."""
 
     id: str
     name: str
     severity: Severity
     summary: str
-    check: Check
+    check: Check | LegacyCheck
     # False for a boundary, not an opinion: no ignore comment, --ignore or --select hides it
     silenceable: bool = True
 
     @property
     def docs(self) -> str:
         return inspect.cleandoc(self.check.__doc__ or "")
+
+    def run(self, ctx: LintContext) -> list[Diagnostic]:
+        """The rule's findings on a spec set, each stamped with this rule's id and severity."""
+        findings: list[Diagnostic] = []
+        if len(inspect.signature(self.check).parameters) == 1:
+            findings.extend(cast(LegacyCheck, self.check)(ctx))
+        else:
+            cast(Check, self.check)(ctx, Reporter(self.id, self.severity, findings))
+        return findings
 
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -206,5 +219,3 @@ RULES: tuple[Rule, ...] = (
         approvals.untrusted_to_effect,
     ),
 )
-
-RULES_BY_ID = {rule.id: rule for rule in RULES}

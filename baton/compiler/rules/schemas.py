@@ -11,7 +11,7 @@ from typing import Any
 
 from baton.compiler import ir
 from baton.compiler.context import LintContext
-from baton.compiler.diagnostics import Diagnostic, Severity, choices_text, did_you_mean
+from baton.compiler.diagnostics import Report, choices_text, did_you_mean
 from baton.compiler.span import Span
 from baton.compiler.yamlnodes import JSON, YMap, YNode, node_at
 
@@ -30,7 +30,7 @@ def _span_in(schema: ir.Schema, path: list[str | int]) -> Span:
     return node_at(schema.node, path).span if schema.node is not None else schema.span
 
 
-def invalid_schema(ctx: LintContext) -> Iterator[Diagnostic]:
+def invalid_schema(ctx: LintContext, report: Report) -> None:
     """A schema is not valid JSON Schema (draft 2020-12): checked against the meta-schema.
 
     Why: an invalid schema validates nothing, or fails the run when first used.
@@ -44,24 +44,20 @@ def invalid_schema(ctx: LintContext) -> Iterator[Diagnostic]:
             jsonschema_rs.meta.validate(schema.value)  # type: ignore[arg-type]
         except jsonschema_rs.ValidationError as error:
             path = list(error.instance_path)
-            yield Diagnostic(
-                "B301",
-                Severity.ERROR,
+            report(
                 _span_in(schema, path),
                 f"{label} is not a valid JSON Schema at '/{'/'.join(map(str, path))}': "
                 f"{_unknown_type(schema.value, path) or _meta_message(error)}",
             )
         except jsonschema_rs.ReferencingError as error:
-            yield Diagnostic("B301", Severity.ERROR, schema.span, f"{label}: {error}")
+            report(schema.span, f"{label}: {error}")
         else:
             # the meta-schema treats `format: regex` as an annotation; the validator
             # compiling the schema at run time does not
             for path, pattern in _patterns(schema.value, []):
                 if not _is_regex(pattern):
                     where = "/" + "/".join(map(str, path))
-                    yield Diagnostic(
-                        "B301",
-                        Severity.ERROR,
+                    report(
                         _key_span_in(schema, path),
                         f"{label} is not a valid JSON Schema at '{where}': "
                         f"{json.dumps(pattern)} is not a valid regular expression",
@@ -172,7 +168,7 @@ def _unknown_type(value: JSON, path: list[str | int]) -> str | None:
     )
 
 
-def unknown_handoff(ctx: LintContext) -> Iterator[Diagnostic]:
+def unknown_handoff(ctx: LintContext, report: Report) -> None:
     """`output:` names a handoff or a version that the workflow does not define.
 
     Why: the step's output could not be validated; nothing downstream could trust it.
@@ -186,18 +182,14 @@ def unknown_handoff(ctx: LintContext) -> Iterator[Diagnostic]:
                 continue  # a sub-workflow step's `output` is B002
             handoff = workflow.handoffs.get(ref.handoff)
             if handoff is None:
-                yield Diagnostic(
-                    "B302",
-                    Severity.ERROR,
+                report(
                     ref.span,
                     f"step '{step.id}' outputs unknown handoff '{ref.handoff}'"
                     f"{did_you_mean(ref.handoff, workflow.handoffs)}; handoffs are "
                     f"{choices_text(workflow.handoffs)}",
                 )
             elif ref.version is not None and ref.version not in handoff.versions:
-                yield Diagnostic(
-                    "B302",
-                    Severity.ERROR,
+                report(
                     ref.span,
                     f"handoff '{ref.handoff}' has no version {ref.version}; versions are "
                     f"{', '.join(map(str, sorted(handoff.versions)))}",
@@ -228,7 +220,7 @@ def _object_schemas(
                 yield from _object_schemas(None, sub, [*path, keyword, index])
 
 
-def loose_schema(ctx: LintContext) -> Iterator[Diagnostic]:
+def loose_schema(ctx: LintContext, report: Report) -> None:
     """A handoff's object schema (at any depth) does not say explicitly which properties are
     `required` and whether others are allowed (`additionalProperties`).
 
@@ -245,9 +237,7 @@ def loose_schema(ctx: LintContext) -> Iterator[Diagnostic]:
                     missing = [k for k in ("required", "additionalProperties") if k not in value]
                     if missing and not _is_combinator_only(value):
                         where = "/" + "/".join(map(str, path))
-                        yield Diagnostic(
-                            "B304",
-                            Severity.WARNING,
+                        report(
                             _span_in(schema, path),
                             f"loose object schema in handoff '{handoff.name}@{version.version}' "
                             f"at '{where}': no explicit {' or '.join(repr(m) for m in missing)}",
@@ -260,7 +250,7 @@ def _is_combinator_only(value: dict[str, JSON]) -> bool:
     )
 
 
-def unresolved_ref(ctx: LintContext) -> Iterator[Diagnostic]:
+def unresolved_ref(ctx: LintContext, report: Report) -> None:
     """A `$ref` in a schema cannot be resolved: the file does not exist, does not load, or
     the JSON pointer points at nothing. A ref to a URL or to a file outside the spec root
     is B004 instead; nothing is ever fetched.
@@ -270,27 +260,31 @@ def unresolved_ref(ctx: LintContext) -> Iterator[Diagnostic]:
     Example: `{$ref: schemas/brief.v3.json}` when only v1 and v2 exist.
     """
     for label, schema in _schemas(ctx):
-        yield from _refs_in(ctx, label, schema, schema.value, [], schema.base)
+        _refs_in(ctx, report, label, schema, schema.value, [], schema.base)
 
 
 def _refs_in(
-    ctx: LintContext, label: str, schema: ir.Schema, value: JSON, path: list[str | int], base: Path
-) -> Iterator[Diagnostic]:
+    ctx: LintContext,
+    report: Report,
+    label: str,
+    schema: ir.Schema,
+    value: JSON,
+    path: list[str | int],
+    base: Path,
+) -> None:
     if isinstance(value, dict):
         ref = value.get("$ref")
         if isinstance(ref, str):
             resolved = ctx.store.resolve(ref, base, schema.value, schema.node)
             # a ref outside the spec root is a Refusal: rule B004 reports it
             if isinstance(resolved, str):
-                yield Diagnostic(
-                    "B305",
-                    Severity.ERROR,
+                report(
                     _span_in(schema, [*path, "$ref"]),
                     f"cannot resolve $ref in {label}: {resolved}",
                 )
         for key, sub in value.items():
             if key not in ("const", "enum", "default", "examples"):
-                yield from _refs_in(ctx, label, schema, sub, [*path, key], base)
+                _refs_in(ctx, report, label, schema, sub, [*path, key], base)
     elif isinstance(value, list):
         for index, sub in enumerate(value):
-            yield from _refs_in(ctx, label, schema, sub, [*path, index], base)
+            _refs_in(ctx, report, label, schema, sub, [*path, index], base)

@@ -1,21 +1,23 @@
 """Rules about the file itself: YAML syntax, the spec format, templates.
 
-B001-B003 are found while loading (the loader and the structure check produce them);
-their functions here exist for the rule table and the docs. B010 parses templates.
+B001 and B003 are found while loading (the loader produces them); their functions here
+exist for the rule table and the docs. B002 reports what the front end found (the
+structure check, names used twice, two rosters) and checks each step's shape in the IR.
+B010 parses templates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from baton.compiler import ir
 from baton.compiler.context import LintContext
-from baton.compiler.diagnostics import Diagnostic, Severity
+from baton.compiler.diagnostics import Report
 from baton.compiler.span import Span
 from baton.compiler.templates import parse_template
 
 
-def yaml_syntax(ctx: LintContext) -> Iterator[Diagnostic]:
+def yaml_syntax(ctx: LintContext, report: Report) -> None:
     """The file is not readable YAML: a syntax error, not UTF-8, binary, too large, nested
     too deeply, or an alias bomb.
 
@@ -24,10 +26,9 @@ def yaml_syntax(ctx: LintContext) -> Iterator[Diagnostic]:
 
     Example: `steps: [a, b` (an unclosed flow sequence).
     """
-    return iter(())
 
 
-def invalid_spec(ctx: LintContext) -> Iterator[Diagnostic]:
+def invalid_spec(ctx: LintContext, report: Report) -> None:
     """The file does not match the spec format: an unknown key, a value of the wrong type, a
     missing required key, a bad identifier or a bad duration.
 
@@ -36,20 +37,39 @@ def invalid_spec(ctx: LintContext) -> Iterator[Diagnostic]:
 
     Example: `timeout: 5x` (expected a duration such as 30s or 2m).
     """
-    return iter(())
+    # what the front end found: the structure check, names used twice, two rosters
+    for problem in ctx.invalid:
+        report(problem.span, problem.message)
+    for workflow in ctx.spec.workflows.values():
+        for step in workflow.steps.values():
+            if step.agent is None and step.workflow is None:
+                report(
+                    step.span,
+                    f"step '{step.id}' needs 'agent' (who runs it) or 'workflow' (a sub-workflow)",
+                )
+            if step.agent and step.workflow:
+                report(
+                    step.workflow.span,
+                    f"step '{step.id}' has both 'agent' and 'workflow'; a step is one or the other",
+                )
+            if step.workflow and step.output:
+                report(
+                    step.output.span,
+                    f"sub-workflow step '{step.id}' declares 'output'; its output is the "
+                    "child workflow's result",
+                )
 
 
-def duplicate_key(ctx: LintContext) -> Iterator[Diagnostic]:
+def duplicate_key(ctx: LintContext, report: Report) -> None:
     """A mapping has the same key twice.
 
     Why: YAML parsers keep only one of the two, silently; the other definition is lost.
 
     Example: two `research:` steps in one `steps:` mapping.
     """
-    return iter(())
 
 
-def template_syntax(ctx: LintContext) -> Iterator[Diagnostic]:
+def template_syntax(ctx: LintContext, report: Report) -> None:
     """A template or expression does not parse, or uses a construct the sandbox forbids
     (statements, function calls, private attributes, unknown filters or tests).
 
@@ -64,9 +84,7 @@ def template_syntax(ctx: LintContext) -> Iterator[Diagnostic]:
                 parsed = parse_template(template.source, template.is_expression)
                 if parsed.error:
                     what = "expression" if template.is_expression else "template"
-                    yield Diagnostic(
-                        "B010",
-                        Severity.ERROR,
+                    report(
                         _line_span(template, parsed.error_lineno, ctx.spec.sources),
                         f"{what} in step '{step.id}': {parsed.error}",
                     )

@@ -19,7 +19,7 @@ from baton.compiler.schema_diff.shape import (
     tighter_lower,
     tighter_upper,
 )
-from baton.compiler.schema_diff.values import TYPE_ATOMS, atom_of, canonical, exact
+from baton.compiler.schema_diff.values import TYPE_ATOMS, canonical, exact
 
 # Validation keywords the checker does not analyse: a change to them is reported as
 # breaking both directions. `unevaluated*` and `$dynamicRef` depend on the whole schema
@@ -218,10 +218,3 @@ class PieceReader:
             fields["dep_required"] = tuple(dep_required)
         if dep_schemas:
             fields["dep_schemas"] = tuple(dep_schemas)
-
-
-def value_atoms(keys: frozenset[str]) -> frozenset[str]:
-    """The type atoms of canonical values."""
-    import json
-
-    return frozenset(atom_of(json.loads(key)) for key in keys)

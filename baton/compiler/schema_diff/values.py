@@ -93,12 +93,6 @@ def show_number(value: Fraction) -> str:
     return repr(float(value))
 
 
-def show_value(value: object, limit: int = 40) -> str:
-    """A short JSON rendering of a value for messages."""
-    text = json.dumps(_canon(value), ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def show_types(types: frozenset[str]) -> str:
     """Type atoms written the way a schema author would.
 

@@ -1,0 +1,93 @@
+"""Delegation chains: who hands each step to whom, computed once per spec set (a stage of
+the pipeline). The delegation rules judge them; codegen writes the top-level ones into
+each compiled step.
+
+A step's chain is the chain of the run that contains it, then the owner, then
+`delegated_by` if it differs, then the agent; a sub-workflow step extends it into the
+child run with the child's owner. An agent handing a step to itself is no delegation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from baton.compiler import ir
+from baton.compiler.span import Span
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """An agent in a chain and the node that put it there."""
+
+    agent: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class StepChain:
+    """A step's delegation chain in one calling context."""
+
+    workflow: ir.Workflow
+    step: ir.Step
+    links: tuple[ChainLink, ...]
+    inherited: int  # how many links came from the calling run
+    via: tuple[str, ...]  # the sub-workflow steps that led here, e.g. ("parent.step",)
+
+
+def _collapse(links: list[ChainLink]) -> list[ChainLink]:
+    out: list[ChainLink] = []
+    for link in links:
+        if not out or out[-1].agent != link.agent:
+            out.append(link)
+    return out
+
+
+def delegation_chains(spec: ir.SpecSet) -> tuple[StepChain, ...]:
+    """Every step's chain in every context it can run in, top-level runs first."""
+    chains: list[StepChain] = []
+    # a workflow reached again with the same inherited agents yields the same chains:
+    # without this, workflows calling each other in a diamond take exponential time
+    visited: set[tuple[str, tuple[str, ...], frozenset[str]]] = set()
+
+    def visit(workflow: ir.Workflow, prefix: list[ChainLink], via: tuple[str, ...]) -> None:
+        running = frozenset({v.split(".")[0] for v in via} | {workflow.name})
+        key = (workflow.name, tuple(link.agent for link in _collapse(prefix)), running)
+        if key in visited:
+            return
+        visited.add(key)
+        for step in workflow.steps.values():
+            new: list[ChainLink] = []
+            if workflow.owner:
+                new.append(ChainLink(workflow.owner.value, workflow.owner.span))
+            if step.delegated_by:
+                new.append(ChainLink(step.delegated_by.value, step.delegated_by.span))
+            child = spec.workflows.get(step.workflow.value) if step.workflow else None
+            if step.agent:
+                new.append(ChainLink(step.agent.value, step.agent.span))
+            elif child and child.owner and step.workflow:
+                new.append(ChainLink(child.owner.value, step.workflow.span))
+            links = _collapse(prefix + new)
+            inherited = len(_collapse(prefix))
+            chains.append(StepChain(workflow, step, tuple(links), inherited, via))
+            label = f"{workflow.name}.{step.id}"
+            # a step with both `agent` and `workflow` (B002) starts no child run
+            if child and step.agent is None and child.name not in running:
+                visit(child, links, (*via, label))
+
+    for workflow in spec.workflows.values():
+        visit(workflow, [], ())
+    return tuple(chains)
+
+
+TopLevelChains = dict[str, dict[str, tuple[str, ...]]]  # workflow -> step id -> its agents
+
+
+def top_level_chains(chains: tuple[StepChain, ...]) -> TopLevelChains:
+    """Each step's chain when its workflow runs as a top-level run: what a compiled step
+    carries (the runtime extends it for a child run)."""
+    found: TopLevelChains = {}
+    for chain in chains:
+        if not chain.via:
+            agents = tuple(link.agent for link in chain.links)
+            found.setdefault(chain.workflow.name, {})[chain.step.id] = agents
+    return found
