@@ -50,7 +50,8 @@ def test_a_directory_with_one_workflow_draws_it(specs: Path) -> None:
         result = graph(given)
         assert result.exit_code == 0, result.output
         assert result.stdout == by_file.stdout
-    assert "first --> second" in by_file.stdout
+    assert "n0 --> n1" in by_file.stdout
+    assert '    n0["first<br/>agent: webster"]' in by_file.stdout.splitlines()
 
 
 def test_the_current_directory_is_a_directory_too(
