@@ -155,7 +155,10 @@ class FakeProvider:
         server.daemon_threads = True
         self._server = server
         self.port = int(server.server_address[1])
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        # a short poll interval: stop() (after every test) waits up to one interval
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 

@@ -23,6 +23,7 @@ from baton.runtime.llm import (
     CassetteMiss,
     CassetteMode,
     LlmConfig,
+    LlmError,
     build_request,
     call,
     contract_for,
@@ -185,3 +186,18 @@ def test_the_key_does_not_depend_on_key_order(body: dict[str, Any], seed: int) -
     assert request_key(WireRequest("openai", "/v1/x", shuffled)) == request_key(
         WireRequest("openai", "/v1/x", body)
     )
+
+
+def test_an_entry_that_cannot_be_written_fails_the_call(
+    fake: FakeProvider, key_env: str, tmp_path: Path
+) -> None:
+    (tmp_path / "taken").write_text("a file, not a directory", "utf-8")
+    fake.script(model_answer("openai", {"summary": "Tides."}))
+    with pytest.raises(LlmError, match="cannot write the cassette entry"):
+        call(
+            config_for("openai", fake),
+            start_conversation(None, "Summarize."),
+            SCHEMA,
+            RUN_1_KEY,
+            cassette=Cassette(tmp_path / "taken", CassetteMode.RECORD),
+        )

@@ -419,9 +419,9 @@ def test_the_key_is_absent_from_every_failure(
     echo = f"bad request from {API_KEY}"
     fake.script(
         error_reply(400, echo),
-        error_reply(500, echo),
-        error_reply(500, echo),
-        error_reply(500, echo),
+        error_reply(500, echo, retry_after="0"),
+        error_reply(500, echo, retry_after="0"),
+        error_reply(500, echo, retry_after="0"),
         error_reply(429, echo, retry_after="0"),
         error_reply(429, echo, retry_after="0"),
         error_reply(429, echo, retry_after="0"),

@@ -90,7 +90,16 @@ def call(
         slot=lambda: limiter(agent or _pool_name(config), config.max_concurrency),
     )
     if cassette is not None:
-        cassette.record(request, key, response, site.secrets)
+        try:
+            cassette.record(request, key, response, site.secrets)
+        except OSError as error:
+            failed = (
+                f"cannot write the cassette entry {key} in {str(cassette.directory)!r}: {error}"
+            )
+        else:
+            return _reply(config, contract, response, key, retries, replayed=False)
+        # a recording that silently lost an entry would fail its replay much later
+        raise LlmError(AGENT_ERROR, failed, retryable=False)
     return _reply(config, contract, response, key, retries, replayed=False)
 
 
