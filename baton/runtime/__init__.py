@@ -9,6 +9,7 @@ change without notice.
 """
 
 from baton.runtime.lifecycle import StepLifecycle, applicable_triggers
+from baton.runtime.llm.config import LlmConfig
 from baton.runtime.model import (
     JSON,
     NEVER_RETRIED,
@@ -16,6 +17,8 @@ from baton.runtime.model import (
     AgentKind,
     Approval,
     ApprovalStage,
+    Budget,
+    BudgetMode,
     Effect,
     FailureClass,
     Handoff,
@@ -37,9 +40,12 @@ exported = [
     "AgentKind",
     "Approval",
     "ApprovalStage",
+    "Budget",
+    "BudgetMode",
     "Effect",
     "FailureClass",
     "Handoff",
+    "LlmConfig",
     "Quality",
     "QualityCheck",
     "Request",
@@ -57,9 +63,12 @@ __all__ = [
     "AgentKind",
     "Approval",
     "ApprovalStage",
+    "Budget",
+    "BudgetMode",
     "Effect",
     "FailureClass",
     "Handoff",
+    "LlmConfig",
     "Quality",
     "QualityCheck",
     "Request",

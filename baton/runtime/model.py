@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
+
+if TYPE_CHECKING:  # the llm package reads FailureClass from here
+    from baton.runtime.llm.config import LlmConfig
 
 JSON: TypeAlias = Any  # a JSON value: None | bool | int | float | str | list | dict
 
@@ -38,6 +41,8 @@ class FailureClass(StrEnum):
     ACL_DENIED = "acl_denied"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    # a model provider kept answering 429 after the call's own transport retries
+    RATE_LIMITED = "rate_limited"
 
 
 NEVER_RETRIED = frozenset({FailureClass.ACL_DENIED, FailureClass.REJECTED, FailureClass.CANCELLED})
@@ -60,6 +65,24 @@ class AgentKind(StrEnum):
     COMMAND = "command"
     HTTP = "http"
     BUILTIN = "builtin"
+    LLM = "llm"  # a language model behind an OpenAI-compatible or Anthropic API
+
+
+class BudgetMode(StrEnum):
+    """`enforce`: at the cap no further model call is made and the run waits, resumable
+    with a raised budget; `audit`: the crossing is recorded and the run goes on."""
+
+    ENFORCE = "enforce"
+    AUDIT = "audit"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A spending cap for one run (a workflow's) or one agent's share of a run."""
+
+    usd: float | None = None
+    tokens: int | None = None  # input + output tokens
+    mode: BudgetMode = BudgetMode.ENFORCE
 
 
 @dataclass(frozen=True)
@@ -77,6 +100,8 @@ class AgentBinding:
     input_price_per_mtok: float = 0.0
     output_price_per_mtok: float = 0.0
     directory: str = ""
+    llm: LlmConfig | None = None  # kind llm: the model, its endpoint and settings
+    budget: Budget | None = None  # this agent's share of a run
 
 
 @dataclass(frozen=True)
@@ -176,6 +201,8 @@ class Step:
     description: str | None = None
     # the template leaves of `input`: (path into the input tree, the template with its spec line)
     templates: tuple[tuple[tuple[str | int, ...], Template], ...] = ()
+    # llm agents: the user message (a template); None: the description plus the input as JSON
+    prompt: Template | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +231,7 @@ class Workflow:
     # directory (as `spec_path`), and the loader that runs the workflow makes it absolute;
     # "" when unknown (a workflow built by hand): agents then resolve as the process does.
     root: str = ""
+    budget: Budget | None = None  # per run
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

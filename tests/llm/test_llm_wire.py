@@ -452,7 +452,7 @@ def assert_key_absent(key: str, error: LlmError) -> None:
 
 
 def test_max_concurrency_bounds_calls_in_flight(fake: FakeProvider, key_env: str) -> None:
-    fake.script(*[Scripted(openai_reply(GOOD).body, delay_s=0.2)] * 6)
+    fake.script(*[Scripted(openai_reply(GOOD).body, delay_s=0.5)] * 6)
     errors: list[BaseException] = []
 
     def one() -> None:
