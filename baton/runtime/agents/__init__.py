@@ -9,8 +9,8 @@ The reply's output is *not* checked against the handoff schema here: the driver 
 that (runtime.validate), so the event log can record the output it received and the
 reasons it was rejected as separate facts.
 
-Kinds: python (python_agent), command (command_agent), http (http_agent), builtin
-(builtin, demo).
+Kinds: python (python_agent), command (command_agent), http (http_agent), llm
+(llm_agent), builtin (builtin, demo).
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ def call_agent(call: AgentCall) -> AgentReply:
         return call_command(call)
     if kind == AgentKind.HTTP:
         return call_http(call)
+    if kind == AgentKind.LLM:
+        from baton.runtime.agents.llm_agent import call_llm  # loads no SDK until a call
+
+        return call_llm(call)
     if kind == AgentKind.BUILTIN:
         # the bare output, always: `echo` of {"output": 1} must not read as an envelope
         return reply_from(AgentReply(call_builtin(call)), call.binding, bare_allowed=True)

@@ -26,6 +26,13 @@ class AgentCall:
     request: Request[JSON]  # input already rendered; output_schema set
     timeout_ms: int
     root: str = ""  # the workflow's root (Workflow.root): where agents resolve from
+    # -- for llm agents (runtime.agents.llm_agent); other kinds ignore them
+    prompt: str | None = None  # the step's `prompt:`, rendered (None: the step has none)
+    description: str | None = None  # the step's description
+    output_ref: str | None = None  # the output handoff, `name@version`
+    # the step's earlier replies that were rejected, oldest first, from the run's log
+    # (core.state.StepRecord.repairs): the conversation is rebuilt from them
+    history: tuple[dict[str, JSON], ...] = ()
 
     def __post_init__(self) -> None:
         if self.timeout_ms <= 0:
@@ -42,16 +49,34 @@ class AgentReply:
 
     output: JSON
     usage: Usage = field(default_factory=Usage)
+    raw_text: str | None = field(default=None, repr=False)  # a model's reply, as written
 
 
 class AgentFailure(Exception):
-    """An attempt failed; `failure` says how (it decides whether the step is retried)."""
+    """An attempt failed; `failure` says how (it decides whether the step is retried).
 
-    def __init__(self, failure: FailureClass, message: str) -> None:
+    `reply`: the text a model replied with when it held no output at all (not JSON, a
+    refusal): recorded, so that the next attempt can show the model what was wrong.
+    `retryable` False: another attempt cannot help (an API refused the key); the step
+    fails whatever its retry policy says.
+    """
+
+    def __init__(
+        self,
+        failure: FailureClass,
+        message: str,
+        reply: str | None = None,
+        retryable: bool = True,
+    ) -> None:
         # both in args, so the exception pickles (a worker may send it across processes)
         super().__init__(failure, message)
         self.failure = FailureClass(failure)
         self.message = message
+        self.reply = reply
+        self.retryable = retryable
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.failure, self.message, self.reply, self.retryable))
 
     def __str__(self) -> str:
         return f"{self.failure.value}: {self.message}"

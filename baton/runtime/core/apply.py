@@ -116,6 +116,9 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
             record = evolve(
                 record, attempt_open=False, error=error, quality_score=body.quality_score
             )
+            if body.reply is not None:
+                repair = _repair(body.attempt, body.reply, list(body.errors), parsed=True)
+                record = evolve(record, repairs=(*record.repairs, repair))
             return _put(state, body.step, record)
         case ev.AttemptFailed():
             record = _open_attempt(state, body.step, body.attempt)
@@ -126,6 +129,8 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
             }
             if body.traceback:
                 failed["traceback"] = body.traceback
+            if not body.retryable:
+                failed["retryable"] = False
             record = evolve(
                 record,
                 attempt_open=False,
@@ -133,6 +138,10 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
                 latency_ms=body.latency_ms,
                 usage=record.usage.plus(body.usage),
             )
+            if body.reply is not None:
+                reason = [{"pointer": "", "message": body.message}]
+                repair = _repair(body.attempt, body.reply, reason, parsed=False)
+                record = evolve(record, repairs=(*record.repairs, repair))
             return _put(state, body.step, record)
         case ev.RetryScheduled():
             record = _move(state, body.step, "schedule_retry")
@@ -299,3 +308,11 @@ def _committed(state: RunState, body: ev.StepCommitted, ts: int) -> StepRecord:
     if body.checksum != record.checksum or body.idempotency_key != record.idempotency_key:
         raise IllegalTransition(f"step '{body.step}': commit does not match the validated output")
     return evolve(_move(state, body.step, "commit"), finished_ms=ts)
+
+
+def _repair(
+    attempt: int, reply: str, errors: list[dict[str, str]], *, parsed: bool
+) -> dict[str, JSON]:
+    """One rejected model reply, as `StepRecord.repairs` keeps it."""
+    listed: list[JSON] = [dict(error) for error in errors]
+    return {"attempt": attempt, "reply": reply, "errors": listed, "parsed": parsed}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from baton.runtime.core import events as ev
-from baton.runtime.model import FailureClass, RetryPolicy
+from baton.runtime.model import JSON, FailureClass, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class StartAttempt:
     restart: bool = False
     child_run_id: str | None = None
     agent: str | None = None  # recorded, so the log alone says who ran each attempt
+    # the step's rejected model replies so far (StepRecord.repairs), from the state, so
+    # an llm agent's repair conversation is rebuilt from the log on every backend
+    history: tuple[dict[str, JSON], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,9 @@ def _running(
         failure_class = FailureClass(failure)
     except ValueError:
         failure_class = FailureClass.AGENT_ERROR
-    if step.retry.retries(failure_class, record.attempts):
+    # an agent may know another try cannot help (a model's API refused the key)
+    retryable = error.get("retryable", True) is not False
+    if retryable and step.retry.retries(failure_class, record.attempts):
         return cmd.ScheduleRetry(step.id, record.attempts, step.retry), None
     message = str(error.get("message", ""))
     if record.attempts > 1:
@@ -172,6 +174,7 @@ def _running(
 def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> cmd.StartAttempt:
     # from the run's own record, so the key survives a compatible spec change
     key = idempotency_key(state.workflow, state.version, state.run_id, step.id)
+    record = state.steps.get(step.id)
     return cmd.StartAttempt(
         step=step.id,
         attempt=attempt,
@@ -181,6 +184,7 @@ def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> 
         restart=restart,
         child_run_id=child_run_id(state.run_id, step.id, attempt) if step.workflow else None,
         agent=step.agent,
+        history=record.repairs if record is not None else (),
     )
 
 

@@ -175,12 +175,16 @@ class OutputRejected(EventBody):
     errors: tuple[dict[str, str], ...] = ()
     quality_score: float | None = None
     preview: str = ""
+    # a model's reply as it wrote it (llm agents; bounded): the repair loop feeds it back
+    reply: str | None = None
 
 
 @dataclass(frozen=True)
 class AttemptFailed(EventBody):
     """The agent gave no usable reply. `traceback`: what a python agent raised, from its
-    own code on, bounded (runtime.driver.attempt); None for other failures."""
+    own code on, bounded (runtime.driver.attempt); None for other failures. `reply`: a
+    model's reply that held no output (not JSON, a refusal), bounded; the repair loop
+    feeds it back with `message` as the reason."""
 
     TYPE: ClassVar[str] = "attempt_failed"
     step: str
@@ -190,6 +194,10 @@ class AttemptFailed(EventBody):
     latency_ms: int = 0
     usage: dict[str, JSON] = field(default_factory=dict)
     traceback: str | None = None
+    reply: str | None = None
+    # False: the agent knows another attempt cannot help (an API refused the key), so
+    # the step fails whatever its retry policy says
+    retryable: bool = True
 
 
 @dataclass(frozen=True)

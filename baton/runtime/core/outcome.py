@@ -13,6 +13,9 @@ from baton.runtime.core import events as ev
 from baton.runtime.model import JSON, FailureClass
 
 PREVIEW_CHARS = 2000  # of a rejected output, kept in its event for diagnosis
+# of a model's rejected reply, kept in its event: the next attempt sends it back (the
+# repair loop), so it is bounded well above what a handoff-sized answer needs
+REPLY_CHARS = 16_000
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class AttemptOutcome:
     preview: str = ""
     untrusted_sources: tuple[str, ...] = ()  # the untrusted values its input received
     traceback: str | None = None  # what a python agent raised, from its own code on
+    reply: str | None = None  # a model's reply as it wrote it (llm agents)
+    retryable: bool = True  # False: the agent says another attempt cannot help
 
 
 def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.EventBody]:
@@ -52,6 +57,8 @@ def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.Eve
                 latency_ms=outcome.latency_ms,
                 usage=outcome.usage,
                 traceback=outcome.traceback,
+                reply=bounded_reply(outcome.reply),
+                retryable=outcome.retryable,
             )
         ]
     received = ev.OutputReceived(
@@ -71,6 +78,7 @@ def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.Eve
                 errors=outcome.errors,
                 quality_score=outcome.quality_score,
                 preview=outcome.preview[:PREVIEW_CHARS],
+                reply=bounded_reply(outcome.reply),
             ),
         ]
     assert outcome.checksum is not None, "a validated output has a checksum"
@@ -86,3 +94,14 @@ def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.Eve
             untrusted_sources=outcome.untrusted_sources,
         ),
     ]
+
+
+def bounded_reply(reply: str | None) -> str | None:
+    """A model's reply as recorded: at most REPLY_CHARS, the cut said at its end.
+
+    >>> bounded_reply("x" * (REPLY_CHARS + 5))[-28:]
+    'x[5 characters cut by Baton]'
+    """
+    if reply is None or len(reply) <= REPLY_CHARS:
+        return reply
+    return f"{reply[:REPLY_CHARS]}[{len(reply) - REPLY_CHARS} characters cut by Baton]"

@@ -116,6 +116,10 @@ class StepRecord:
     child_run_id: str | None = None
     dropped_commits: int = 0
     untrusted_sources: tuple[str, ...] = ()  # untrusted values its input received (taint)
+    # a model's rejected replies, oldest first: {"attempt", "reply", "errors" [{pointer,
+    # message}], "parsed"} (parsed false: the reply held no JSON at all). The next attempt
+    # rebuilds its conversation from them (runtime.agents.llm_agent), after a resume too
+    repairs: tuple[dict[str, JSON], ...] = ()
 
     def to_json(self) -> dict[str, JSON]:
         # by hand, not dataclasses.asdict: that deep-copies every output, and the
@@ -124,6 +128,10 @@ class StepRecord:
         data["state"] = self.state.value
         data["usage"] = self.usage.to_json()
         data["untrusted_sources"] = list(self.untrusted_sources)
+        if self.repairs:
+            data["repairs"] = list(self.repairs)
+        else:  # steps of other agents look as they always did
+            del data["repairs"]
         if self.approval is not None:
             data["approval"] = {name: getattr(self.approval, name) for name in _APPROVAL_FIELDS}
         return data
@@ -142,6 +150,7 @@ class StepRecord:
         values["state"] = StepState(values["state"])
         values["usage"] = UsageTotals(**values["usage"])
         values["untrusted_sources"] = tuple(values.get("untrusted_sources") or ())
+        values["repairs"] = tuple(values.get("repairs") or ())
         if values.get("approval") is not None:
             values["approval"] = ApprovalRecord(**values["approval"])
         return cls(**values)

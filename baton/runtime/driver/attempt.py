@@ -81,6 +81,8 @@ def execute_attempt(
         message: str,
         usage: Usage | None = None,
         agent_traceback: str | None = None,
+        reply: str | None = None,
+        retryable: bool = True,
     ) -> AttemptOutcome:
         return AttemptOutcome(
             step=step.id,
@@ -91,6 +93,8 @@ def execute_attempt(
             message=message,
             received=False,
             traceback=agent_traceback,
+            reply=reply,
+            retryable=retryable,
         )
 
     paths = untrusted_paths(workflow) if untrusted is None else tuple(untrusted)
@@ -104,8 +108,13 @@ def execute_attempt(
         )
     except RenderError as error:
         return failed(FailureClass.AGENT_ERROR, f"cannot render the input: {error}")
+    try:
+        prompt = render_prompt(workflow, step, scope, paths)
+    except RenderError as error:
+        return failed(FailureClass.AGENT_ERROR, f"cannot render the prompt: {error}")
     sources = untrusted_sources(rendered, paths) if paths else ()
     usage: Usage | None = None
+    raw_text: str | None = None
     if step.workflow is not None:
         if run_child is None:
             return failed(FailureClass.AGENT_ERROR, "sub-workflows are not available here")
@@ -152,16 +161,32 @@ def execute_attempt(
         )
         binding = workflow.agent(step.agent)
         try:
-            reply = call_agent(AgentCall(binding, request, step.timeout_ms, workflow.root))
+            call = AgentCall(
+                binding,
+                request,
+                step.timeout_ms,
+                workflow.root,
+                prompt=prompt,
+                description=step.description,
+                output_ref=step.output.ref if step.output else None,
+                history=command.history,
+            )
+            reply = call_agent(call)
         except AgentFailure as failure:
             if delegations is not None and delegations.denials:
                 return failed(FailureClass.ACL_DENIED, _denied(delegations.denials))
             raised = failure.__cause__ if binding.kind is AgentKind.PYTHON else None
-            return failed(failure.failure, failure.message, agent_traceback=_traceback(raised))
+            return failed(
+                failure.failure,
+                failure.message,
+                agent_traceback=_traceback(raised),
+                reply=failure.reply,
+                retryable=failure.retryable,
+            )
         finally:
             if delegations is not None:
                 delegations.close()
-        output, usage = reply.output, reply.usage
+        output, usage, raw_text = reply.output, reply.usage, reply.raw_text
         if delegations is not None and delegations.denials:
             # a refused delegation fails the step even if the agent carried on
             return failed(FailureClass.ACL_DENIED, _denied(delegations.denials), usage)
@@ -173,7 +198,28 @@ def execute_attempt(
         _since(started),
         scope,
         untrusted_sources=sources,
+        reply=raw_text,
     )
+
+
+def render_prompt(
+    workflow: Workflow, step: Step, scope: dict[str, JSON], untrusted: Collection[str]
+) -> str | None:
+    """The step's `prompt:` rendered as its input is (same scope, untrusted values
+    sanitized and wrapped the same way); None without one. A prompt that renders to
+    something other than a string (a bare `{{ steps.x.output }}`) is sent as its JSON."""
+    if step.prompt is None:
+        return None
+    rendered = render_input(
+        step.prompt.source,
+        scope,
+        untrusted=untrusted,
+        sanitize=sanitizer(workflow.untrusted_token_budget),
+        where=f"step '{step.id}' prompt ({step.prompt.spec or step.spec})",
+    )
+    if isinstance(rendered, str):
+        return rendered
+    return canonical_json(rendered).decode("utf-8")
 
 
 def _traceback(error: BaseException | None) -> str | None:
@@ -215,10 +261,13 @@ def judge(
     scope: dict[str, JSON],
     *,
     untrusted_sources: tuple[str, ...] = (),
+    reply: str | None = None,
 ) -> AttemptOutcome:
     """Validate and score an output: validated (with its checksum) or rejected.
 
     Quality checks run after validation, on the raw output (`output` in their scope).
+    `reply`: the text a model wrote the output as, kept with a rejection (the repair
+    loop sends it back).
     """
 
     def rejected(
@@ -234,6 +283,7 @@ def judge(
             errors=tuple(errors),
             quality_score=score,
             preview=_preview(output),
+            reply=reply,
         )
 
     try:

@@ -98,7 +98,9 @@ def attempt_input(
 
 def command_of(data: dict[str, Any]) -> StartAttempt:
     fields = data["command"]
-    return StartAttempt(**{name: fields[name] for name in _COMMAND_FIELDS if name in fields})
+    values = {name: fields[name] for name in _COMMAND_FIELDS if name in fields}
+    values["history"] = tuple(values.get("history") or ())  # a list, once through JSON
+    return StartAttempt(**values)
 
 
 _COMMAND_FIELDS = tuple(f.name for f in dataclasses.fields(StartAttempt))
