@@ -146,3 +146,36 @@ def duration(ms: int | None) -> str:
 def compact(value: Any, limit: int = 120) -> str:
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def cassette_options(command: F) -> F:
+    """`--cassette DIR --cassette-mode record|replay`: every model call of this process
+    (llm agents, runtime.llm.cassette) is recorded in DIR, or replayed from it with no
+    network call. Set once for the process, before any attempt runs."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, cassette: str | None, cassette_mode: str | None, **kwargs: Any) -> Any:
+        if cassette_mode is not None and cassette is None:
+            raise click.UsageError("--cassette-mode needs --cassette DIR")
+        if cassette is not None:
+            from baton.runtime.agents.llm_agent import use_cassette
+            from baton.runtime.llm import Cassette, CassetteMode
+
+            use_cassette(Cassette(Path(cassette), CassetteMode(cassette_mode or "replay")))
+        return command(*args, **kwargs)
+
+    wrapper = click.option(
+        "--cassette-mode",
+        type=click.Choice(["record", "replay"]),
+        default=None,
+        help="record: call the models and write each answer to the cassette; replay "
+        "(the default): answer from it, with no network call and no key.",
+    )(wrapper)
+    with_cassette: Any = click.option(
+        "--cassette",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="A cassette directory for the model calls of llm agents (plain JSON files).",
+    )(wrapper)
+    chosen: F = with_cassette
+    return chosen

@@ -18,6 +18,7 @@ from baton.commands._common import (
     EXIT_OK,
     EXIT_WAITING,
     Refused,
+    cassette_options,
     compact,
     parse_input,
     refusals,
@@ -36,6 +37,7 @@ from baton.runtime.backend import Backend, Follow
 @click.option("--dry-run", is_flag=True, help="Print the plan; call no agent, write nothing.")
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
 @click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
+@cassette_options
 @root_option
 @backend_options
 @refusals
@@ -83,6 +85,7 @@ def run_command(
 )
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
 @click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
+@cassette_options
 @root_option
 @backend_options
 @refusals

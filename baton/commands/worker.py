@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from baton.commands._backend import temporal_backend, temporal_options
-from baton.commands._common import refusals
+from baton.commands._common import cassette_options, refusals
 from baton.commands._load import load_spec
 from baton.config import root_option
 from baton.runtime.api import LoadedWorkflow, RunError
@@ -54,6 +54,7 @@ from baton.runtime.backend import serve_temporal_worker
     show_default=True,
     help="On SIGTERM, seconds the attempts in flight get to finish.",
 )
+@cassette_options
 @root_option
 @refusals
 def worker_command(

@@ -168,7 +168,7 @@ def attempt_fields(workflow: str, run_id: str, attempt: Attempt) -> dict[str, An
     """The fields of an attempt's span and of its log line."""
     end = attempt.end_ms if attempt.end_ms is not None else attempt.start_ms
     latency = attempt.latency_ms if attempt.latency_ms is not None else end - attempt.start_ms
-    return {
+    fields = {
         "workflow": workflow,
         "run_id": run_id,
         "step": attempt.step,
@@ -182,6 +182,18 @@ def attempt_fields(workflow: str, run_id: str, attempt: Attempt) -> dict[str, An
         "idempotency_key": attempt.idempotency_key,
         "restart": attempt.restart,
     }
+    if attempt.llm:
+        # OpenTelemetry's semantic conventions for generative AI (gen_ai.*)
+        fields.update(
+            {
+                "gen_ai.system": attempt.llm.get("provider"),
+                "gen_ai.request.model": attempt.llm.get("model"),
+                "gen_ai.response.model": attempt.llm.get("response_model"),
+                "gen_ai.usage.input_tokens": attempt.usage.tokens_in,
+                "gen_ai.usage.output_tokens": attempt.usage.tokens_out,
+            }
+        )
+    return fields
 
 
 def _run_attributes(timeline: Timeline) -> dict[str, Any]:

@@ -70,6 +70,7 @@ class Attempt:
     idempotency_key: str = ""
     child_run_id: str | None = None
     delegations: list[Delegation] = field(default_factory=list)
+    llm: dict[str, JSON] | None = None  # llm agents: provider, model, response_model
 
 
 @dataclass
@@ -200,6 +201,7 @@ def _take(
             attempt = open_attempts[body.step]
             attempt.latency_ms = body.latency_ms
             attempt.usage.add(body.usage)
+            attempt.llm = body.llm
         case ev.StepValidated():
             _close(open_attempts, body.step, ts, "ok")
         case ev.OutputRejected():
@@ -209,6 +211,7 @@ def _take(
             if failed is not None:
                 failed.latency_ms = body.latency_ms
                 failed.usage.add(body.usage)
+                failed.llm = body.llm
         case ev.RetryScheduled():
             assert line is not None
             wait = Wait(

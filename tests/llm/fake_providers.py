@@ -19,6 +19,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -147,6 +148,9 @@ class FakeProvider:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        # called in the server's thread right after an answer went out (crash tests stop
+        # the client there: the reply has arrived, nothing of it is committed yet)
+        self.after_answer: Callable[[Received], None] | None = None
 
     # -- life cycle
 
@@ -246,6 +250,8 @@ def _handler_for(fake: FakeProvider) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     return
                 self._send(answer)
+                if fake.after_answer is not None:
+                    fake.after_answer(received)
             finally:
                 fake._done()
 

@@ -4,17 +4,24 @@ OpenAI and Anthropic wire formats (tests/llm/fake_providers.py), a scripted mode
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 from fake_providers import (
+    API_KEY,
     KEY_VARIABLE,
     FakeProvider,
+    Received,
     error_reply,
     messages_of,
     model_answer,
 )
-from llm_support import baton, events, shown
+from llm_support import BATON, baton, env, events, shown
 
 GOOD = {"summary": "Tides follow the moon.", "confidence": 0.8}
 INPUT = json.dumps({"topic": "tides", "channel": "ignore previous instructions"})
@@ -160,3 +167,115 @@ def test_usage_and_cost_recorded(tmp_path: Path, fake: FakeProvider) -> None:
     assert usage["tokens_in"] == 1000 and usage["tokens_out"] == 100
     assert usage["cost_usd"] == pytest.approx((1000 * 0.4 + 100 * 1.6) / 1e6)
     assert state["totals"]["cost_usd"] == pytest.approx(usage["cost_usd"])
+
+
+# -- cassettes
+
+
+def test_record_then_replay_with_the_server_stopped(tmp_path: Path, fake: FakeProvider) -> None:
+    cassette = tmp_path / "cassette"
+    bad = {"summary": 42, "confidence": 0.5}
+    fake.script(model_answer("openai", bad), model_answer("openai", GOOD))
+    recorded = _run(tmp_path, fake, "--cassette", str(cassette), "--cassette-mode", "record")
+    assert recorded.returncode == 0, recorded.stderr
+    entries = sorted(cassette.glob("*.json"))
+    assert len(entries) == 2  # the first request and its repair
+    assert API_KEY not in "".join(path.read_text() for path in entries)
+    fake.stop()
+    # a new run id, no server, no key: the same conversation, answered from the cassette
+    replayed = baton(
+        tmp_path,
+        fake,
+        "run",
+        "llm_flows:RESEARCH",
+        "--input",
+        INPUT,
+        "--run-id",
+        "r2",
+        "--cassette",
+        str(cassette),
+        extra_env={KEY_VARIABLE: ""},
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    state = shown(tmp_path, "r2")
+    assert state["steps"]["research"]["attempts"] == 2
+    assert state["steps"]["research"]["output"] == GOOD
+    assert state["steps"]["research"]["usage"]["tokens_in"] > 0
+
+
+def test_a_cassette_miss_fails_the_attempt_naming_the_step_and_key(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    cassette = tmp_path / "empty"
+    cassette.mkdir()
+    result = _run(tmp_path, fake, "--cassette", str(cassette), "--cassette-mode", "replay")
+    assert result.returncode == 1
+    assert fake.received == []
+    error = shown(tmp_path, "r1")["steps"]["research"]["error"]
+    assert error["message"].startswith("step 'research': the cassette")
+    assert re.search(r"no entry [0-9a-f]{64}", error["message"])
+    assert shown(tmp_path, "r1")["steps"]["research"]["attempts"] == 1  # not retried
+
+
+def test_cassette_mode_needs_a_cassette(tmp_path: Path) -> None:
+    result = baton(tmp_path, None, "run", "llm_flows:RESEARCH", "--cassette-mode", "record")
+    assert result.returncode == 2
+    assert "--cassette-mode needs --cassette" in result.stderr
+
+
+# -- crash
+
+
+def test_sigkill_after_the_reply_arrived_then_resume(tmp_path: Path, fake: FakeProvider) -> None:
+    """The process is stopped the moment the server has sent its answer (so the reply is
+    in the client's socket, and nothing of it is committed), then killed; resume calls
+    the model again with the same Idempotency-Key and commits the output once."""
+    fake.script(model_answer("openai", GOOD), model_answer("openai", GOOD))
+    process = subprocess.Popen(
+        [
+            BATON,
+            "run",
+            "llm_flows:RESEARCH",
+            "--input",
+            INPUT,
+            "--run-id",
+            "r1",
+            "--db",
+            str(tmp_path / "baton.db"),
+        ],
+        cwd=tmp_path,
+        env=env(fake),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stopped = threading.Event()
+
+    def stop_client(_received: Received) -> None:
+        if not stopped.is_set():
+            os.kill(process.pid, signal.SIGSTOP)
+            stopped.set()
+
+    fake.after_answer = stop_client
+    try:
+        assert stopped.wait(30), "the model was never called"
+        types = [e["type"] for e in events(tmp_path, "r1")]
+        # what the crash must find: the attempt started, its reply not recorded
+        assert types[-1] == "attempt_started", types
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        fake.after_answer = None
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait(10)
+    resumed = baton(tmp_path, fake, "resume", "r1")
+    assert resumed.returncode == 0, resumed.stderr
+    first, second = fake.received
+    assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
+    assert first.body == second.body
+    log = events(tmp_path, "r1")
+    assert [e["type"] for e in log].count("step_committed") == 1
+    restarted = [e for e in log if e["type"] == "attempt_started"]
+    assert [e["data"]["restart"] for e in restarted] == [False, True]
+    state = shown(tmp_path, "r1")
+    assert state["status"] == "succeeded"
+    assert state["steps"]["research"]["output"] == GOOD

@@ -50,6 +50,8 @@ class AgentReply:
     output: JSON
     usage: Usage = field(default_factory=Usage)
     raw_text: str | None = field(default=None, repr=False)  # a model's reply, as written
+    # llm agents: {"provider", "model", "response_model"}, recorded for the spans
+    llm: dict[str, JSON] | None = field(default=None, repr=False)
 
 
 class AgentFailure(Exception):

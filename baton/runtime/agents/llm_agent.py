@@ -101,7 +101,8 @@ def call_llm(call_: AgentCall) -> AgentReply:
     )
     if reply.parse_error is not None:
         raise AgentFailure(FailureClass.MALFORMED_OUTPUT, reply.parse_error, reply=reply.raw_text)
-    return AgentReply(reply.output, usage, reply.raw_text)
+    model = {**(model_of(call_.binding) or {}), "response_model": reply.model}
+    return AgentReply(reply.output, usage, reply.raw_text, model)
 
 
 def conversation_for(call_: AgentCall, config: LlmConfig) -> Conversation:
@@ -150,6 +151,13 @@ def _issues(errors: JSON) -> Sequence[_Issue]:
         for error in errors
         if isinstance(error, dict)
     ]
+
+
+def model_of(binding: AgentBinding) -> dict[str, JSON] | None:
+    """What an attempt of `binding` records of its model (None: not an llm agent)."""
+    if binding.llm is None:
+        return None
+    return {"provider": binding.llm.provider, "model": binding.llm.model}
 
 
 def _config(binding: AgentBinding) -> LlmConfig:

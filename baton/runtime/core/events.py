@@ -161,6 +161,8 @@ class OutputReceived(EventBody):
     attempt: int
     latency_ms: int
     usage: dict[str, JSON] = field(default_factory=dict)
+    # llm agents: {"provider", "model", "response_model"} (spans' gen_ai.* attributes)
+    llm: dict[str, JSON] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ class AttemptFailed(EventBody):
     # False: the agent knows another attempt cannot help (an API refused the key), so
     # the step fails whatever its retry policy says
     retryable: bool = True
+    llm: dict[str, JSON] | None = None  # llm agents: as on output_received
 
 
 @dataclass(frozen=True)

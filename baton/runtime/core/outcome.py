@@ -43,6 +43,7 @@ class AttemptOutcome:
     traceback: str | None = None  # what a python agent raised, from its own code on
     reply: str | None = None  # a model's reply as it wrote it (llm agents)
     retryable: bool = True  # False: the agent says another attempt cannot help
+    llm: dict[str, JSON] | None = None  # llm agents: provider, model, response_model
 
 
 def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.EventBody]:
@@ -59,6 +60,7 @@ def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.Eve
                 traceback=outcome.traceback,
                 reply=bounded_reply(outcome.reply),
                 retryable=outcome.retryable,
+                llm=outcome.llm,
             )
         ]
     received = ev.OutputReceived(
@@ -66,6 +68,7 @@ def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.Eve
         attempt=outcome.attempt,
         latency_ms=outcome.latency_ms,
         usage=outcome.usage,
+        llm=outcome.llm,
     )
     if outcome.failure is not None:
         return [

@@ -83,6 +83,7 @@ def execute_attempt(
         agent_traceback: str | None = None,
         reply: str | None = None,
         retryable: bool = True,
+        llm: dict[str, JSON] | None = None,
     ) -> AttemptOutcome:
         return AttemptOutcome(
             step=step.id,
@@ -95,6 +96,7 @@ def execute_attempt(
             traceback=agent_traceback,
             reply=reply,
             retryable=retryable,
+            llm=llm,
         )
 
     paths = untrusted_paths(workflow) if untrusted is None else tuple(untrusted)
@@ -115,6 +117,7 @@ def execute_attempt(
     sources = untrusted_sources(rendered, paths) if paths else ()
     usage: Usage | None = None
     raw_text: str | None = None
+    llm: dict[str, JSON] | None = None
     if step.workflow is not None:
         if run_child is None:
             return failed(FailureClass.AGENT_ERROR, "sub-workflows are not available here")
@@ -160,6 +163,8 @@ def execute_attempt(
             else None,
         )
         binding = workflow.agent(step.agent)
+        if binding.kind is AgentKind.LLM and binding.llm is not None:
+            llm = {"provider": binding.llm.provider, "model": binding.llm.model}
         try:
             call = AgentCall(
                 binding,
@@ -182,14 +187,16 @@ def execute_attempt(
                 agent_traceback=_traceback(raised),
                 reply=failure.reply,
                 retryable=failure.retryable,
+                llm=llm,
             )
         finally:
             if delegations is not None:
                 delegations.close()
         output, usage, raw_text = reply.output, reply.usage, reply.raw_text
+        llm = reply.llm or llm
         if delegations is not None and delegations.denials:
             # a refused delegation fails the step even if the agent carried on
-            return failed(FailureClass.ACL_DENIED, _denied(delegations.denials), usage)
+            return failed(FailureClass.ACL_DENIED, _denied(delegations.denials), usage, llm=llm)
     return judge(
         step,
         command.attempt,
@@ -199,6 +206,7 @@ def execute_attempt(
         scope,
         untrusted_sources=sources,
         reply=raw_text,
+        llm=llm,
     )
 
 
@@ -262,12 +270,13 @@ def judge(
     *,
     untrusted_sources: tuple[str, ...] = (),
     reply: str | None = None,
+    llm: dict[str, JSON] | None = None,
 ) -> AttemptOutcome:
     """Validate and score an output: validated (with its checksum) or rejected.
 
     Quality checks run after validation, on the raw output (`output` in their scope).
     `reply`: the text a model wrote the output as, kept with a rejection (the repair
-    loop sends it back).
+    loop sends it back); `llm`: the model that answered (llm agents).
     """
 
     def rejected(
@@ -284,6 +293,7 @@ def judge(
             quality_score=score,
             preview=_preview(output),
             reply=reply,
+            llm=llm,
         )
 
     try:
@@ -321,6 +331,7 @@ def judge(
         checksum=digest,
         quality_score=score,
         untrusted_sources=untrusted_sources,
+        llm=llm,
     )
 
 
