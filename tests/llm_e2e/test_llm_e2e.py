@@ -279,3 +279,22 @@ def test_sigkill_after_the_reply_arrived_then_resume(tmp_path: Path, fake: FakeP
     state = shown(tmp_path, "r1")
     assert state["status"] == "succeeded"
     assert state["steps"]["research"]["output"] == GOOD
+
+
+# -- dry run
+
+
+def test_dry_run_prints_the_request_and_calls_nothing(tmp_path: Path, fake: FakeProvider) -> None:
+    result = _run(tmp_path, fake, "--dry-run", extra_env={KEY_VARIABLE: ""})
+    assert result.returncode == 0, result.stderr
+    assert fake.received == []
+    assert not list(tmp_path.glob("baton.db*"))
+    lines = result.stdout.splitlines()
+    start = lines.index("    request: openai POST /v1/chat/completions")
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("      "))
+    body = json.loads("\n".join(lines[start + 1 : end]))
+    assert body["model"] == "gpt-fake-1"
+    assert body["response_format"]["json_schema"]["name"] == "brief_2"
+    user = body["messages"][-1]["content"]
+    assert user.startswith("Research tides for acme.")
+    assert '<untrusted source="inputs.channel">' in user

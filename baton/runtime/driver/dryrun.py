@@ -2,17 +2,23 @@
 
 Every step's input is rendered, and every `if:` evaluated, against example outputs
 derived from the handoff schemas (and the given input, or an example of the inputs
-schema), so a template that cannot render shows up before any agent is called.
+schema), so a template that cannot render shows up before any agent is called. An `llm`
+step also shows the request its first attempt would send (runtime.llm.build_request:
+the body, messages and output schema, untrusted values sanitized as in a run), with no
+call made and no key read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from baton.runtime.core.plan import plan_order
 from baton.runtime.examples import ExampleError, example_from_schema
-from baton.runtime.model import JSON, Effect, Step, Workflow
+from baton.runtime.model import JSON, AgentKind, Effect, Request, Step, Workflow
 from baton.runtime.render import RenderError, evaluate_condition, render_input
+from baton.runtime.sanitize import sanitizer
+from baton.runtime.taint import untrusted_paths
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,8 @@ class PlannedStep:
     input: JSON = None
     condition: bool | None = None  # the `if:` with example data; None without one
     problem: str | None = None  # a template or example that failed
+    # an llm step: the request it would send, {"provider", "path", "body"}
+    request: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,10 +73,12 @@ def dry_run(workflow: Workflow, inputs: JSON | None) -> Plan:
             if step.condition is not None:
                 condition = evaluate_condition(step.condition, scope)
             rendered = render_input(step.input, scope, where=f"step '{step.id}' ({step.spec})")
+            request = _llm_request(workflow, step, scope)
         except RenderError as error:
             problem = str(error)
+            request = None
         planned.append(
-            PlannedStep(step, generation_of.get(step_id, 0), rendered, condition, problem)
+            PlannedStep(step, generation_of.get(step_id, 0), rendered, condition, problem, request)
         )
     return Plan(workflow, inputs, tuple(planned))
 
@@ -106,9 +116,61 @@ def describe(plan: Plan) -> list[str]:
         else:
             text = json.dumps(planned.input, ensure_ascii=False)
             lines.append(f"    input: {text if len(text) <= 200 else text[:199] + '...'}")
+        if planned.request is not None:
+            request = planned.request
+            lines.append(f"    request: {request['provider']} POST {request['path']}")
+            body = json.dumps(request["body"], ensure_ascii=False, indent=2)
+            lines.extend(f"      {line}" for line in body.splitlines())
     if workflow.result:
         lines.append(f"result: {workflow.result}")
     return lines
+
+
+def _llm_request(workflow: Workflow, step: Step, scope: dict[str, JSON]) -> dict[str, Any] | None:
+    """The request an llm step's first attempt would send; None for other steps.
+    Rendered as `execute_attempt` renders it: untrusted values sanitized and wrapped."""
+    if step.agent is None or step.workflow is not None:
+        return None
+    try:
+        binding = workflow.agent(step.agent)
+    except KeyError:
+        return None
+    if binding.kind is not AgentKind.LLM or binding.llm is None:
+        return None
+    from baton.runtime.agents.envelope import AgentCall
+    from baton.runtime.agents.llm_agent import request_for
+    from baton.runtime.driver.attempt import render_prompt
+
+    paths = untrusted_paths(workflow)
+    where = f"step '{step.id}' ({step.spec})"
+    rendered = render_input(
+        step.input,
+        scope,
+        untrusted=paths,
+        sanitize=sanitizer(workflow.untrusted_token_budget),
+        where=where,
+    )
+    request = Request(
+        workflow=workflow.name,
+        run_id="dry-run",
+        step=step.id,
+        attempt=1,
+        idempotency_key="dry-run",
+        input=rendered,
+        output_schema=step.output.schema if step.output else None,
+        delegation_chain=step.delegation_chain,
+    )
+    call = AgentCall(
+        binding,
+        request,
+        step.timeout_ms,
+        workflow.root,
+        prompt=render_prompt(workflow, step, scope, paths),
+        description=step.description,
+        output_ref=step.output.ref if step.output else None,
+    )
+    wire = request_for(call)
+    return {"provider": wire.provider, "path": wire.path, "body": wire.body}
 
 
 def _example(schema: JSON) -> JSON:
