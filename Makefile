@@ -30,7 +30,7 @@ test-latest: $(STAMP)
 	rm -rf $(LATEST)
 	$(BIN)/uv venv -q --python $(BIN)/python $(LATEST)
 	VIRTUAL_ENV=$(LATEST) $(BIN)/uv pip install -q --upgrade --resolution highest -e '.[dev]'
-	$(LATEST)/bin/pip list 2>/dev/null | grep -i -E '^(pyyaml|pydantic|jinja2|jsonschema-rs) ' || true
+	$(BIN)/uv pip list -q --python $(LATEST)/bin/python | grep -i -E '^(pyyaml|pydantic|jinja2|jsonschema-rs|openai|anthropic) '
 	$(LATEST)/bin/baton compile specs/ -o generated/ --check
 	$(LATEST)/bin/pytest -n 2
 

@@ -245,15 +245,17 @@ def _handler_for(fake: FakeProvider) -> type[BaseHTTPRequestHandler]:
             try:
                 if answer.delay_s:
                     time.sleep(answer.delay_s)
-                if answer.drop:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    self.close_connection = True
-                    return
-                self._send(answer)
-                if fake.after_answer is not None:
-                    fake.after_answer(received)
             finally:
+                # before the reply goes out: once the client has it, it may send the next
+                # request, which must not find this one still counted as in flight
                 fake._done()
+            if answer.drop:
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
+            self._send(answer)
+            if fake.after_answer is not None:
+                fake.after_answer(received)
 
         def _send(self, answer: Scripted) -> None:
             data = (
