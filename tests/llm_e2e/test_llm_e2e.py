@@ -135,6 +135,9 @@ def test_429_with_retry_after_then_success(tmp_path: Path, fake: FakeProvider) -
     first, second = fake.received
     assert second.at - first.at >= 0.9  # Retry-After honoured
     assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
+    [received] = [e for e in events(tmp_path, "r1") if e["type"] == "output_received"]
+    [retry] = received["data"]["llm"]["transport_retries"]
+    assert retry["status"] == 429 and retry["wait_s"] == 1
     assert shown(tmp_path, "r1")["steps"]["research"]["output"] == GOOD
 
 

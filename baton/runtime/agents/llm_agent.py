@@ -101,7 +101,9 @@ def call_llm(call_: AgentCall) -> AgentReply:
     )
     if reply.parse_error is not None:
         raise AgentFailure(FailureClass.MALFORMED_OUTPUT, reply.parse_error, reply=reply.raw_text)
-    model = {**(model_of(call_.binding) or {}), "response_model": reply.model}
+    model: dict[str, JSON] = {**(model_of(call_.binding) or {}), "response_model": reply.model}
+    if reply.retries:  # made inside the call (429, 5xx): recorded, not hidden
+        model["transport_retries"] = [retry.to_json() for retry in reply.retries]
     return AgentReply(reply.output, usage, reply.raw_text, model)
 
 

@@ -161,7 +161,8 @@ class OutputReceived(EventBody):
     attempt: int
     latency_ms: int
     usage: dict[str, JSON] = field(default_factory=dict)
-    # llm agents: {"provider", "model", "response_model"} (spans' gen_ai.* attributes)
+    # llm agents: {"provider", "model", "response_model"} (spans' gen_ai.* attributes),
+    # and `transport_retries` ({status, reason, wait_s} each) when the call made any
     llm: dict[str, JSON] | None = None
 
 
