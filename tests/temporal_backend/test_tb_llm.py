@@ -7,7 +7,9 @@ key), and the final states and per-step events agree."""
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -15,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tb_support import normalized, per_step_events, run_local, run_temporal, worker_in_thread
+from tb_support import (
+    BATON,
+    normalized,
+    per_step_events,
+    run_local,
+    run_temporal,
+    stop_process,
+    wait_for,
+    worker_in_thread,
+)
 
 from baton.commands._load import load_spec
 from baton.runtime import api
@@ -85,3 +96,83 @@ def test_llm_repair_agrees_on_both_backends(
     assert requests[0][1] != requests[1][1]  # the repair sent the reply and its errors
     assert remote.steps["research"].output == GOOD
     assert remote.steps["research"].usage.tokens_in > 0
+
+
+def test_a_worker_replays_a_cassette_recorded_locally(
+    tmp_path: Path, temporal_server: str, unique_task_queue: str
+) -> None:
+    """`baton run --cassette-mode record` on the local backend, then the same workflow on
+    Temporal through `baton worker --cassette` with the model server gone."""
+    server = FakeProvider().start()
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS / "llm_e2e"), os.environ.get("PYTHONPATH", "")]),
+        "BATON_TEST_LLM_URL": server.openai_base_url,
+        KEY_VARIABLE: API_KEY,
+    }
+    environment.pop("BATON_TEST_KILL_AFTER_EVENT", None)
+    cassette = str(tmp_path / "cassette")
+    run = ["llm_flows:RESEARCH", "--input", json.dumps(INPUTS)]
+    try:
+        server.script(model_answer("openai", BAD), model_answer("openai", GOOD))
+        recorded = subprocess.run(
+            [
+                BATON,
+                "run",
+                *run,
+                "--db",
+                str(tmp_path / "baton.db"),
+                "--cassette",
+                cassette,
+                "--cassette-mode",
+                "record",
+            ],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert recorded.returncode == 0, recorded.stderr
+    finally:
+        server.stop()
+    environment[KEY_VARIABLE] = ""  # replay needs no key
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [
+            BATON,
+            "worker",
+            "llm_flows:RESEARCH",
+            "--address",
+            temporal_server,
+            "--task-queue",
+            unique_task_queue,
+            "--cassette",
+            cassette,
+        ],
+        cwd=tmp_path,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_for(
+            lambda: "polling task queue" in (tmp_path / "worker.log").read_text(),
+            60,
+            "the worker to poll",
+        )
+        on = ["--backend", "temporal", "--address", temporal_server]
+        replayed = subprocess.run(
+            [BATON, "run", *run, *on, "--task-queue", unique_task_queue, "--run-id", "tb-llm-1"],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        assert '"summary":"Tides follow the moon."' in replayed.stdout
+    finally:
+        stop_process(worker)
