@@ -146,3 +146,13 @@ def duration(ms: int | None) -> str:
 def compact(value: Any, limit: int = 120) -> str:
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def os_user() -> str:
+    """The OS user's login name ("" where there is none, as in some containers)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
