@@ -30,7 +30,7 @@ def runs_command(db: str | None) -> None:
         tokens = int(totals.get("tokens_in", 0)) + int(totals.get("tokens_out", 0))
         cap = run.budgets.get("run") or {}
         status = run.status
-        if status == "waiting" and run.waiting_on:
+        if status == "waiting" and "budget" in run.waiting_on:
             status = f"waiting on {'+'.join(run.waiting_on)}"
         rows.append(
             (
@@ -186,7 +186,7 @@ def _budget_wait(state: api.RunState) -> str:
 
 def _headline(state: api.RunState) -> str:
     status = state.status
-    if state.waiting_on:
+    if "budget" in state.waiting_on:  # an approval is what a run waits for unless said
         status = f"waiting on {' and '.join(state.waiting_on)}"
     line = f"run {state.run_id}: {state.workflow} v{state.version}, {status}"
     error = (state.error or {}).get("message")
