@@ -210,3 +210,29 @@ def test_sigkill_at_a_budget_event_then_resume(tmp_path: Path, event: str) -> No
         # could be repeated, but these kills fall between attempts)
         steps = [c["step"] for c in ledger(tmp) if c["agent"] == "costly"]
         assert sorted(steps) == ["a", "b", "c"]
+
+
+def test_the_run_span_carries_spend_per_agent_and_the_budgets(tmp_path: Path) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from baton.runtime import telemetry
+
+    _start(tmp_path)
+    raised = baton(tmp_path, "resume", RUN, "--raise-budget", "usd=1", "--detach")
+    assert raised.returncode == 0, raised.stdout + raised.stderr
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with Store(tmp_path / "baton.db") as store:
+        telemetry.export_run(store.load_events, RUN, provider)
+    [run_span] = [
+        span for span in exporter.get_finished_spans() if span.name.startswith("baton.run")
+    ]
+    attributes = dict(run_span.attributes or {})
+    assert attributes["agent.costly.tokens_in"] == 3000
+    assert attributes["agent.costly.cost_usd"] == pytest.approx(0.045)
+    assert attributes["budget.run.usd"] == 1.0 and attributes["budget.run.mode"] == "enforce"
+    assert attributes["budget.agent:costly.tokens"] == 1500
+    assert list(attributes["budget.exceeded"]) == ["agent:costly.tokens"]
