@@ -236,3 +236,40 @@ def test_the_run_span_carries_spend_per_agent_and_the_budgets(tmp_path: Path) ->
     assert attributes["budget.run.usd"] == 1.0 and attributes["budget.run.mode"] == "enforce"
     assert attributes["budget.agent:costly.tokens"] == 1500
     assert list(attributes["budget.exceeded"]) == ["agent:costly.tokens"]
+
+
+def test_a_raise_reaches_the_process_that_waits_in_the_foreground(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    from rc_support import BATON, env
+
+    args = [
+        BATON,
+        "run",
+        SPEC,
+        "--input",
+        INPUT,
+        "--run-id",
+        RUN,
+        "--db",
+        str(tmp_path / "baton.db"),
+    ]
+    foreground = subprocess.Popen(
+        args, cwd=tmp_path, env=env(tmp_path), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if (tmp_path / "baton.db").exists() and _status(tmp_path / "baton.db") == "waiting":
+                break
+            time.sleep(0.1)
+        raised = baton(tmp_path, "resume", RUN, "--raise-budget", "usd=1", "--as", "bob")
+        assert raised.returncode == 0, raised.stdout + raised.stderr
+        out, _ = foreground.communicate(timeout=30)
+    finally:
+        foreground.kill()
+    assert foreground.returncode == 0
+    assert "waiting: baton resume budget-run --raise-budget usd=N" in out
+    assert "the run's budget raised to usd=1 by bob" in out
+    assert shown(tmp_path, RUN)["status"] == "succeeded"
