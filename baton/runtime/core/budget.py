@@ -155,8 +155,13 @@ def admit(
 
 
 def _number(value: JSON) -> float:
-    """A whole number stays an int in the log (tokens), a fraction a float (USD)."""
-    number = float(value)
+    """A whole number stays an int in the log (tokens), a fraction a float (USD) without
+    float noise (0.30000000000000004).
+
+    >>> _number(2000.0), _number(0.1 + 0.2)
+    (2000, 0.3)
+    """
+    number = round(float(value), 10)
     return int(number) if number.is_integer() else number
 
 
