@@ -4,12 +4,14 @@ validator; the run then ends as the same run does on the local backend."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tb_support import normalized
+from tb_support import BATON, normalized, start_worker_process, stop_process, worker_env
 from temporalio.client import Client
 
 from baton.runtime import api
@@ -62,3 +64,37 @@ def test_enforce_waits_and_the_raise_is_an_update(
         "enforce",
         "audit",
     ]
+
+
+def test_resume_raise_budget_on_temporal_from_the_command_line(
+    tmp_path: Path, temporal_server: str, unique_task_queue: str
+) -> None:
+    spec = "tb_workflows:BUDGETED"
+    worker = start_worker_process(tmp_path, temporal_server, unique_task_queue, spec)
+    run_id = f"budget-cli-{uuid.uuid4().hex[:8]}"
+    on = ("--backend", "temporal", "--address", temporal_server, "--task-queue", unique_task_queue)
+
+    def baton(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [BATON, *args, *on],
+            cwd=tmp_path,
+            env=worker_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    try:
+        started = baton("run", spec, "--input", json.dumps(INPUTS), "--run-id", run_id, "--detach")
+        assert started.returncode == 3, started.stdout + started.stderr
+        assert "--raise-budget usd=N --backend temporal" in started.stdout
+        status = baton("status", run_id)
+        assert "waiting on budget" in status.stdout, status.stdout + status.stderr
+        refused = baton("resume", run_id, "--raise-budget", "usd=0.01")
+        assert refused.returncode == 2 and "spent already" in refused.stderr
+        raised = baton("resume", run_id, "--raise-budget", "usd=1", "--as", "carol")
+        assert raised.returncode == 0, raised.stdout + raised.stderr
+        assert f"{run_id}: the run's budget raised to usd=1 by carol" in raised.stdout
+        assert f"run {run_id} succeeded" in raised.stdout
+    finally:
+        stop_process(worker)
