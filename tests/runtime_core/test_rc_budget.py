@@ -10,6 +10,7 @@ is built by hand, its `costly` python agent reports usage as a model would.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,10 @@ def _count(db: Path) -> int:
 def _status(db: Path) -> str:
     if not db.exists():
         return "absent"
-    found = rows(db, "SELECT status FROM runs WHERE run_id = ?", RUN)
+    try:
+        found = rows(db, "SELECT status FROM runs WHERE run_id = ?", RUN)
+    except sqlite3.OperationalError:  # a process is creating the database just now
+        return "absent"
     return str(found[0][0]) if found else "absent"
 
 
