@@ -179,3 +179,13 @@ def cassette_options(command: F) -> F:
     )(wrapper)
     chosen: F = with_cassette
     return chosen
+
+
+def os_user() -> str:
+    """The OS user's login name ("" where there is none, as in some containers)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""

@@ -63,6 +63,22 @@ def describe(event: ev.Event, state: RunState) -> str | None:
             return f"{step}approved by {body.principal}" + _comment(body.comment)
         case ev.ApprovalRejected():
             return f"{step}rejected by {body.principal}" + _comment(body.comment)
+        case ev.BudgetExceeded():
+            whose = f"agent {body.agent}'s" if body.agent else "the run's"
+            reached = f"{whose} {body.measure} budget reached ({body.spent} of {body.limit})"
+            if body.mode != "enforce":
+                return f"{step}{reached}; audit only, going on"
+            flag = f" --agent {body.agent}" if body.agent else ""
+            return (
+                f"{step}{reached}; waiting: "
+                f"baton resume {event.run_id} --raise-budget {body.measure}=N{flag}"
+            )
+        case ev.BudgetRaised():
+            whose = f"agent {body.agent}'s" if body.agent else "the run's"
+            limits = [f"usd={body.usd:g}" if body.usd is not None else "", ""]
+            limits[1] = f"tokens={body.tokens}" if body.tokens is not None else ""
+            new = ", ".join(limit for limit in limits if limit)
+            return f"run {event.run_id}: {whose} budget raised to {new} by {body.by}"
         case ev.CancelRequested():
             return f"run {event.run_id}: cancel requested"
         case ev.RunSucceeded():

@@ -8,12 +8,10 @@ fraction of a second. Who, when, role and comment are in the event log.
 
 from __future__ import annotations
 
-import getpass
-
 import click
 
 from baton.commands._backend import backend_options
-from baton.commands._common import refusals
+from baton.commands._common import os_user, refusals
 from baton.runtime import api
 from baton.runtime.backend import Backend
 
@@ -48,12 +46,5 @@ reject_command = _decision(api.REJECT)
 @refusals
 def cancel_command(run_id: str, backend: Backend) -> None:
     """Cancel RUN: every step still in motion is cancelled."""
-    outcome = backend.decide(api.CANCEL, run_id, None, _user(), "")
+    outcome = backend.decide(api.CANCEL, run_id, None, os_user(), "")
     click.echo(f"{run_id}: {'cancelled' if outcome == 'applied' else outcome}")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name (some containers)
-        return ""

@@ -11,6 +11,7 @@ from baton.commands._backend import backend_options, local_backend
 from baton.commands._common import clock, compact, db_option, duration, refusals
 from baton.runtime import api
 from baton.runtime.backend import Backend
+from baton.runtime.core.budget import describe_scope, spend_of
 
 
 @click.command("runs")
@@ -27,15 +28,20 @@ def runs_command(db: str | None) -> None:
         totals = run.totals
         steps = totals.get("steps", {})
         tokens = int(totals.get("tokens_in", 0)) + int(totals.get("tokens_out", 0))
+        cap = run.budgets.get("run") or {}
+        status = run.status
+        if status == "waiting" and "budget" in run.waiting_on:
+            status = f"waiting on {'+'.join(run.waiting_on)}"
         rows.append(
             (
                 run.run_id,
                 f"{run.workflow} v{run.version}",
-                run.status,
+                status,
                 f"{steps.get('committed', 0)}/{sum(steps.values())}",
                 duration(totals.get("duration_ms")),
-                str(tokens),
-                f"${float(totals.get('cost_usd', 0.0)):.4f}",
+                str(tokens) + (f"/{cap['tokens']}" if cap.get("tokens") is not None else ""),
+                f"${float(totals.get('cost_usd', 0.0)):.4f}"
+                + (f"/${float(cap['usd']):g}" if cap.get("usd") is not None else ""),
                 clock(run.created_ms),
             )
         )
@@ -62,6 +68,8 @@ def status_command(run_id: str, backend: Backend) -> None:
         elif record.skip_reason:
             detail = f" ({record.skip_reason})"
         click.echo(f"  {step}: {record.state.value}{detail}")
+    if state.budget_wait is not None:
+        click.echo(f"  budget: {_budget_wait(state)}")
     if backend.idle(state):
         click.echo(
             f"idle: no process is driving this run; continue it with `baton resume {run_id}`"
@@ -108,6 +116,12 @@ def show_command(run_id: str, as_json: bool, backend: Backend) -> None:
             click.echo(f"    skipped: {record.skip_reason}")
         if record.child_run_id:
             click.echo(f"    child run: {record.child_run_id}")
+        if record.agent is not None or record.usage.tokens_in or record.usage.cost_usd:
+            usage = record.usage
+            by = f" by {record.agent}" if record.agent else ""
+            click.echo(
+                f"    spent{by}: {usage.tokens_in}+{usage.tokens_out} tokens, ${usage.cost_usd:.4f}"
+            )
     if state.outcome == "succeeded":
         click.echo(f"  result: {compact(state.result, 400)}")
     totals = state.totals()
@@ -115,6 +129,20 @@ def show_command(run_id: str, as_json: bool, backend: Backend) -> None:
         f"  totals: {totals['attempts']} attempts, {totals['tokens_in']}+{totals['tokens_out']} "
         f"tokens, ${totals['cost_usd']:.4f}, {duration(totals['duration_ms'])}"
     )
+    for agent, usage in sorted(state.agent_usage.items()):
+        click.echo(
+            f"  agent {agent}: {usage.tokens_in}+{usage.tokens_out} tokens, ${usage.cost_usd:.4f}"
+        )
+    for scope, cap in sorted(state.budgets.items()):
+        spend = spend_of(state, scope)
+        limits = [
+            f"${spend.usd:.4f} of ${float(cap['usd']):g}" if cap.get("usd") is not None else "",
+            f"{spend.tokens} of {cap['tokens']} tokens" if cap.get("tokens") is not None else "",
+        ]
+        shown = ", ".join(limit for limit in limits if limit) or "no limits"
+        click.echo(f"  budget of {describe_scope(scope)} ({cap.get('mode')}): {shown}")
+    if state.budget_wait is not None:
+        click.echo(f"  waiting on budget: {_budget_wait(state)}")
 
 
 @click.command("events")
@@ -143,7 +171,23 @@ def events_command(run_id: str, as_json: bool, backend: Backend) -> None:
                 click.echo(f"      | {line}")
 
 
+def _budget_wait(state: api.RunState) -> str:
+    wait = state.budget_wait or {}
+    agent = wait.get("agent")
+    measure = wait.get("measure")
+    flag = f" --agent {agent}" if agent else ""
+    whose = f"agent {agent}'s" if agent else "the run's"
+    return (
+        f"{whose} {measure} budget reached ({wait.get('spent')} of {wait.get('limit')}) "
+        f"before step {wait.get('step')}; raise it with "
+        f"`baton resume {state.run_id} --raise-budget {measure}=N{flag}`"
+    )
+
+
 def _headline(state: api.RunState) -> str:
-    line = f"run {state.run_id}: {state.workflow} v{state.version}, {state.status}"
+    status = state.status
+    if "budget" in state.waiting_on:  # an approval is what a run waits for unless said
+        status = f"waiting on {' and '.join(state.waiting_on)}"
+    line = f"run {state.run_id}: {state.workflow} v{state.version}, {status}"
     error = (state.error or {}).get("message")
     return line + (f": {error}" if error else "")

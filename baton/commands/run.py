@@ -6,6 +6,8 @@ errors), 2 a usage error or a refusal, 3 it waits for an approval (with `--detac
 
 from __future__ import annotations
 
+import difflib
+import math
 import signal
 import sys
 from typing import NoReturn
@@ -20,6 +22,7 @@ from baton.commands._common import (
     Refused,
     cassette_options,
     compact,
+    os_user,
     parse_input,
     refusals,
 )
@@ -28,6 +31,7 @@ from baton.commands._progress import Progress
 from baton.config import root_option
 from baton.runtime import api
 from baton.runtime.backend import Backend, Follow
+from baton.runtime.core.budget import MEASURES, RAISE_BUDGET, encode_limits
 
 
 @click.command("run")
@@ -86,6 +90,15 @@ def run_command(
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
 @click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
 @cassette_options
+@click.option(
+    "--raise-budget",
+    "raises",
+    multiple=True,
+    metavar="MEASURE=N",
+    help="Raise the run's budget (or --agent's) first: usd=N or tokens=N; repeatable.",
+)
+@click.option("--agent", help="With --raise-budget: raise this agent's share, not the run's.")
+@click.option("--as", "principal", help="Who raises the budget (default: the OS user).")
 @root_option
 @backend_options
 @refusals
@@ -94,11 +107,30 @@ def resume_command(
     allow_spec_change: bool,
     detach: bool,
     log_json: bool,
+    raises: tuple[str, ...],
+    agent: str | None,
+    principal: str | None,
     root: str | None,
     backend: Backend,
 ) -> None:
-    """Continue RUN from where its log ends; committed steps never run again."""
+    """Continue RUN from where its log ends; committed steps never run again.
+
+    With --raise-budget, first record the new limits of the budget the run waits on
+    (`budget_raised`: who, when, the limits); a limit must be above what was spent."""
     _terminate_gracefully()
+    if agent is not None and not raises:
+        raise click.UsageError("--agent goes with --raise-budget")
+    if raises:
+        limits = parse_limits(raises)
+        by = principal or os_user()
+        outcome = backend.decide(RAISE_BUDGET, run_id, agent, by, encode_limits(limits))
+        whose = f"agent {agent}'s" if agent else "the run's"
+        new = ", ".join(f"{measure}={value:g}" for measure, value in sorted(limits.items()))
+        click.echo(
+            f"{run_id}: {whose} budget raised to {new} by {by}"
+            if outcome == "applied"
+            else f"{run_id}: {outcome}"
+        )
 
     def load_again(spec: str) -> api.LoadedWorkflow:
         return _load_again(spec, root)
@@ -107,9 +139,44 @@ def resume_command(
         with Progress(run_id, live=False if log_json else None) as progress:
             follow = Follow(detach, api.observers(progress, sys.stderr if log_json else None))
             result = backend.resume(run_id, load_again, allow_spec_change, follow)
+    except api.RunBusy:
+        if not raises:
+            raise
+        # the process that drives the run took the raise, and goes on with it
+        click.echo(f"{run_id}: the process driving the run continues it")
+        sys.exit(EXIT_OK)
     except KeyboardInterrupt:
         _interrupted(backend, run_id)
     _finish(backend, result)
+
+
+def parse_limits(raises: tuple[str, ...]) -> dict[str, float]:
+    """`usd=10`, `tokens=500000` -> {"usd": 10.0, "tokens": 500000.0}; UsageError else."""
+    limits: dict[str, float] = {}
+    for text in raises:
+        measure, sep, value = text.partition("=")
+        measure = measure.strip()
+        if not sep or measure not in MEASURES:
+            raise click.UsageError(
+                f"--raise-budget takes usd=N or tokens=N, not '{text}'" + _did_you_mean(measure)
+            )
+        try:
+            number = float(value)
+        except ValueError:
+            raise click.UsageError(f"--raise-budget {measure}: '{value}' is not a number") from None
+        if not math.isfinite(number) or number <= 0:
+            raise click.UsageError(f"--raise-budget {measure}: give a positive number")
+        if measure == "tokens" and not number.is_integer():
+            raise click.UsageError("--raise-budget tokens: give a whole number of tokens")
+        if measure in limits:
+            raise click.UsageError(f"--raise-budget {measure} given twice")
+        limits[measure] = number
+    return limits
+
+
+def _did_you_mean(measure: str) -> str:
+    close = difflib.get_close_matches(measure, MEASURES, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _not_again(run_id: str, existing: api.RunState | None) -> NoReturn:
@@ -163,6 +230,9 @@ def _finish(backend: Backend, result: api.DriveResult) -> NoReturn:
             if record.approval is not None and record.approval.decision is None
         ]
         what = ", ".join(waiting) or "a child run"
+        if state.budget_wait is not None and not waiting:
+            click.echo(_budget_waiting(state, backend))
+            sys.exit(_exit_code(state, result.detached))
         if backend.drives_itself:  # its workers go on by themselves once decided
             then = ""
             flag = f" --backend {backend.name}"
@@ -175,6 +245,22 @@ def _finish(backend: Backend, result: api.DriveResult) -> NoReturn:
             f"(or reject){then}"
         )
     sys.exit(_exit_code(state, result.detached))
+
+
+def _budget_waiting(state: api.RunState, backend: Backend) -> str:
+    """How to go on with a run its budget stopped."""
+    wait = state.budget_wait or {}
+    agent = wait.get("agent")
+    measure = str(wait.get("measure", "usd"))
+    whose = f"agent {agent}'s" if agent else "the run's"
+    flag = f" --agent {agent}" if agent else ""
+    backend_flag = f" --backend {backend.name}" if backend.drives_itself else ""
+    return (
+        f"run {state.run_id} is waiting: {whose} {measure} budget is spent "
+        f"({wait.get('spent')} of {wait.get('limit')}) before step {wait.get('step')}; "
+        f"raise it with `baton resume {state.run_id} --raise-budget {measure}=N{flag}"
+        f"{backend_flag}`"
+    )
 
 
 def _terminate_gracefully() -> None:

@@ -38,6 +38,7 @@ from baton.runtime.model import JSON, StepState, Workflow
 from baton.runtime.store import RunSummary, Store, db_path, new_owner
 from baton.runtime.store.connection import ReadOnlyDatabase
 from baton.runtime.store.errors import RunExists, StoreError, UnknownRun
+from baton.runtime.store.sqlite import AfterCommit
 from baton.runtime.telemetry import export_finished
 from baton.runtime.timeline import Attempt, StepTimeline, Timeline
 from baton.runtime.timeline import build as build_timeline
@@ -110,6 +111,7 @@ __all__ = [
     "lone_surrogate",
     "new_run_id",
     "observers",
+    "raise_budget",
     "reject",
     "resume_run",
     "start_run",
@@ -248,10 +250,11 @@ def _decide(
     principal: str | None,
     comment: str | None,
     wait_s: float,
+    after_commit: AfterCommit | None = None,
 ) -> str:
     """Record a decision: refuse at once if the run's state does not allow it, else
     leave it in the inbox and record it now (or let the live driver record it)."""
-    with Store(db, create=False) as store:
+    with Store(db, create=False, after_commit=after_commit) as store:
         state = store.load_state(run_id)
         try:
             decision_event(state, kind, step, principal, comment)
@@ -268,6 +271,24 @@ def _decide(
     if outcome.startswith("refused: "):
         raise RunError(outcome.removeprefix("refused: "))
     return outcome
+
+
+def raise_budget(
+    db: Path,
+    run_id: str,
+    agent: str | None,
+    limits: dict[str, float],
+    by: str,
+    wait_s: float = 10.0,
+    after_commit: AfterCommit | None = None,
+) -> str:
+    """Raise a budget of the run (`agent` None) or of one agent's share to `limits`
+    (`usd`, `tokens`); recorded as `budget_raised` (who, when, the new limits) like a
+    decision. RunError if the scope has no budget or a limit is not above its spend."""
+    from baton.runtime.core.budget import RAISE_BUDGET, encode_limits
+
+    comment = encode_limits(limits)
+    return _decide(db, run_id, RAISE_BUDGET, agent, by, comment, wait_s, after_commit)
 
 
 def approve(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from baton.runtime import api
 from baton.runtime.api import DriveResult, Load, LoadedWorkflow, OnEvent, RunError
+from baton.runtime.core.budget import RAISE_BUDGET, BudgetRefused, decode_limits
 from baton.runtime.core.state import RunState
 from baton.runtime.model import JSON
 from baton.runtime.store.sqlite import AfterCommit
@@ -79,7 +80,10 @@ class Backend(Protocol):
         ...
 
     def decide(self, kind: str, run_id: str, step: str | None, principal: str, comment: str) -> str:
-        """approve | reject | cancel: "applied", or what happened instead."""
+        """approve | reject | cancel | raise_budget: "applied", or what happened instead.
+
+        raise_budget: `step` names the agent (None: the run's budget), `comment` holds
+        the new limits (runtime.core.budget.encode_limits)."""
         ...
 
     def idle(self, state: RunState) -> bool:
@@ -133,6 +137,14 @@ class LocalBackend:
     def decide(self, kind: str, run_id: str, step: str | None, principal: str, comment: str) -> str:
         if kind == api.CANCEL:
             return api.cancel(self.db, run_id, by=principal)
+        if kind == RAISE_BUDGET:  # `step`: the agent (None: the run); `comment`: the limits
+            try:
+                limits = decode_limits(comment)
+            except BudgetRefused as refusal:
+                raise RunError(str(refusal)) from None
+            return api.raise_budget(
+                self.db, run_id, step, limits, principal, after_commit=self.after_commit
+            )
         if step is None:
             raise RunError(f"{kind} needs a step")
         decision = api.approve if kind == api.APPROVE else api.reject

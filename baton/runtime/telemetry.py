@@ -197,8 +197,9 @@ def attempt_fields(workflow: str, run_id: str, attempt: Attempt) -> dict[str, An
 
 
 def _run_attributes(timeline: Timeline) -> dict[str, Any]:
-    totals = timeline.state.totals()
-    return {
+    state = timeline.state
+    totals = state.totals()
+    attributes: dict[str, Any] = {
         "workflow": timeline.workflow,
         "version": timeline.version,
         "run_id": timeline.run_id,
@@ -209,6 +210,24 @@ def _run_attributes(timeline: Timeline) -> dict[str, Any]:
         "attempt": totals["attempts"],
         "status": timeline.status,
     }
+    return attributes | _spend_attributes(state)
+
+
+def _spend_attributes(state: RunState) -> dict[str, Any]:
+    """Spend per agent (`agent.NAME.cost_usd`, ...), each budget's limits as they ended
+    (`budget.run.usd`, `budget.agent:NAME.tokens`, `budget.run.mode`) and the caps that
+    were crossed (`budget.exceeded`: `run.usd`, ...)."""
+    attributes: dict[str, Any] = {}
+    for agent, usage in sorted(state.agent_usage.items()):
+        attributes[f"agent.{agent}.tokens_in"] = usage.tokens_in
+        attributes[f"agent.{agent}.tokens_out"] = usage.tokens_out
+        attributes[f"agent.{agent}.cost_usd"] = usage.cost_usd
+    for scope, cap in sorted(state.budgets.items()):
+        for key in ("usd", "tokens", "mode"):
+            attributes[f"budget.{scope}.{key}"] = cap.get(key)
+    if state.budget_crossed:
+        attributes["budget.exceeded"] = list(state.budget_crossed)
+    return attributes
 
 
 def _run_parent(timeline: Timeline) -> Any:

@@ -6,14 +6,21 @@ append every call to the `BATON_LEDGER` file: the tests read it to count agent c
 
 from __future__ import annotations
 
+import json
+import os
+from typing import Any
+
 from baton.runtime.model import (
     AgentBinding,
     AgentKind,
     Approval,
     ApprovalStage,
+    Budget,
+    BudgetMode,
     Effect,
     FailureClass,
     Handoff,
+    Request,
     RetryPolicy,
     Step,
     Template,
@@ -68,10 +75,9 @@ def workflow(name: str, *steps: Step, result: str | None = None, **extra: object
         steps=steps,
         generations=tuple(generations),
         inputs_schema=INPUTS,
-        agents=AGENTS,
         approvers=APPROVERS,
         result=result,
-        **extra,  # type: ignore[arg-type]
+        **{"agents": AGENTS, **extra},  # type: ignore[arg-type]
     )
 
 
@@ -180,6 +186,50 @@ PARENT = workflow(
     text_step("after", needs=("child",), input={"text": "{{ steps.child.output.text }}"}),
     result="after",
 )
+
+
+def costly(request: Request[Any]) -> dict[str, Any]:
+    """A python agent that reports usage, as a model would: its input says how much
+    (`{"text", "tokens", "usd"}`); it answers `{"text"}` and appends to the ledger."""
+    path = os.environ.get("BATON_LEDGER")
+    if path:
+        line = {
+            "agent": "costly",
+            "step": request.step,
+            "attempt": request.attempt,
+            "idempotency_key": request.idempotency_key,
+            "run_id": request.run_id,
+        }
+        with open(path, "a") as ledger:
+            ledger.write(json.dumps(line, sort_keys=True) + "\n")
+    data = request.input
+    usage = {"tokens_in": int(data.get("tokens", 0)), "cost_usd": float(data.get("usd", 0.0))}
+    return {"output": {"text": data["text"]}, "usage": usage}
+
+
+def costly_agent(budget: Budget | None = None, name: str = "costly") -> AgentBinding:
+    return AgentBinding(name, AgentKind.PYTHON, "rc_workflows:costly", budget=budget)
+
+
+def costly_step(step_id: str, tokens: int, usd: float, **fields: object) -> Step:
+    fields.setdefault("input", {"text": step_id, "tokens": tokens, "usd": usd})
+    return text_step(step_id, str(fields.pop("agent", "costly")), **fields)
+
+
+# Budgets: the run may spend $0.02 (enforced); `costly`'s share is audited at 1500
+# tokens. `a` and `b` spend $0.015 and 1000 tokens each: `c` finds both caps crossed,
+# so the run waits (and the audit is recorded) until the run's budget is raised.
+BUDGETED = workflow(
+    "budgeted",
+    costly_step("a", 1000, 0.015),
+    costly_step("b", 1000, 0.015, needs=("a",)),
+    costly_step("c", 1000, 0.015, needs=("b",)),
+    text_step("d", needs=("c",), input={"text": "{{ steps.c.output.text }}!"}),
+    result="d",
+    budget=Budget(usd=0.02),
+    agents=(*AGENTS, costly_agent(Budget(tokens=1500, mode=BudgetMode.AUDIT))),
+)
 WORKFLOWS = {
-    w.name: w for w in (CRASH, SLOW, LONG, REVIEWED, MALFORMED, NOT_RETRIED, INNER, PARENT)
+    w.name: w
+    for w in (CRASH, SLOW, LONG, REVIEWED, MALFORMED, NOT_RETRIED, INNER, PARENT, BUDGETED)
 }

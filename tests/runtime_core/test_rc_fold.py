@@ -14,15 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
-from rc_workflows import text_step, workflow
+from rc_workflows import AGENTS, costly_agent, text_step, workflow
 
 from baton.runtime import api
-from baton.runtime.core.apply import fold
+from baton.runtime.core.apply import apply, fold
 from baton.runtime.core.plan import workflow_pin
 from baton.runtime.model import (
     Approval,
     ApprovalStage,
+    Budget,
+    BudgetMode,
     FailureClass,
     RetryPolicy,
     StepState,
@@ -31,7 +34,17 @@ from baton.runtime.model import (
 )
 from baton.runtime.store import Store
 
-BEHAVIOURS = ("echo", "flaky", "fail", "malformed", "fail_acl")
+BEHAVIOURS = ("echo", "flaky", "fail", "malformed", "fail_acl", "costly", "costly")
+
+
+@st.composite
+def budgets(draw: st.DrawFn) -> Budget | None:
+    """No budget, or caps on USD and/or tokens small enough to be crossed."""
+    if draw(st.integers(0, 3)) == 0:
+        return None
+    usd = draw(st.one_of(st.none(), st.sampled_from([0.0, 0.01, 0.02])))
+    tokens = draw(st.one_of(st.none(), st.sampled_from([0, 500, 1500])))
+    return Budget(usd, tokens, draw(st.sampled_from(list(BudgetMode))))
 
 
 @st.composite
@@ -52,6 +65,12 @@ def workflows(draw: st.DrawFn) -> Workflow:
             agent_input["succeed_on_attempt"] = draw(st.integers(1, 3))
         if behaviour == "fail_acl":
             agent_input["failure"] = FailureClass.ACL_DENIED.value
+        if behaviour == "costly":  # reports usage, as a model would
+            agent_input = {
+                "text": step_id,
+                "tokens": draw(st.sampled_from([300, 1000])),
+                "usd": draw(st.sampled_from([0.005, 0.015])),
+            }
         retry = RetryPolicy(
             max_attempts=draw(st.integers(1, 3)),
             on=tuple(draw(st.sets(st.sampled_from(list(FailureClass))))),
@@ -76,7 +95,13 @@ def workflows(draw: st.DrawFn) -> Workflow:
                 approval=approval,
             )
         )
-    return workflow("random", *steps, result=draw(st.sampled_from([None, *[s.id for s in steps]])))
+    return workflow(
+        "random",
+        *steps,
+        result=draw(st.sampled_from([None, *[s.id for s in steps]])),
+        budget=draw(budgets()),
+        agents=(*AGENTS, costly_agent(draw(budgets()))),
+    )
 
 
 @settings(
@@ -84,7 +109,7 @@ def workflows(draw: st.DrawFn) -> Workflow:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(wf=workflows(), decisions=st.lists(st.booleans(), min_size=6, max_size=6))
+@given(wf=workflows(), decisions=st.lists(st.booleans(), min_size=10, max_size=10))
 def test_fold_of_the_log_is_the_stored_state(
     tmp_path_factory: Any, wf: Workflow, decisions: list[bool]
 ) -> None:
@@ -97,8 +122,13 @@ def test_fold_of_the_log_is_the_stored_state(
         if state.outcome is not None:
             break
         waiting = [s for s, r in state.steps.items() if r.approval and not r.approval.decision]
-        decide = api.approve if approve else api.reject
-        decide(db, "run", waiting[0], "alice", "random")
+        if state.budget_wait is not None:  # raise the cap it waits on, far enough
+            agent = state.budget_wait["agent"]
+            measure = str(state.budget_wait["measure"])
+            api.raise_budget(db, "run", agent, {measure: 1e9}, "ops")
+        else:
+            decide = api.approve if approve else api.reject
+            decide(db, "run", waiting[0], "alice", "random")
         result = api.resume_run(db, "run", lambda spec: loaded, options=options)
     state = api.get_state(db, "run")
     assert state.outcome is not None
@@ -130,3 +160,53 @@ def check_invariants(db: Path, wf: Workflow, stored: dict[str, Any]) -> None:
             assert outputs[step.id] is not None
     commits = [e.step for e in events if e.type == "step_committed"]
     assert len(commits) == len(set(commits))
+    check_budgets(wf, events)
+
+
+def check_budgets(wf: Workflow, events: list[Any]) -> None:
+    """No attempt started at or over an enforced cap; an audited cap is recorded at most
+    once per raise of it; the spend per agent adds up to the run's."""
+    state = None
+    for event in events:
+        if event.type == "attempt_started" and not event.body.restart:
+            assert state is not None
+            for scope, cap in _enforced(state, event.body.agent):
+                spent = _spent(state, scope)
+                for measure, limit in cap.items():
+                    assert spent[measure] < limit, (event, scope, measure)
+        state = apply(state, event)
+    assert state is not None
+    for kind in ("budget_exceeded", "budget_raised"):
+        if any(e.type == kind for e in events):
+            hypothesis_event(kind)  # shown by --hypothesis-show-statistics
+    audits = [
+        f"{e.body.agent}.{e.body.measure}"
+        for e in events
+        if e.type == "budget_exceeded" and e.body.mode == "audit"
+    ]
+    raises = [f"{e.body.agent}" for e in events if e.type == "budget_raised"]
+    for crossing in set(audits):
+        assert audits.count(crossing) <= 1 + raises.count(crossing.rsplit(".", 1)[0])
+    totals = state.totals()
+    assert sum(u.tokens_in for u in state.agent_usage.values()) == totals["tokens_in"]
+    assert abs(sum(u.cost_usd for u in state.agent_usage.values()) - totals["cost_usd"]) < 1e-9
+
+
+def _enforced(state: Any, agent: str | None) -> list[tuple[str, dict[str, float]]]:
+    found = []
+    for scope in ("run", f"agent:{agent}"):
+        cap = state.budgets.get(scope)
+        if cap is not None and cap["mode"] == "enforce":
+            limits = {m: float(cap[m]) for m in ("usd", "tokens") if cap[m] is not None}
+            found.append((scope, limits))
+    return found
+
+
+def _spent(state: Any, scope: str) -> dict[str, float]:
+    if scope == "run":
+        totals = state.totals()
+        return {"usd": totals["cost_usd"], "tokens": totals["tokens_in"] + totals["tokens_out"]}
+    usage = state.agent_usage.get(scope.removeprefix("agent:"))
+    if usage is None:
+        return {"usd": 0.0, "tokens": 0}
+    return {"usd": usage.cost_usd, "tokens": usage.tokens_in + usage.tokens_out}

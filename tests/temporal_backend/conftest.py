@@ -35,6 +35,7 @@ HAND_BUILT = (
     "WIDE",
     "DELEGATING",
     "DENIED",
+    "BUDGETED",
 )
 SPECS = {
     "research_report": str(ROOT / "specs" / "research_report.yaml"),

@@ -8,6 +8,7 @@ Only builtin agents, which are deterministic and append every call to the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Any
 
 from baton.runtime.agents import AgentFailure
@@ -16,6 +17,8 @@ from baton.runtime.model import (
     AgentKind,
     Approval,
     ApprovalStage,
+    Budget,
+    BudgetMode,
     Effect,
     FailureClass,
     Handoff,
@@ -258,3 +261,37 @@ WORKFLOWS = {
         WIDE,
     )
 }
+
+
+def costly(req: Request[Any]) -> dict[str, Any]:
+    """Reports usage, as a model would: `{"text", "tokens", "usd"}` in, `{"text"}` out."""
+    data = req.input
+    usage = {"tokens_in": int(data["tokens"]), "cost_usd": float(data["usd"])}
+    return {"output": {"text": data["text"]}, "usage": usage}
+
+
+def _costly_step(step_id: str, **fields: object) -> Step:
+    fields.setdefault("input", {"text": step_id, "tokens": 1000, "usd": 0.015})
+    return text_step(step_id, "costly", **fields)
+
+
+# the run may spend $0.02 (enforced), `costly` 1500 tokens (audited): `c` waits for a raise
+BUDGETED = dataclasses.replace(
+    workflow(
+        "budgeted",
+        _costly_step("a"),
+        _costly_step("b", needs=("a",)),
+        _costly_step("c", needs=("b",)),
+        result="c",
+        agents=(
+            *AGENTS,
+            AgentBinding(
+                "costly",
+                AgentKind.PYTHON,
+                "tb_workflows:costly",
+                budget=Budget(tokens=1500, mode=BudgetMode.AUDIT),
+            ),
+        ),
+    ),
+    budget=Budget(usd=0.02),
+)

@@ -75,7 +75,14 @@ def test_one_span_per_run_step_and_attempt(
         "cost_usd": COST,
         "attempt": 4,
         "status": "succeeded",
+        # spend per agent (budgets: runtime.core.budget)
+        **{
+            f"agent.{agent}.{key}": getattr(usage, key)
+            for agent, usage in state.agent_usage.items()
+            for key in ("tokens_in", "tokens_out", "cost_usd")
+        },
     }
+    assert sum(usage.tokens_in for usage in state.agent_usage.values()) == 1010
     for step in ("first", "second", "third"):
         step_span = by_name[f"baton.step {step}"]
         assert step_span.parent is not None

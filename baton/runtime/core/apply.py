@@ -9,6 +9,7 @@ move is a bug (or a tampered log), never a user error.
 from __future__ import annotations
 
 from baton.runtime.core import events as ev
+from baton.runtime.core.budget import scope_of
 from baton.runtime.core.state import (
     CANCELLED,
     FAILED,
@@ -16,10 +17,11 @@ from baton.runtime.core.state import (
     ApprovalRecord,
     RunState,
     StepRecord,
+    UsageTotals,
     evolve,
 )
 from baton.runtime.lifecycle import TRIGGERS
-from baton.runtime.model import JSON, FailureClass, StepState
+from baton.runtime.model import JSON, BudgetMode, FailureClass, StepState
 
 
 class IllegalTransition(RuntimeError):
@@ -104,7 +106,7 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
         case ev.OutputReceived():
             record = _open_attempt(state, body.step, body.attempt)
             record = evolve(record, latency_ms=body.latency_ms, usage=record.usage.plus(body.usage))
-            return _put(state, body.step, record)
+            return _spent(_put(state, body.step, record), record.agent, body.usage)
         case ev.OutputRejected():
             record = _open_attempt(state, body.step, body.attempt)
             error = {
@@ -142,7 +144,7 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
                 reason = [{"pointer": "", "message": body.message}]
                 repair = _repair(body.attempt, body.reply, reason, parsed=False)
                 record = evolve(record, repairs=(*record.repairs, repair))
-            return _put(state, body.step, record)
+            return _spent(_put(state, body.step, record), record.agent, body.usage)
         case ev.RetryScheduled():
             record = _move(state, body.step, "schedule_retry")
             if record.attempt_open or body.attempt != record.attempts + 1:
@@ -181,7 +183,38 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
         case ev.DelegationCompleted():
             record = _open_attempt(state, body.step, body.attempt)
             # what the delegate cost is part of what the step cost
-            return _put(state, body.step, evolve(record, usage=record.usage.plus(body.usage)))
+            state = _put(state, body.step, evolve(record, usage=record.usage.plus(body.usage)))
+            return _spent(state, body.agent, body.usage)
+        case ev.BudgetExceeded():
+            _record(state, body.step)
+            crossing = f"{scope_of(body.agent)}.{body.measure}"
+            crossed = state.budget_crossed
+            if crossing not in crossed:
+                crossed = (*crossed, crossing)
+            if body.mode != BudgetMode.ENFORCE.value:
+                return evolve(state, budget_crossed=crossed)
+            wait: dict[str, JSON] = {
+                "step": body.step,
+                "cap": body.cap,
+                "agent": body.agent,
+                "measure": body.measure,
+                "spent": body.spent,
+                "limit": body.limit,
+            }
+            return evolve(state, budget_crossed=crossed, budget_wait=wait)
+        case ev.BudgetRaised():
+            scope = scope_of(body.agent)
+            if scope not in state.budgets:
+                raise IllegalTransition(f"budget raised for {scope}, which has no budget")
+            cap = {**state.budgets[scope], "usd": body.usd, "tokens": body.tokens}
+            # a raised cap can be crossed (and recorded) again
+            crossed = tuple(c for c in state.budget_crossed if not c.startswith(f"{scope}."))
+            return evolve(
+                state,
+                budgets={**state.budgets, scope: cap},
+                budget_crossed=crossed,
+                budget_wait=None,
+            )
     raise IllegalTransition(f"no rule for event '{body.TYPE}'")
 
 
@@ -203,6 +236,7 @@ def _started(event: ev.Event, body: ev.RunStarted) -> RunState:
         result_step=body.result_step,
         parent=body.parent,
         steps=dict.fromkeys(body.steps, _BLANK),
+        budgets=body.budgets,
         started_ms=event.ts,
         updated_ms=event.ts,
         last_seq=1,
@@ -268,6 +302,7 @@ def _attempt_started(state: RunState, body: ev.AttemptStarted, ts: int) -> StepR
         raise IllegalTransition(f"step '{body.step}': attempt {body.attempt} out of order")
     return evolve(
         record,
+        agent=body.agent,
         attempts=body.attempt,
         attempt_open=True,
         idempotency_key=body.idempotency_key,
@@ -276,6 +311,17 @@ def _attempt_started(state: RunState, body: ev.AttemptStarted, ts: int) -> StepR
         retry_due_ms=None,
         child_run_id=body.child_run_id,
     )
+
+
+def _spent(state: RunState, agent: str | None, usage: dict[str, JSON]) -> RunState:
+    """`state` with `usage` added to what `agent` spent (nothing to add: unchanged, so
+    agents that report no usage cost the fold nothing)."""
+    if agent is None or not (
+        usage.get("tokens_in") or usage.get("tokens_out") or usage.get("cost_usd")
+    ):
+        return state
+    totals = state.agent_usage.get(agent, UsageTotals()).plus(usage)
+    return evolve(state, agent_usage={**state.agent_usage, agent: totals})
 
 
 def _decidable(state: RunState, step: str) -> StepRecord:

@@ -85,6 +85,18 @@ class FinishRun:
 
 
 @dataclass(frozen=True)
+class ExceedBudget:
+    """Record that a cap was reached before `step`'s attempt (runtime.core.budget)."""
+
+    step: str
+    scope: str
+    measure: str
+    spent: float
+    limit: float
+    mode: str
+
+
+@dataclass(frozen=True)
 class Wait:
     """Nothing to do before `until_ms` (a retry due, an attempt deadline) or an event."""
 
@@ -100,6 +112,7 @@ Command = (
     | SkipStep
     | FailStep
     | FinishRun
+    | ExceedBudget
     | Wait
 )
 
@@ -156,6 +169,17 @@ def event_for(command: Command, now_ms: int, jitter_sample: float = 0.0) -> ev.E
             if command.outcome == "cancelled":
                 return ev.RunCancelled(by=command.message)
             return ev.RunFailed(step=command.step, failure=command.failure, message=command.message)
+        case ExceedBudget():
+            agent = None if command.scope == "run" else command.scope.removeprefix("agent:")
+            return ev.BudgetExceeded(
+                step=command.step,
+                cap="run" if agent is None else "agent",
+                agent=agent,
+                measure=command.measure,
+                spent=command.spent,
+                limit=command.limit,
+                mode=command.mode,
+            )
         case Wait():
             return None
     raise TypeError(f"not a command: {command!r}")

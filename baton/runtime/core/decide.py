@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from baton.runtime.canonical import attempt_id, idempotency_key
 from baton.runtime.core import commands as cmd
+from baton.runtime.core.budget import admit
 from baton.runtime.core.decisions import run_end
 from baton.runtime.core.state import RunState, StepRecord
 from baton.runtime.lifecycle import TERMINAL
@@ -34,6 +35,8 @@ def decide(workflow: Workflow, state: RunState, now_ms: int) -> list[cmd.Command
     steps = steps_by_id(workflow)
     finished = 0
     records = state.steps
+    crossings: set[str] = set()  # budget crossings recorded by this call
+    held = False  # an enforced budget holds back the attempts not yet started
     for step_id in state.plan:
         record = records[step_id]
         if record.state in TERMINAL:
@@ -55,6 +58,12 @@ def decide(workflow: Workflow, state: RunState, now_ms: int) -> list[cmd.Command
         found, due = _advance(state, step, record, now_ms)
         if isinstance(found, cmd.FinishRun):
             return [found]  # a condition could not be evaluated: the run cannot go on
+        if isinstance(found, cmd.StartAttempt) and state.budgets and not found.restart:
+            # an enforced cap holds back every start after it, until a raise
+            admitted, exceeded = (False, []) if held else admit(state, found, crossings)
+            commands.extend(exceeded)
+            if not admitted:
+                held, found = True, None
         if found is not None:
             commands.append(found)
         if due is not None:

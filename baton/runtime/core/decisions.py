@@ -10,6 +10,14 @@ end the run it ended (a rejection fails it, a cancel cancels it).
 from __future__ import annotations
 
 from baton.runtime.core import events as ev
+from baton.runtime.core.budget import (
+    RAISE_BUDGET,
+    BudgetRefused,
+    decode_limits,
+    raise_event,
+    scope_of,
+    spend_of,
+)
 from baton.runtime.core.commands import FinishRun
 from baton.runtime.core.state import RunState
 from baton.runtime.model import StepState
@@ -35,6 +43,14 @@ def decision_event(
         raise DecisionRefused(f"run '{state.run_id}' has already {_ended(state.outcome)}")
     if kind == CANCEL:
         return ev.CancelRequested(by=principal or "")
+    if kind == RAISE_BUDGET:  # `step` names the agent (None: the run), `comment` the limits
+        try:
+            limits = decode_limits(comment)
+            return raise_event(
+                state.budgets, spend_of(state, scope_of(step)), step, limits, principal or ""
+            )
+        except BudgetRefused as refusal:
+            raise DecisionRefused(str(refusal)) from None
     if kind not in (APPROVE, REJECT):
         raise DecisionRefused(f"unknown decision '{kind}'")
     if step not in state.steps:

@@ -59,6 +59,8 @@ class RunStarted(EventBody):
     result_step: str | None = None
     parent: dict[str, str] | None = None
     shape: dict[str, str] = field(default_factory=dict)
+    # the caps the run starts with, by scope (`run`, `agent:NAME`): runtime.core.budget
+    budgets: dict[str, dict[str, JSON]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,43 @@ class DelegationFailed(EventBody):
     usage: dict[str, JSON] = field(default_factory=dict)
 
 
+# -- budgets (runtime.core.budget)
+
+
+@dataclass(frozen=True)
+class BudgetExceeded(EventBody):
+    """A cap was at or over its limit when `step` was about to start an attempt.
+
+    `cap`: `run` or `agent` (then `agent` names it); `measure`: `usd` or `tokens`;
+    `mode`: `enforce` (no attempt started: the run waits for a raise) or `audit`
+    (recorded once per crossing; the attempt started)."""
+
+    TYPE: ClassVar[str] = "budget_exceeded"
+    step: str
+    cap: str
+    agent: str | None
+    measure: str
+    spent: float
+    limit: float
+    mode: str
+
+
+@dataclass(frozen=True)
+class BudgetRaised(EventBody):
+    """Someone (`by`) set new limits on a cap; the envelope's `ts` says when.
+
+    `usd`/`tokens`: the cap's limits from now on (None: no limit on that measure);
+    `previous`: what they were."""
+
+    TYPE: ClassVar[str] = "budget_raised"
+    cap: str
+    agent: str | None
+    usd: float | None
+    tokens: int | None
+    by: str
+    previous: dict[str, JSON] = field(default_factory=dict)
+
+
 EVENT_TYPES: dict[str, type[EventBody]] = {
     cls.TYPE: cls
     for cls in (
@@ -347,6 +386,8 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
         DelegationDenied,
         DelegationCompleted,
         DelegationFailed,
+        BudgetExceeded,
+        BudgetRaised,
     )
 }
 

@@ -8,6 +8,7 @@ what a resumed run compares to decide whether a changed spec is still compatible
 from __future__ import annotations
 
 from baton.runtime.canonical import checksum
+from baton.runtime.core.budget import pinned_budgets
 from baton.runtime.core.events import RunStarted
 from baton.runtime.lifecycle import applicable_triggers
 from baton.runtime.model import JSON, Step, Workflow
@@ -99,6 +100,7 @@ def run_started(
         result_step=workflow.result,
         parent=parent,
         shape=shape(workflow),
+        budgets=pinned_budgets(workflow),
     )
 
 

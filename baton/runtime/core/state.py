@@ -120,6 +120,7 @@ class StepRecord:
     # message}], "parsed"} (parsed false: the reply held no JSON at all). The next attempt
     # rebuilds its conversation from them (runtime.agents.llm_agent), after a resume too
     repairs: tuple[dict[str, JSON], ...] = ()
+    agent: str | None = None  # who ran its latest attempt
 
     def to_json(self) -> dict[str, JSON]:
         # by hand, not dataclasses.asdict: that deep-copies every output, and the
@@ -186,22 +187,50 @@ class RunState:
     cancel_requested: bool = False
     finished_ms: int | None = None
     resumes: int = 0
+    # budgets (runtime.core.budget): the caps by scope (`run`, `agent:NAME`), pinned at
+    # start and raised by `budget_raised`; what each agent spent; the enforced crossing
+    # the run waits on (None: none); the audit crossings already recorded
+    budgets: dict[str, dict[str, JSON]] = field(default_factory=dict)
+    agent_usage: dict[str, UsageTotals] = field(default_factory=dict)
+    budget_wait: dict[str, JSON] | None = None
+    budget_crossed: tuple[str, ...] = ()
 
     # -- derived views
 
     @property
     def status(self) -> str:
-        """running | waiting (only a human decision can move it) | a final status."""
+        """running | waiting (only a human decision can move it) | a final status.
+
+        A decision is an approval, or a raise of the budget the run waits on (while it
+        waits, a step between attempts does not move: its next attempt is held back)."""
         if self.outcome is not None:
             return self.outcome
+        blocked = self.budget_wait is not None
         undecided = moving = False
         for record in self.steps.values():
             if record.state in _AWAITING_HUMAN:
                 decided = record.approval is not None and record.approval.decision is not None
                 moving = moving or decided
                 undecided = undecided or not decided
-            moving = moving or record.state in _IN_MOTION
-        return WAITING if undecided and not moving and not self.cancel_requested else RUNNING
+            elif record.state in _IN_MOTION:
+                moving = moving or not (blocked and record.state is StepState.RETRYING)
+        waiting = (undecided or blocked) and not moving and not self.cancel_requested
+        return WAITING if waiting else RUNNING
+
+    @property
+    def waiting_on(self) -> list[str]:
+        """What decisions the run waits for: `approval`, `budget` (empty unless waiting)."""
+        if self.status != WAITING:
+            return []
+        on = []
+        if any(
+            r.state in _AWAITING_HUMAN and (r.approval is None or r.approval.decision is None)
+            for r in self.steps.values()
+        ):
+            on.append("approval")
+        if self.budget_wait is not None:
+            on.append("budget")
+        return on
 
     @property
     def result(self) -> JSON:
@@ -289,6 +318,7 @@ class RunState:
             "cancel_requested": self.cancel_requested,
             "resumes": self.resumes,
             "totals": self.totals(),
+            **self._budget_json(),
         }
         steps = ",".join(
             f"{quoted}:{self.steps[step].stored_json}" for step, quoted in self.quoted_plan
@@ -329,10 +359,20 @@ class RunState:
             "outcome": self.outcome,
             "cancel_requested": self.cancel_requested,
             "resumes": self.resumes,
+            **self._budget_json(),
             "plan": list(self.plan),
             "triggers": {step: list(triggers) for step, triggers in self.triggers.items()},
             "gates": self.gates,
             "shape": self.shape,
+        }
+
+    def _budget_json(self) -> dict[str, JSON]:
+        return {
+            "waiting_on": self.waiting_on,
+            "budgets": self.budgets,
+            "budget_wait": self.budget_wait,
+            "budget_crossed": list(self.budget_crossed),
+            "agents": {name: usage.to_json() for name, usage in sorted(self.agent_usage.items())},
         }
 
     @classmethod
@@ -361,6 +401,12 @@ class RunState:
             cancel_requested=data["cancel_requested"],
             finished_ms=data["finished_ms"],
             resumes=data["resumes"],
+            budgets=data.get("budgets") or {},
+            agent_usage={
+                name: UsageTotals(**usage) for name, usage in (data.get("agents") or {}).items()
+            },
+            budget_wait=data.get("budget_wait"),
+            budget_crossed=tuple(data.get("budget_crossed") or ()),
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from baton.runtime.core.events import Event
@@ -22,6 +22,8 @@ class RunSummary:
     created_ms: int
     updated_ms: int
     totals: dict[str, Any]
+    waiting_on: tuple[str, ...] = ()  # approval, budget (runtime.core.state.waiting_on)
+    budgets: dict[str, Any] = field(default_factory=dict)  # caps by scope (core.budget)
 
 
 @dataclass(frozen=True)

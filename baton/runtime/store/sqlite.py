@@ -435,10 +435,22 @@ class Store:
                     stored = self.load_state(run_id)
                     updated = stored.updated_ms
                 totals = stored.totals()
+                waiting_on, budgets = tuple(stored.waiting_on), stored.budgets
             except (ValueError, KeyError, TypeError, StoreError):
-                totals = {}
+                totals, waiting_on, budgets = {}, (), {}
             summaries.append(
-                RunSummary(run_id, workflow, version, status, parent, created, updated, totals)
+                RunSummary(
+                    run_id,
+                    workflow,
+                    version,
+                    status,
+                    parent,
+                    created,
+                    updated,
+                    totals,
+                    waiting_on,
+                    budgets,
+                )
             )
         return summaries
 
