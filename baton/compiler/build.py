@@ -134,12 +134,7 @@ class Builder:
         system_file = _name(node.get("system_file"))
         if system_file is not None and system is None:
             system = self.system_prompt(system_file.value, path)
-        stop_node = node.get("stop")
-        stop = (
-            (stop_node.value,)
-            if isinstance(stop_node, YScalar) and isinstance(stop_node.value, str)
-            else tuple(n.value for n in _names(stop_node) if isinstance(stop_node, YSeq))
-        )
+        stop = tuple(name.value for name in _names(node.get("stop")))  # a string or a list
         timeout = duration_ms(_str(node.get("timeout")) or "")
         return ir.LlmSettings(
             provider=_str(node.get("provider")) or "",
@@ -180,7 +175,7 @@ class Builder:
         if run is not None and len(run.entries) == 1:
             kind, _, target_node = next(run.items())
             target_span = target_node.span
-            if isinstance(target_node, YMap):  # llm
+            if kind == "llm" and isinstance(target_node, YMap):
                 llm = self.llm(target_node, key.span.path)
                 target = f"{llm.provider}:{llm.model}"
             else:

@@ -230,7 +230,8 @@ class Step:
     prompt: Template | None = None  # llm agents: the user message
 
     def templates(self) -> list[Template]:
-        """Every template and expression of the step, in source order."""
+        """Every template and expression of the step: the prompt, the input's, the
+        condition, the quality checks."""
         found = [self.prompt] if self.prompt else []
         found += [template for _, template in self.input.templates] if self.input else []
         if self.condition:
