@@ -97,8 +97,9 @@ def schema_not_strict(ctx: LintContext, report: Report) -> None:
     """A step's openai agent gets a handoff schema outside OpenAI's strict structured-output
     subset, so the schema is sent with `strict: false`: the model is asked, not forced, to
     follow it. The notes list each part of the schema at fault (a JSON pointer and the
-    reason). Baton validates the reply either way, so this is a warning: a schema in the
-    subset saves repair rounds. Anthropic agents are not concerned (a forced tool).
+    reason). Baton validates the reply either way, so this is a warning (`--strict` makes
+    it fail): a schema in the subset saves repair rounds. Anthropic agents are not
+    concerned (a forced tool).
 
     Why: with `strict: true` the provider constrains decoding to the schema; without it a
     reply may miss required keys, costing a `malformed_output` attempt and a retry.
