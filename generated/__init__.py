@@ -8,6 +8,7 @@ Regenerate with `make generate`; `make test` fails when this package is stale.
 MODULES: dict[str, str] = {
     "content_pipeline": "content_pipeline",
     "incident_response": "incident_response",
+    "llm_research": "llm_research",
     "postmortem": "postmortem",
     "research_report": "research_report",
     "summarize": "summarize",

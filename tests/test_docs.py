@@ -84,13 +84,16 @@ def test_spec_md_mentions_every_step_key() -> None:
 
 
 def test_spec_md_mentions_every_nested_key() -> None:
-    """Agents, run kinds, price, policy, handoffs, retry, backoff, approval, quality."""
+    """Agents, run kinds, price, llm settings, budgets, policy, handoffs, retry, backoff,
+    approval, quality."""
     defs = _schema()["$defs"]
     agent = defs["agent"]
     nested = [
         agent,
         agent["properties"]["run"],
         agent["properties"]["price"],
+        defs["llm"],
+        defs["budget"],
         defs["policy"],
         defs["handoff"],
         defs["retry"],

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from baton.compiler import ir
+from baton.compiler.files import Confined, confined
 from baton.compiler.refs import Resolved, SchemaStore
 from baton.compiler.templates import is_template
 from baton.compiler.yamlnodes import YMap, YNode, YScalar, YSeq
@@ -116,20 +117,73 @@ class Builder:
 
     # -- rosters
 
+    def system_prompt(self, reference: str, path: str) -> str | None:
+        """The text of a `system_file`, written in the file `path`: None when it leaves
+        the spec root (never opened; B004) or cannot be read as UTF-8 text (B505)."""
+        file = confined(self.store.root, Path(path), reference)
+        if not isinstance(file, Confined):
+            return None
+        try:
+            return file.path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def llm(self, node: YMap, path: str) -> ir.LlmSettings:
+        """A `run: {llm: ...}` block; values of the wrong shape (B002) are left out."""
+        system = _str(node.get("system"))
+        system_file = _name(node.get("system_file"))
+        if system_file is not None and system is None:
+            system = self.system_prompt(system_file.value, path)
+        stop = tuple(name.value for name in _names(node.get("stop")))  # a string or a list
+        timeout = duration_ms(_str(node.get("timeout")) or "")
+        return ir.LlmSettings(
+            provider=_str(node.get("provider")) or "",
+            model=_str(node.get("model")) or "",
+            span=node.span,
+            base_url=_str(node.get("base_url")),
+            api_key_env=_str(node.get("api_key_env")),
+            system=system,
+            system_file=system_file,
+            temperature=_num(node.get("temperature")),
+            max_tokens=_int(node.get("max_tokens")),
+            top_p=_num(node.get("top_p")),
+            seed=_int(node.get("seed")),
+            stop=stop,
+            max_concurrency=_int(node.get("max_concurrency")),
+            timeout_ms=timeout if timeout else None,
+            transport_retries=_int(node.get("transport_retries")),
+            spans={key: value.span for key, _, value in node.items()},
+        )
+
+    def budget(self, node: YNode | None) -> ir.Budget | None:
+        if not isinstance(node, YMap):
+            return None
+        return ir.Budget(
+            node.span,
+            usd=_num(node.get("usd")),
+            tokens=_int(node.get("tokens")),
+            mode=_str(node.get("mode")) or "enforce",
+        )
+
     def agent(self, name: str, key: YScalar, node: YMap) -> ir.Agent:
         run = _map(node.get("run"))
         # a missing or malformed `run` is B002; the agent still exists for the other rules
         kind = ""
         target: str | tuple[str, ...] = ""
         target_span = None
+        llm = None
         if run is not None and len(run.entries) == 1:
             kind, _, target_node = next(run.items())
             target_span = target_node.span
-            target = (
-                tuple(str(item.data) for item in target_node.items)
-                if isinstance(target_node, YSeq)
-                else str(target_node.data)
-            )
+            if kind == "llm" and isinstance(target_node, YMap):
+                llm = self.llm(target_node, key.span.path)
+                target = f"{llm.provider}:{llm.model}"
+            else:
+                target = (
+                    tuple(str(item.data) for item in target_node.items)
+                    if isinstance(target_node, YSeq)
+                    else str(target_node.data)
+                )
         delegates = node.get("delegates_to")
         price_node = _map(node.get("price"))
         price = None
@@ -146,6 +200,8 @@ class Builder:
             delegates_to_span=delegates.span if delegates else None,
             description=_str(node.get("description")),
             price=price,
+            llm=llm,
+            budget=self.budget(node.get("budget")),
         )
 
     def roster(self, key: str, node: YMap) -> ir.Roster:
@@ -254,6 +310,11 @@ class Builder:
                 min_score if min_score is not None else 0.0, tuple(checks), quality_node.span
             )
         input_node = node.get("input")
+        prompt = None
+        if isinstance(prompt_node := node.get("prompt"), YScalar) and isinstance(
+            prompt_node.value, str
+        ):
+            prompt = template_of(prompt_node, is_expression=False)
         return ir.Step(
             id=step_id,
             span=key.span,
@@ -271,6 +332,7 @@ class Builder:
             quality=quality,
             name=_str(node.get("name")),
             description=_str(node.get("description")),
+            prompt=prompt,
         )
 
     def workflow(self, path: str, root: YMap) -> ir.Workflow | None:
@@ -311,6 +373,7 @@ class Builder:
             if budget and budget > 0
             else ir.DEFAULT_UNTRUSTED_TOKEN_BUDGET,
             description=_str(root.get("description")),
+            budget=self.budget(root.get("budget")),
         )
 
 

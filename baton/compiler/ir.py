@@ -57,7 +57,8 @@ class Schema:
 
 @dataclass(frozen=True)
 class AgentRun:
-    """How an agent is called: kind is python | command | http | builtin."""
+    """How an agent is called: kind is python | command | http | builtin | llm (whose
+    target is `provider:model`, its settings in `Agent.llm`)."""
 
     kind: str
     target: str | tuple[str, ...]
@@ -74,6 +75,44 @@ class Price:
 
 
 @dataclass(frozen=True)
+class LlmSettings:
+    """A `run: {llm: ...}` block: which model, where, and how it is asked.
+
+    `system` holds the system prompt, written inline or read at build time from
+    `system_file` (as written, resolved relative to the roster file and confined to the
+    spec root; `system` stays None when the file is refused or missing: rules B004 and
+    B505 say so). `spans` says where each setting is written, for findings.
+    """
+
+    provider: str
+    model: str
+    span: Span
+    base_url: str | None = None
+    api_key_env: str | None = None
+    system: str | None = None
+    system_file: Name | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    max_concurrency: int | None = None
+    timeout_ms: int | None = None
+    transport_retries: int | None = None
+    spans: dict[str, Span] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A spending cap: a workflow's per run, a roster agent's share of a run."""
+
+    span: Span
+    usd: float | None = None
+    tokens: int | None = None
+    mode: str = "enforce"  # enforce | audit
+
+
+@dataclass(frozen=True)
 class Agent:
     name: str
     span: Span
@@ -82,6 +121,8 @@ class Agent:
     delegates_to_span: Span | None
     description: str | None = None
     price: Price | None = None
+    llm: LlmSettings | None = None  # run kind llm
+    budget: Budget | None = None
 
 
 @dataclass(frozen=True)
@@ -186,10 +227,13 @@ class Step:
     quality: Quality | None
     name: str | None = None
     description: str | None = None
+    prompt: Template | None = None  # llm agents: the user message
 
     def templates(self) -> list[Template]:
-        """Every template and expression of the step, in source order."""
-        found = [template for _, template in self.input.templates] if self.input else []
+        """Every template and expression of the step: the prompt, the input's, the
+        condition, the quality checks."""
+        found = [self.prompt] if self.prompt else []
+        found += [template for _, template in self.input.templates] if self.input else []
         if self.condition:
             found.append(self.condition)
         if self.quality:
@@ -212,6 +256,7 @@ class Workflow:
     result: Name | None
     untrusted_token_budget: int = DEFAULT_UNTRUSTED_TOKEN_BUDGET
     description: str | None = None
+    budget: Budget | None = None  # per run
 
 
 @dataclass(frozen=True)

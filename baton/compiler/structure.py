@@ -32,7 +32,18 @@ _PATTERN_WORDS = {
     "^[1-9][0-9]*$": "a version number (1, 2, ...)",
     "^https?://": "an http:// or https:// URL",
     "^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$": "'package.module:function'",
+    "^https?://[^\\s/]+[^\\s]*$": "an http:// or https:// URL",
+    "^[A-Za-z_][A-Za-z0-9_]*$": "the name of an environment variable (letters, digits, '_')",
 }
+# numeric bounds, as a message says them
+_BOUND_WORDS = {
+    "minimum": "at least",
+    "maximum": "at most",
+    "exclusiveMinimum": "greater than",
+    "exclusiveMaximum": "less than",
+}
+# keys of which a mapping takes at most one, by the mapping's schema (`not: {required}`)
+_EXCLUSIVE = {"llm": ("system", "system_file")}
 
 
 @cache
@@ -134,8 +145,21 @@ def _message(error: Any, root: YNode) -> tuple[Span, str] | None:
         wanted = _PATTERN_WORDS.get(pattern, "a valid name")
         span = key_node.span if key_node else node.span
         return span, f"invalid name '{bad}' {where}; expected {wanted}"
+    if name in _BOUND_WORDS:
+        return node.span, (
+            f"invalid value {json.dumps(node.data)} {where}; expected a number "
+            f"{_BOUND_WORDS[name]} {kind.limit}"
+        )
+    if name == "minLength" and kind.limit == 1:
+        return node.span, f"empty value {where}; expected a non-empty string"
+    if name == "not" and (keys := _EXCLUSIVE.get(str(list(error.schema_path)[-2]))):
+        kept, dropped = keys
+        return _key_span(root, [*path, dropped]) or node.span, (
+            f"'{kept}' and '{dropped}' are exclusive {where}; keep one"
+        )
     if name in {"minProperties", "maxProperties"} and list(error.schema_path)[-2:-1] == ["run"]:
-        return node.span, "'run' takes exactly one of 'builtin', 'command', 'http', 'python'"
+        kinds = _allowed_keys(list(error.schema_path))
+        return node.span, f"'run' takes exactly one of {choices_text(kinds)}"
     if name.startswith("oneOf"):
         # report the branch of the value's own type (a list of names: its bad item)
         for branch in getattr(kind, "context", None) or []:

@@ -4,12 +4,15 @@
 other (as jinja's compiler writes its generated import line from `runtime.exported`).
 `__all__` adds what the compiler reads from here at compile time instead of keeping its
 own copies: the lifecycle trigger table (`applicable_triggers`), the failure classes the
-runtime never retries (`NEVER_RETRIED`) and the enums. Everything else in this package may
-change without notice.
+runtime never retries (`NEVER_RETRIED`), the enums, and what the linter says about llm
+agents (`strict_problems`, `settings_not_sent`: pure functions that load no SDK).
+Everything else in this package may change without notice.
 """
 
 from baton.runtime.lifecycle import StepLifecycle, applicable_triggers
 from baton.runtime.llm.config import LlmConfig
+from baton.runtime.llm.providers import settings_not_sent
+from baton.runtime.llm.structured import strict_problems
 from baton.runtime.model import (
     JSON,
     NEVER_RETRIED,
@@ -81,4 +84,6 @@ __all__ = [
     "Workflow",
     "applicable_triggers",
     "exported",
+    "settings_not_sent",
+    "strict_problems",
 ]

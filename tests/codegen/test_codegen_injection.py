@@ -3,7 +3,8 @@
 Hostile strings (quotes, triple quotes, backslashes, newlines, `#`, `{{`, unicode line
 separators, NUL, Python keywords, code) go in everywhere a spec puts text: step ids,
 workflow, handoff, agent and role names, descriptions, enum values, property names,
-patterns, defaults, templates, even the spec path. The IR is built directly, so the
+patterns, defaults, templates, an llm agent's model, URL, key variable, system prompt,
+stop sequences and step prompts, even the spec path. The IR is built directly, so the
 linter's identifier rules do not protect the emitter. Then: the module parses, its only
 comments are the ones codegen writes, importing it has no side effect, and every value
 in it equals the spec value it came from.
@@ -24,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import baton.runtime as rt
 from baton.compiler import ir
 from baton.compiler.codegen import compile_specs, load_module_from_source
 from baton.compiler.codegen.emit import emit_workflow
@@ -86,8 +88,35 @@ def workflows(draw: st.DrawFn) -> tuple[ir.Workflow, str, dict[str, Any]]:
         None,
         draw(hostile),
     )
+    model_name = draw(hostile.filter(lambda text: text != agent_name))
+    provider = draw(st.sampled_from(["anthropic", "openai"]))
+    model_id = draw(hostile.filter(bool))  # the runtime refuses an empty model (so does B002)
+    model = ir.Agent(
+        model_name,
+        span(),
+        ir.AgentRun("llm", f"{provider}:{model_id}", span()),
+        (),
+        None,
+        draw(hostile),
+        llm=ir.LlmSettings(
+            provider,
+            model_id,
+            span(),
+            base_url=draw(hostile),
+            api_key_env=draw(hostile),
+            system=draw(hostile),
+            temperature=0.5,
+            stop=tuple(draw(st.lists(hostile, max_size=3))),
+            timeout_ms=1500,
+        ),
+        budget=ir.Budget(span(), usd=2.5, mode="audit"),
+    )
     roster = ir.Roster(
-        "<inline>", span(), {agent_name: agent}, {role: (name(draw(hostile)),)}, ir.Policy()
+        "<inline>",
+        span(),
+        {agent_name: agent, model_name: model},
+        {role: (name(draw(hostile)),)},
+        ir.Policy(),
     )
     handoff = draw(hostile)
     schema_span = span()
@@ -124,6 +153,7 @@ def workflows(draw: st.DrawFn) -> tuple[ir.Workflow, str, dict[str, Any]]:
             ),
             name=draw(hostile),
             description=draw(hostile),
+            prompt=ir.Template(draw(hostile), span(), False),
         )
     workflow = ir.Workflow(
         name=draw(hostile),
@@ -138,6 +168,7 @@ def workflows(draw: st.DrawFn) -> tuple[ir.Workflow, str, dict[str, Any]]:
         steps=steps,
         result=None,
         description=draw(hostile),
+        budget=ir.Budget(span(), tokens=1000),
     )
     return workflow, path, {"handoff": schema, "inputs": inputs}
 
@@ -159,7 +190,14 @@ def _spec_strings(workflow: ir.Workflow, sha256: str) -> set[str]:
     assert roster is not None
     found.add(".")  # the spec root of a hand-built spec set (SpecSet.root)
     for agent in roster.agents.values():
-        found |= {agent.name, *agent.run.target, *(n.value for n in agent.delegates_to)}
+        target = agent.run.target
+        found |= {agent.name, *(target if isinstance(target, tuple) else (target,))}
+        found |= {n.value for n in agent.delegates_to}
+        if agent.llm is not None:
+            settings = agent.llm
+            found |= {settings.provider, settings.model, f"{settings.provider}:{settings.model}"}
+            found |= {settings.base_url or "", settings.api_key_env or "", settings.system or ""}
+            found |= set(settings.stop)
         # where a command agent is defined, relative to the root (from its span's path)
         found.add(os.path.relpath(Path(agent.span.path).parent.absolute()).replace(os.sep, "/"))
     for role, principals in roster.approvers.items():
@@ -264,16 +302,41 @@ def test_hostile_ir_cannot_change_the_code(
         assert step.approval is not None and spec.approval is not None
         assert step.approval.role == spec.approval.role.value
         assert step.needs == tuple(n.value for n in spec.needs)
+        assert step.prompt is not None and spec.prompt is not None
+        assert (step.prompt.source, step.prompt.spec) == (
+            spec.prompt.source,
+            f"{path}:{spec.prompt.span.line}",
+        )
         assert step.output is not None and step.output.schema == schemas["handoff"]
         _check_model(step.output.model, schemas["handoff"])
     assert compiled.inputs_schema == schemas["inputs"]
     _check_model(compiled.input_model, schemas["inputs"])
     roster = workflow.roster
     assert roster is not None
-    assert [(a.name, a.target, a.delegates_to) for a in compiled.agents] == [
-        (a.name, a.run.target, tuple(n.value for n in a.delegates_to))
-        for a in roster.agents.values()
+    assert [(a.name, a.delegates_to) for a in compiled.agents] == [
+        (a.name, tuple(n.value for n in a.delegates_to))
+        for a in sorted(roster.agents.values(), key=lambda agent: agent.name)
     ]
+    for binding in compiled.agents:
+        agent = roster.agents[binding.name]
+        if agent.llm is None:
+            assert (binding.target, binding.llm, binding.budget) == (agent.run.target, None, None)
+            continue
+        settings = agent.llm
+        assert binding.kind is rt.AgentKind.LLM
+        assert binding.target == f"{settings.provider}:{settings.model}"
+        assert binding.llm == rt.LlmConfig(
+            settings.provider,
+            settings.model,
+            base_url=settings.base_url,
+            api_key_env=settings.api_key_env,
+            system=settings.system,
+            temperature=settings.temperature,
+            stop=settings.stop,
+            timeout_s=1.5,
+        )
+        assert binding.budget == rt.Budget(usd=2.5, mode=rt.BudgetMode.AUDIT)
+    assert compiled.budget == rt.Budget(tokens=1000)
     assert compiled.approvers == tuple(
         (role, tuple(p.value for p in principals))
         for role, principals in sorted(roster.approvers.items())
@@ -303,7 +366,12 @@ def _text_spec(texts: list[str]) -> dict[str, Any]:
         "name": "match",  # keywords pass the spec's identifier pattern
         "description": a,
         "owner": "boss",
-        "agents": {"boss": {"run": {"command": ["x", b]}, "description": c, "delegates_to": []}},
+        "agents": {
+            "boss": {"run": {"command": ["x", b]}, "description": c, "delegates_to": ["writer"]},
+            "writer": {
+                "run": {"llm": {"provider": "openai", "model": c, "system": a, "stop": [b, d]}}
+            },
+        },
         "approvers": {"lead": [d]},
         "handoffs": {
             "import": {
@@ -331,7 +399,13 @@ def _text_spec(texts: list[str]) -> dict[str, Any]:
                 "output": "import@1",
                 "if": f"run.id != {json.dumps(a)}",
                 "approval": {"role": "lead", "description": c},
-            }
+            },
+            "def": {
+                "agent": "writer",
+                "needs": ["class"],
+                "prompt": f"{b} {{{{ run.id }}}}\n{d}",
+                "output": "import@1",
+            },
         },
     }
 
@@ -374,6 +448,11 @@ def test_hostile_spec_text_round_trips(
     assert step.templates[0][1].source == f"{d} {{{{ run.id }}}} {b}"
     assert workflow.agents[0].target == ("x", b)
     assert workflow.approvers == (("lead", (d,)),)
+    writer = workflow.agents[1]
+    assert writer.llm is not None
+    assert (writer.target, writer.llm.model, writer.llm.system) == (f"openai:{c}", c, a)
+    assert writer.llm.stop == (b, d)
+    assert workflow.step("def").prompt.source == f"{b} {{{{ run.id }}}}\n{d}"
     schema = step.output.schema
     assert schema["properties"][b] == {"enum": [a, c, d]}
     _check_model(step.output.model, schema)

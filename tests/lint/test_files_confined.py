@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from baton.compiler.codegen import compile_specs
 from baton.compiler.formats import FORMATS, render
 from baton.compiler.pipeline import LintOptions, UsageError, lint
 
@@ -240,3 +241,50 @@ def test_schema_diff_reads_no_ref_outside_the_compared_schemas_directory(tmp_pat
     assert result.returncode == 2
     assert "'specs', the directory of the schemas compared; it was not read" in result.stderr
     assert_no_leak(result.stdout + result.stderr)
+
+
+# -- an llm agent's system prompt file
+
+
+def _llm_workflow(system_file: str) -> str:
+    return (
+        "baton: 1\nname: modelled\nagents:\n  webster:\n    run:\n      llm:\n"
+        "        provider: openai\n        model: gpt-4.1-mini\n"
+        f"        system_file: {json.dumps(system_file)}\n"
+        "handoffs:\n  note:\n    versions:\n      1:\n        type: object\n"
+        "        required: [text]\n        additionalProperties: false\n"
+        "        properties: {text: {type: string}}\n"
+        "steps:\n  research:\n    agent: webster\n    output: note\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["../secret.env", "{tmp}/secret.env", "file://{tmp}/secret.env", "prompts/linked.md"],
+    ids=["dotdot", "absolute", "file-url", "symlink"],
+)
+def test_a_system_file_outside_the_root_is_b004_and_never_compiled_in(
+    tmp_path: Path, reference: str
+) -> None:
+    specs = project(tmp_path)
+    (specs / "prompts").mkdir()
+    (specs / "prompts" / "linked.md").symlink_to(tmp_path / "secret.env")
+    ref = reference.format(tmp=tmp_path)
+    (specs / "wf.yaml").write_text(_llm_workflow(ref))
+    assert findings(specs) == [("B004", str(specs / "wf.yaml"), 9, 22)]
+    result = lint([str(specs)])
+    (agent,) = result.spec.workflows["modelled"].roster.agents.values()  # type: ignore[union-attr]
+    assert agent.llm is not None and agent.llm.system is None  # refused: never opened
+    compiled = compile_specs([str(specs)])
+    assert not compiled.ok and compiled.modules == {}
+
+
+def test_a_system_file_inside_the_root_is_read_into_the_ir(tmp_path: Path) -> None:
+    specs = project(tmp_path)
+    (specs / "prompts").mkdir()
+    (specs / "prompts" / "webster.md").write_text("You are Webster.\n")
+    (specs / "wf.yaml").write_text(_llm_workflow("prompts/webster.md"))
+    result = lint([str(specs)])
+    assert result.diagnostics == []
+    (agent,) = result.spec.workflows["modelled"].roster.agents.values()  # type: ignore[union-attr]
+    assert agent.llm is not None and agent.llm.system == "You are Webster.\n"

@@ -274,6 +274,8 @@ class _Module:
             keywords["description"] = literals.value(workflow.description)
         # where agents resolve from; relative, like spec_path (the loader makes it absolute)
         keywords["root"] = literals.value(stepdefs.display_path(self.ctx.spec.root))
+        if workflow.budget is not None:
+            keywords["budget"] = stepdefs.budget(workflow.budget)
         self.out.banner("the workflow")
         self._statement("WORKFLOW: rt.Workflow = ", call("rt.Workflow", **keywords))
 

@@ -24,6 +24,7 @@ from baton.compiler import ir
 from baton.compiler.codegen import literals
 from baton.compiler.codegen.layout import Doc, Text, call, sequence
 from baton.compiler.files import absolute
+from baton.compiler.llmconfig import llm_config
 from baton.compiler.span import Span
 
 E = TypeVar("E", bound=StrEnum)
@@ -255,7 +256,34 @@ def step(
         fields["quality"] = (definition.quality, quality(definition.quality))
     fields["delegation_chain"] = (chain, strings(chain))
     fields["transitions"] = (transitions, strings(transitions))
+    if definition.prompt is not None:
+        fields["prompt"] = (definition.prompt, template(definition.prompt))
     return construct(rt.Step, fields)
+
+
+def llm(agent: ir.Agent, settings: ir.LlmSettings) -> Doc:
+    """`rt.LlmConfig(...)` for an llm agent, the runtime's defaults left out."""
+    config = llm_config(settings)
+    if config is None:
+        raise CodegenError(f"agent {agent.name!r} has llm settings out of range")
+    values = {spec.name: getattr(config, spec.name) for spec in dataclasses.fields(config)}
+    return construct(
+        rt.LlmConfig, {name: (value, literals.value(value)) for name, value in values.items()}
+    )
+
+
+def budget(spec: ir.Budget) -> Doc:
+    """`rt.Budget(...)`: a workflow's cap per run, or an agent's share of one."""
+    mode = enum_value(rt.BudgetMode, spec.mode)
+    usd = None if spec.usd is None else float(spec.usd)
+    return construct(
+        rt.Budget,
+        {
+            "usd": (usd, literals.value(usd)),
+            "tokens": (spec.tokens, literals.value(spec.tokens)),
+            "mode": (mode, member(mode)),
+        },
+    )
 
 
 def agent_binding(agent: ir.Agent, root: str = ".") -> Doc:
@@ -276,6 +304,10 @@ def agent_binding(agent: ir.Agent, root: str = ".") -> Doc:
         directory = os.path.relpath(defined_in, absolute(root)).replace(os.sep, "/")
         if directory != ".":
             keywords["directory"] = literals.value(directory)
+    if agent.llm is not None:
+        keywords["llm"] = llm(agent, agent.llm)
+    if agent.budget is not None:
+        keywords["budget"] = budget(agent.budget)
     return call(runtime("AgentBinding"), **keywords)
 
 

@@ -1,9 +1,9 @@
 """B004: every file a spec names is inside the spec root (compiler.files).
 
 The loader and the `$ref` resolver already refuse such files without opening them; this
-rule says where each refusal was written: a roster reference, a `$ref` in a schema (also
-in the schema files those refer to, inside the root), or a spec file under the root that
-is a symlink to somewhere else.
+rule says where each refusal was written: a roster reference, an llm agent's
+`system_file`, a `$ref` in a schema (also in the schema files those refer to, inside the
+root), or a spec file under the root that is a symlink to somewhere else.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ _DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
 
 
 def file_outside_root(ctx: LintContext, report: Report) -> None:
-    """A spec names a file outside the spec root: a `$ref` or a `roster:` that climbs out
-    (`../../secret.env`), an absolute path elsewhere (`/etc/passwd`), a symlink inside the
-    root that points outside it, or a URL of any scheme (`file:///etc/passwd`, `https://`).
-    The root is the directory given to the command (a single file's own directory), or
-    `--root DIR`. The file is never opened, and this finding cannot be silenced: widen the
-    root with `--root` if the file belongs to the spec set.
+    """A spec names a file outside the spec root: a `$ref`, a `roster:` or an llm agent's
+    `system_file` that climbs out (`../../secret.env`), an absolute path elsewhere
+    (`/etc/passwd`), a symlink inside the root that points outside it, or a URL of any
+    scheme (`file:///etc/passwd`, `https://`). The root is the directory given to the
+    command (a single file's own directory), or `--root DIR`. The file is never opened,
+    and this finding cannot be silenced: widen the root with `--root` if the file belongs
+    to the spec set.
 
     Why: specs are often written by someone other than the person who lints, compiles or
     runs them (a pull request, a shared template). Without a boundary, a spec could make
@@ -49,6 +50,16 @@ def file_outside_root(ctx: LintContext, report: Report) -> None:
         refusal = confined(ctx.store.root, Path(workflow.path), ref.value)
         if isinstance(refusal, Refusal):
             report(ref.span, f"roster {refusal} '{root}'; it was not read")
+    rosters = {id(w.roster): w.roster for w in ctx.spec.workflows.values() if w.roster}
+    rosters |= {id(r): r for r in ctx.spec.rosters.values()}
+    for roster in rosters.values():
+        for agent in roster.agents.values():
+            system_file = agent.llm.system_file if agent.llm else None
+            if system_file is None:
+                continue
+            refusal = confined(ctx.store.root, Path(system_file.span.path), system_file.value)
+            if isinstance(refusal, Refusal):
+                report(system_file.span, f"system_file {refusal} '{root}'; it was not read")
     visited: set[Path] = set()
     for workflow in ctx.spec.workflows.values():
         schemas = [workflow.inputs] if workflow.inputs else []

@@ -21,6 +21,7 @@ from baton.compiler.rules import (
     delegation,
     dependencies,
     files,
+    llm,
     schemas,
     syntax,
 )
@@ -217,5 +218,49 @@ RULES: tuple[Rule, ...] = (
         W,
         "untrusted data reaches an `effect: external` step with no approval in between",
         approvals.untrusted_to_effect,
+    ),
+    Rule(
+        "B501",
+        "llm-step-without-output",
+        E,
+        "a step runs an llm agent but has no `output:` handoff (a model needs a schema)",
+        llm.llm_step_without_output,
+    ),
+    Rule(
+        "B502",
+        "prompt-ignored",
+        W,
+        "a step has `prompt:` but its agent is not an llm agent",
+        llm.prompt_ignored,
+    ),
+    Rule(
+        "B503",
+        "schema-not-strict",
+        W,
+        "an openai agent's handoff schema is outside OpenAI's strict subset (sent with "
+        "strict: false)",
+        llm.schema_not_strict,
+    ),
+    Rule(
+        "B504",
+        "setting-not-sent",
+        W,
+        "an llm agent sets a setting its provider does not take (anthropic: temperature, "
+        "top_p, seed)",
+        llm.setting_not_sent,
+    ),
+    Rule(
+        "B505",
+        "missing-system-file",
+        E,
+        "an llm agent's `system_file` does not exist or cannot be read",
+        llm.missing_system_file,
+    ),
+    Rule(
+        "B506",
+        "empty-budget",
+        E,
+        "a `budget:` sets neither `usd` nor `tokens`",
+        llm.empty_budget,
     ),
 )
