@@ -154,8 +154,8 @@ class FakeProvider:
 
     # -- life cycle
 
-    def start(self) -> FakeProvider:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+    def start(self, port: int = 0) -> FakeProvider:
+        server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         server.daemon_threads = True
         self._server = server
         self.port = int(server.server_address[1])
