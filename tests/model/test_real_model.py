@@ -16,6 +16,7 @@ installs both (docs/llm.md, "A real model, offline").
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import shutil
@@ -52,12 +53,18 @@ pytestmark = pytest.mark.skipif(
     reason="a real model, opt-in: run `make test-model` (sets BATON_TEST_MODEL=1)",
 )
 
-# A small closed object, no enum: what a brief handoff might look like.
+# A small closed object, no enum: what a brief handoff might look like. Every string has
+# a maxLength: a model this small may repeat itself until max_tokens, and the grammar then
+# ends each string in time.
 NOTE = {
     "type": "object",
     "properties": {
-        "title": {"type": "string"},
-        "points": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+        "title": {"type": "string", "maxLength": 80},
+        "points": {
+            "type": "array",
+            "items": {"type": "string", "maxLength": 80},
+            "maxItems": 3,
+        },
     },
     "required": ["title", "points"],
     "additionalProperties": False,
@@ -186,7 +193,12 @@ def test_repair_turn_and_a_wrapped_schema(
 ) -> None:
     """A schema that is not an object goes out wrapped as {"output": ...} and comes back
     unwrapped; a repair conversation (system, user, assistant, user) is answered too."""
-    schema = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3}
+    schema = {
+        "type": "array",
+        "items": {"type": "string", "maxLength": 40},
+        "minItems": 1,
+        "maxItems": 3,
+    }
     contract = contract_for(schema, "keywords@1")
     assert contract.wrapped
     config = _config(server)
@@ -237,3 +249,49 @@ def test_record_then_replay_without_the_server(
     assert replayed.usage == recorded.usage
     assert validate(NOTE, replayed.output) == []
     _report(capsys, f"recorded and replayed: {recorded.raw_text!r}")
+
+
+def test_a_workflow_end_to_end_with_baton_run(
+    server: ModelServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`baton run` as a real process: a one-step workflow whose `llm` agent is the real
+    model (tests/model/model_flows.py), committed, its usage and cost in `baton show`."""
+    baton = str(Path(sys.executable).parent / "baton")
+    environ = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parent), str(ROOT), os.environ.get("PYTHONPATH", "")]
+        ),
+        "BATON_TEST_MODEL_URL": server.url,
+        "BATON_TEST_MODEL_NAME": server.model,
+    }
+    db = str(tmp_path / "baton.db")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [baton, *args, "--db", db],
+            cwd=tmp_path,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    started = time.monotonic()
+    result = run("run", "model_flows:NOTE", "--input", '{"topic": "tides"}', "--run-id", "model-1")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = run("show", "model-1", "--json")
+    assert shown.returncode == 0, shown.stderr
+    state = json.loads(shown.stdout)
+    step = state["steps"]["note"]
+    _report(
+        capsys,
+        f"`baton run` end to end in {elapsed:.2f} s, {step['attempts']} attempt(s): "
+        f"{json.dumps(step['output'])}",
+    )
+    assert state["status"] == "succeeded", state
+    assert step["state"] == "committed"
+    assert validate(NOTE, step["output"]) == []
+    assert step["usage"]["tokens_in"] > 0 and step["usage"]["tokens_out"] > 0
+    assert step["usage"]["cost_usd"] > 0

@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
   options: {
     model: { type: "string", default: process.env.BATON_MODEL_GGUF ?? "" },
     port: { type: "string", default: process.env.BATON_MODEL_PORT ?? "0" },
-    threads: { type: "string", default: process.env.BATON_MODEL_THREADS ?? "2" },
+    threads: { type: "string", default: process.env.BATON_MODEL_THREADS ?? "1" },
     context: { type: "string", default: process.env.BATON_MODEL_CONTEXT ?? "2048" },
   },
 });
