@@ -165,7 +165,7 @@ def resume_command(
     is_flag=True,
     help="Continue on a changed spec if every step keeps its needs and output handoff.",
 )
-@click.option("--as", "principal", help="Who redrives the run (default: the OS user).")
+@click.option("--as", "principal", metavar="P", help="Who redrives the run (default: the OS user).")
 @click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
 @click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
 @cassette_options

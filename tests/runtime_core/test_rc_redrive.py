@@ -226,3 +226,34 @@ def test_the_fold_takes_run_redriven_only_on_a_failed_run(tmp_path: Path) -> Non
     with pytest.raises(IllegalTransition, match="cannot be redriven from 'committed'"):
         bad = ev.RunRedriven(by="", steps=("fetch",))
         apply(state, ev.Event(state.last_seq + 1, RUN, 1, state.trace_id, bad))
+
+
+def test_a_rejected_gate_asks_again_after_a_redrive(tmp_path: Path) -> None:
+    """Approvals keep working: a step failed by a rejection goes back to pending, asks
+    for approval again, and the run ends once it is granted; nothing committed reruns."""
+    started = baton(
+        tmp_path, "run", "rc_workflows:CRASH", "--input", INPUT, "--run-id", "g", "--detach"
+    )
+    assert started.returncode == 3, (started.stdout, started.stderr)
+    assert baton(tmp_path, "reject", "g", "deliver", "--as", "alice").returncode == 0
+    failed = shown(tmp_path, "g")
+    assert failed["status"] == "failed" and failed["error"]["failure"] == "rejected"
+    calls_before = ledger(tmp_path)
+
+    again = baton(tmp_path, "retry", "g", "--as", "bob", "--detach")
+    assert again.returncode == 3, (again.stdout, again.stderr)
+    assert "run g redriven by bob: deliver, summary back to pending" in again.stdout
+    waiting = shown(tmp_path, "g")
+    assert waiting["status"] == "waiting" and waiting["waiting_on"] == ["approval"]
+    assert waiting["steps"]["deliver"]["approval"]["decision"] is None
+    assert baton(tmp_path, "approve", "g", "deliver", "--as", "carol").returncode == 2
+    assert baton(tmp_path, "approve", "g", "deliver", "--as", "alice").returncode == 0
+    done = baton(tmp_path, "resume", "g")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    final = shown(tmp_path, "g")
+    assert final["status"] == "succeeded"
+    assert final["steps"]["deliver"]["approval"]["principal"] == "alice"
+    calls = ledger(tmp_path)[len(calls_before) :]
+    assert [c["step"] for c in calls] == ["deliver", "summary"]
+    assert [c["attempt"] for c in calls] == [1, 1]  # a rejection started no attempt
+    _folds_to_stored(tmp_path, "g")
