@@ -169,7 +169,7 @@ STEPS: dict[Step, rt.Step] = {
         ),
         output=OUTLINE_V1,
         delegation_chain=("producer", "planner"),
-        transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=("start", "validate", "commit", "fail", "skip", "cancel", "redrive"),
     ),
     # spec: specs/content_pipeline.yaml:82
     Step.BLOG: rt.Step(
@@ -199,7 +199,7 @@ STEPS: dict[Step, rt.Step] = {
         ),
         output=DRAFT_V1,
         delegation_chain=("producer", "blog_writer"),
-        transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=("start", "validate", "commit", "fail", "skip", "cancel", "redrive"),
     ),
     # spec: specs/content_pipeline.yaml:93
     Step.NEWSLETTER: rt.Step(
@@ -229,7 +229,7 @@ STEPS: dict[Step, rt.Step] = {
         ),
         output=DRAFT_V1,
         delegation_chain=("producer", "newsletter_writer"),
-        transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=("start", "validate", "commit", "fail", "skip", "cancel", "redrive"),
     ),
     # spec: specs/content_pipeline.yaml:87
     Step.SOCIAL: rt.Step(
@@ -250,7 +250,16 @@ STEPS: dict[Step, rt.Step] = {
         output=DRAFT_V1,
         retry=rt.RetryPolicy(max_attempts=2, on=(rt.FailureClass.MALFORMED_OUTPUT,)),
         delegation_chain=("producer", "social_writer"),
-        transitions=("start", "validate", "schedule_retry", "commit", "fail", "skip", "cancel"),
+        transitions=(
+            "start",
+            "validate",
+            "schedule_retry",
+            "commit",
+            "fail",
+            "skip",
+            "cancel",
+            "redrive",
+        ),
     ),
     # spec: specs/content_pipeline.yaml:98
     Step.EDIT: rt.Step(
@@ -285,7 +294,7 @@ STEPS: dict[Step, rt.Step] = {
         ),
         output=EDITION_V1,
         delegation_chain=("producer", "editor"),
-        transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=("start", "validate", "commit", "fail", "skip", "cancel", "redrive"),
     ),
     # spec: specs/content_pipeline.yaml:106
     Step.PUBLISH: rt.Step(
@@ -314,7 +323,16 @@ STEPS: dict[Step, rt.Step] = {
         effect=rt.Effect.EXTERNAL,
         approval=rt.Approval(role="editor_in_chief"),
         delegation_chain=("producer",),
-        transitions=("request_approval", "start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=(
+            "request_approval",
+            "start",
+            "validate",
+            "commit",
+            "fail",
+            "skip",
+            "cancel",
+            "redrive",
+        ),
     ),
 }
 

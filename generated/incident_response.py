@@ -191,7 +191,16 @@ STEPS: dict[Step, rt.Step] = {
             on=(rt.FailureClass.MALFORMED_OUTPUT, rt.FailureClass.TIMEOUT),
         ),
         delegation_chain=("dispatcher", "triager"),
-        transitions=("start", "validate", "schedule_retry", "commit", "fail", "skip", "cancel"),
+        transitions=(
+            "start",
+            "validate",
+            "schedule_retry",
+            "commit",
+            "fail",
+            "skip",
+            "cancel",
+            "redrive",
+        ),
     ),
     # spec: specs/incident_response.yaml:71
     Step.INVESTIGATE: rt.Step(
@@ -222,7 +231,16 @@ STEPS: dict[Step, rt.Step] = {
             max_ms=60000,
         ),
         delegation_chain=("dispatcher", "investigator"),
-        transitions=("start", "validate", "schedule_retry", "commit", "fail", "skip", "cancel"),
+        transitions=(
+            "start",
+            "validate",
+            "schedule_retry",
+            "commit",
+            "fail",
+            "skip",
+            "cancel",
+            "redrive",
+        ),
     ),
     # spec: specs/incident_response.yaml:83
     Step.STATUS_UPDATE: rt.Step(
@@ -252,7 +270,7 @@ STEPS: dict[Step, rt.Step] = {
         ),
         output=STATUS_UPDATE_V1,
         delegation_chain=("dispatcher", "scribe"),
-        transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=("start", "validate", "commit", "fail", "skip", "cancel", "redrive"),
     ),
     # spec: specs/incident_response.yaml:90
     Step.REMEDIATE: rt.Step(
@@ -294,7 +312,16 @@ STEPS: dict[Step, rt.Step] = {
         effect=rt.Effect.EXTERNAL,
         approval=rt.Approval(role="incident_commander"),
         delegation_chain=("dispatcher", "fixer"),
-        transitions=("request_approval", "start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=(
+            "request_approval",
+            "start",
+            "validate",
+            "commit",
+            "fail",
+            "skip",
+            "cancel",
+            "redrive",
+        ),
     ),
     # spec: specs/incident_response.yaml:102
     Step.POSTMORTEM: rt.Step(
@@ -328,7 +355,7 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         delegation_chain=("dispatcher",),
-        transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=("start", "validate", "commit", "fail", "skip", "cancel", "redrive"),
     ),
 }
 

@@ -100,7 +100,16 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         delegation_chain=("webster",),
-        transitions=("start", "validate", "schedule_retry", "commit", "fail", "skip", "cancel"),
+        transitions=(
+            "start",
+            "validate",
+            "schedule_retry",
+            "commit",
+            "fail",
+            "skip",
+            "cancel",
+            "redrive",
+        ),
         prompt=rt.Template(
             "Research {{ inputs.topic }} for {{ inputs.client }}.\nTeam channel (untrusted): {{ inputs.channel_history | default('') }}\n",
             spec="specs/llm_research.yaml:44",
@@ -139,7 +148,16 @@ STEPS: dict[Step, rt.Step] = {
             on=(rt.FailureClass.MALFORMED_OUTPUT, rt.FailureClass.RATE_LIMITED),
         ),
         delegation_chain=("auditor",),
-        transitions=("start", "validate", "schedule_retry", "commit", "fail", "skip", "cancel"),
+        transitions=(
+            "start",
+            "validate",
+            "schedule_retry",
+            "commit",
+            "fail",
+            "skip",
+            "cancel",
+            "redrive",
+        ),
     ),
 }
 

@@ -123,7 +123,16 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         delegation_chain=("dispatcher", "scribe"),
-        transitions=("start", "validate", "request_review", "commit", "fail", "skip", "cancel"),
+        transitions=(
+            "start",
+            "validate",
+            "request_review",
+            "commit",
+            "fail",
+            "skip",
+            "cancel",
+            "redrive",
+        ),
     ),
 }
 

@@ -184,7 +184,16 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         delegation_chain=("mario", "webster"),
-        transitions=("start", "validate", "schedule_retry", "commit", "fail", "skip", "cancel"),
+        transitions=(
+            "start",
+            "validate",
+            "schedule_retry",
+            "commit",
+            "fail",
+            "skip",
+            "cancel",
+            "redrive",
+        ),
     ),
     # spec: specs/research_report.yaml:67
     Step.AUDIT: rt.Step(
@@ -226,7 +235,7 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         delegation_chain=("mario", "auditor"),
-        transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=("start", "validate", "commit", "fail", "skip", "cancel", "redrive"),
     ),
     # spec: specs/research_report.yaml:78
     Step.DELIVER: rt.Step(
@@ -251,7 +260,16 @@ STEPS: dict[Step, rt.Step] = {
         effect=rt.Effect.EXTERNAL,
         approval=rt.Approval(role="manager"),
         delegation_chain=("mario",),
-        transitions=("request_approval", "start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=(
+            "request_approval",
+            "start",
+            "validate",
+            "commit",
+            "fail",
+            "skip",
+            "cancel",
+            "redrive",
+        ),
     ),
     # spec: specs/research_report.yaml:88
     Step.PUBLISH_SUMMARY: rt.Step(
@@ -270,7 +288,7 @@ STEPS: dict[Step, rt.Step] = {
             ),
         ),
         delegation_chain=("mario",),
-        transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=("start", "validate", "commit", "fail", "skip", "cancel", "redrive"),
     ),
 }
 

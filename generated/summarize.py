@@ -66,7 +66,7 @@ STEPS: dict[Step, rt.Step] = {
         templates=((("text",), rt.Template("{{ inputs.text }}", spec="specs/summarize.yaml:28")),),
         output=SUMMARY_V1,
         delegation_chain=("mario", "scribe"),
-        transitions=("start", "validate", "commit", "fail", "skip", "cancel"),
+        transitions=("start", "validate", "commit", "fail", "skip", "cancel", "redrive"),
     ),
 }
 

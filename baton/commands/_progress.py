@@ -31,6 +31,9 @@ def describe(event: ev.Event, state: RunState) -> str | None:
             interrupted = [s for s, r in state.steps.items() if r.interrupted]
             again = f"; running again: {', '.join(interrupted)}" if interrupted else ""
             return f"run {event.run_id} resumed{again}"
+        case ev.RunRedriven():
+            who = f" by {body.by}" if body.by else ""
+            return f"run {event.run_id} redriven{who}: {', '.join(body.steps)} back to pending"
         case ev.AttemptStarted():
             if body.restart:
                 what = (

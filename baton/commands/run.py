@@ -1,4 +1,5 @@
-"""`baton run SPEC` and `baton resume RUN`: start a run, or continue one, and follow it.
+"""`baton run SPEC`, `baton resume RUN`, `baton retry RUN`: start a run, continue one,
+or take a failed one up again (redrive), and follow it.
 
 Exit codes: 0 the run succeeded, 1 it failed (or was cancelled, or the spec has lint
 errors), 2 a usage error or a refusal, 3 it waits for an approval (with `--detach`).
@@ -145,6 +146,56 @@ def resume_command(
         # the process that drives the run took the raise, and goes on with it
         click.echo(f"{run_id}: the process driving the run continues it")
         sys.exit(EXIT_OK)
+    except KeyboardInterrupt:
+        _interrupted(backend, run_id)
+    _finish(backend, result)
+
+
+@click.command("retry")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--step",
+    "steps",
+    multiple=True,
+    metavar="STEP",
+    help="Redrive this failed (or cancelled) step; repeatable (default: every failed step).",
+)
+@click.option(
+    "--allow-spec-change",
+    is_flag=True,
+    help="Continue on a changed spec if every step keeps its needs and output handoff.",
+)
+@click.option("--as", "principal", metavar="P", help="Who redrives the run (default: the OS user).")
+@click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
+@click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
+@cassette_options
+@root_option
+@backend_options
+@refusals
+def retry_command(
+    run_id: str,
+    steps: tuple[str, ...],
+    allow_spec_change: bool,
+    principal: str | None,
+    detach: bool,
+    log_json: bool,
+    root: str | None,
+    backend: Backend,
+) -> None:
+    """Redrive a failed RUN: its failed steps (or each --step), and the steps skipped or
+    cancelled because of them, go back to pending with fresh attempt budgets; committed
+    steps never run again. Recorded as `run_redriven` (who, when, which steps); the run
+    then goes on as `baton resume` drives it."""
+    _terminate_gracefully()
+    by = principal or os_user()
+
+    def load_again(spec: str) -> api.LoadedWorkflow:
+        return _load_again(spec, root)
+
+    try:
+        with Progress(run_id, live=False if log_json else None) as progress:
+            follow = Follow(detach, api.observers(progress, sys.stderr if log_json else None))
+            result = backend.redrive(run_id, load_again, steps, by, allow_spec_change, follow)
     except KeyboardInterrupt:
         _interrupted(backend, run_id)
     _finish(backend, result)

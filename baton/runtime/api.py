@@ -24,6 +24,7 @@ from baton.runtime.checksums import Mismatch, step_mismatches
 from baton.runtime.core import events
 from baton.runtime.core.decisions import APPROVE, CANCEL, REJECT, DecisionRefused, decision_event
 from baton.runtime.core.plan import shape, shape_changes, workflow_pin
+from baton.runtime.core.redrive import RedriveRefused, redrive_event
 from baton.runtime.core.state import WAITING, RunState
 from baton.runtime.driver.journal import settle
 from baton.runtime.driver.local import (
@@ -221,6 +222,42 @@ def resume_run(
         options = replace(options, resolver=loaded.resolver)
         driver = LocalDriver(store, loaded.workflow, options)
         result = driver.resume(run_id, loaded.pin, spec_changed=changed)
+    export_finished(db, result.state)
+    return result
+
+
+def redrive_run(
+    db: Path,
+    run_id: str,
+    load: Load,
+    steps: tuple[str, ...] = (),
+    by: str = "",
+    allow_spec_change: bool = False,
+    options: DriverOptions | None = None,
+) -> DriveResult:
+    """Take a failed run up again (`baton retry`): its failed steps (or `steps`), and
+    those skipped or cancelled because of them, go back to pending with fresh attempt
+    budgets (`run_redriven`: who, when, which steps); then drive it on like `resume`.
+
+    RunError if the run did not fail, a step cannot be redriven, or its spec changed
+    (as for `resume_run`)."""
+    options = options or DriverOptions()
+    with Store(db, create=False, after_commit=options.after_commit) as store:
+        state = store.load_state(run_id)
+        try:
+            redrive_event(state, steps, by)  # refuse before loading the spec
+        except RedriveRefused as refusal:
+            raise RunError(str(refusal)) from None
+        loaded = load(state.spec)
+        changed = loaded.pin != state.spec_sha256
+        if changed:
+            _check_spec_change(state, loaded, allow_spec_change)
+        options = replace(options, resolver=loaded.resolver)
+        driver = LocalDriver(store, loaded.workflow, options)
+        try:
+            result = driver.redrive(run_id, loaded.pin, steps, by, spec_changed=changed)
+        except RedriveRefused as refusal:  # the run moved on in between
+            raise RunError(str(refusal)) from None
     export_finished(db, result.state)
     return result
 

@@ -67,6 +67,19 @@ class Backend(Protocol):
         by itself) until it ends or, with `follow.detach`, waits for a person."""
         ...
 
+    def redrive(
+        self,
+        run_id: str,
+        load: Load,
+        steps: tuple[str, ...],
+        by: str,
+        allow_spec_change: bool,
+        follow: Follow,
+    ) -> DriveResult:
+        """Take a failed run up again (`baton retry`): its failed steps (or `steps`) and
+        those skipped or cancelled because of them start over; then as `resume`."""
+        ...
+
     def existing(self, run_id: str) -> RunState | None:
         """The run's state if the id was ever used, else None."""
         ...
@@ -119,6 +132,19 @@ class LocalBackend:
         self, run_id: str, load: Load, allow_spec_change: bool, follow: Follow
     ) -> DriveResult:
         return api.resume_run(self.db, run_id, load, allow_spec_change, self._options(follow))
+
+    def redrive(
+        self,
+        run_id: str,
+        load: Load,
+        steps: tuple[str, ...],
+        by: str,
+        allow_spec_change: bool,
+        follow: Follow,
+    ) -> DriveResult:
+        return api.redrive_run(
+            self.db, run_id, load, steps, by, allow_spec_change, self._options(follow)
+        )
 
     def existing(self, run_id: str) -> RunState | None:
         if not self.db.exists():  # looking must not create the database
@@ -218,6 +244,20 @@ class TemporalBackend:
             return await _watch(connection, run_id, Follow(follow.detach, newer))
 
         return client.blocking(client.with_client(self.target(), go))
+
+    def redrive(
+        self,
+        run_id: str,
+        load: Load,
+        steps: tuple[str, ...],
+        by: str,
+        allow_spec_change: bool,
+        follow: Follow,
+    ) -> DriveResult:
+        raise RunError(
+            "redrive (`baton retry`) is not yet supported on the Temporal backend; "
+            "start a new run, or use the local backend"
+        )
 
     def existing(self, run_id: str) -> RunState | None:
         try:

@@ -34,6 +34,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("fail", (S.RUNNING, S.AWAITING_APPROVAL, S.AWAITING_REVIEW, S.VALIDATED), S.FAILED),
     Transition("skip", (S.PENDING,), S.SKIPPED),
     Transition("cancel", ACTIVE, S.CANCELLED),
+    # `baton retry`: a failed run's failed steps, and those skipped or cancelled because
+    # of them, start over (runtime.core.redrive); every step has it
+    Transition("redrive", (S.FAILED, S.SKIPPED, S.CANCELLED), S.PENDING),
 )
 TRIGGERS = {transition.trigger: transition for transition in TRANSITIONS}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from baton.runtime.model import (
@@ -229,7 +230,80 @@ BUDGETED = workflow(
     budget=Budget(usd=0.02),
     agents=(*AGENTS, costly_agent(Budget(tokens=1500, mode=BudgetMode.AUDIT))),
 )
+
+
+def until_fixed(request: Request[Any]) -> dict[str, Any]:
+    """A python agent that fails until the file its input names (`marker`, relative to
+    the working directory) exists: a cause someone fixes, then `baton retry`. Appends
+    every call to the ledger."""
+    path = os.environ.get("BATON_LEDGER")
+    if path:
+        line = {
+            "agent": "until_fixed",
+            "step": request.step,
+            "attempt": request.attempt,
+            "idempotency_key": request.idempotency_key,
+            "run_id": request.run_id,
+        }
+        with open(path, "a") as ledger:
+            ledger.write(json.dumps(line, sort_keys=True) + "\n")
+    if not Path(str(request.input["marker"])).exists():
+        raise RuntimeError(f"{request.input['marker']} is missing")
+    return {"output": {"text": f"{request.step} fixed"}}
+
+
+UNTIL_FIXED = AgentBinding("until_fixed", AgentKind.PYTHON, "rc_workflows:until_fixed")
+
+
+def fixable_step(step_id: str, marker: str, **fields: object) -> Step:
+    fields.setdefault("input", {"marker": marker})
+    return text_step(step_id, "until_fixed", **fields)
+
+
+# Redrive: `fetch` commits, `left` fails (3 attempts) until `left.fixed` exists; `right`
+# commits or is cancelled; `deliver` (gated, external) and `summary` are cancelled. A
+# step skipped by its condition stays skipped.
+REDRIVE = workflow(
+    "redrive",
+    text_step("fetch"),
+    fixable_step("left", "left.fixed", needs=("fetch",), retry=FAST_RETRY),
+    text_step("right", needs=("fetch",), input={"text": "{{ steps.fetch.output.text }}+r"}),
+    text_step(
+        "branch",
+        needs=("fetch",),
+        condition=Template("inputs.topic == 'never'", is_expression=True),
+    ),
+    text_step(
+        "deliver",
+        needs=("left", "right"),
+        input={"text": "{{ steps.left.output.text }}|{{ steps.right.output.text }}"},
+        effect=Effect.EXTERNAL,
+    ),
+    text_step("summary", needs=("deliver",), input={"text": "{{ steps.deliver.output.text }}!"}),
+    result="summary",
+    agents=(*AGENTS, UNTIL_FIXED),
+)
+# Two steps that fail in parallel, each until its own marker exists (no retries)
+TWO_FAIL = workflow(
+    "two_fail",
+    fixable_step("a", "a.fixed"),
+    fixable_step("b", "b.fixed"),
+    text_step("join", needs=("a", "b")),
+    agents=(*AGENTS, UNTIL_FIXED),
+)
 WORKFLOWS = {
     w.name: w
-    for w in (CRASH, SLOW, LONG, REVIEWED, MALFORMED, NOT_RETRIED, INNER, PARENT, BUDGETED)
+    for w in (
+        CRASH,
+        SLOW,
+        LONG,
+        REVIEWED,
+        MALFORMED,
+        NOT_RETRIED,
+        INNER,
+        PARENT,
+        BUDGETED,
+        REDRIVE,
+        TWO_FAIL,
+    )
 }

@@ -51,6 +51,9 @@ def apply(state: RunState | None, event: ev.Event) -> RunState:
         raise IllegalTransition(
             f"event {event.run_id}#{event.seq} does not follow {state.run_id}#{state.last_seq}"
         )
+    if isinstance(body, ev.RunRedriven):
+        state = evolve(state, last_seq=event.seq, updated_ms=event.ts)
+        return _redriven(state, body)
     if state.outcome is not None:
         raise IllegalTransition(f"'{event.type}' after the run ended ({state.outcome})")
     state = evolve(state, last_seq=event.seq, updated_ms=event.ts)
@@ -246,6 +249,39 @@ def _started(event: ev.Event, body: ev.RunStarted) -> RunState:
 # every step's record at the start: one value (records are immutable), so that storing
 # a new run's state serializes a blank record once, not once per step
 _BLANK = StepRecord()
+
+
+def _redriven(state: RunState, body: ev.RunRedriven) -> RunState:
+    """A failed run goes on: `body.steps` back to pending, each with a fresh attempt
+    budget; what they did before (attempt numbers, key, usage) is kept."""
+    if state.outcome != FAILED:
+        raise IllegalTransition(f"only a failed run can be redriven, not a {state.status} one")
+    if not body.steps:
+        raise IllegalTransition("a redrive of no step")
+    steps = dict(state.steps)
+    for step in body.steps:
+        record = _record(state, step)
+        # the table's move; runs started before `redrive` existed did not list it
+        if record.state not in TRIGGERS["redrive"].sources:
+            raise IllegalTransition(f"step '{step}' cannot be redriven from '{record.state.value}'")
+        steps[step] = evolve(
+            _BLANK,
+            attempts=record.attempts,
+            attempt_base=record.attempts,
+            restarts=record.restarts,
+            idempotency_key=record.idempotency_key,
+            external=record.external,
+            usage=record.usage,
+            agent=record.agent,
+        )
+    return evolve(
+        state,
+        steps=steps,
+        outcome=None,
+        error=None,
+        finished_ms=None,
+        redrives=state.redrives + 1,
+    )
 
 
 def _end(state: RunState, ts: int, outcome: str, error: dict[str, JSON] | None) -> RunState:

@@ -43,6 +43,8 @@ class ScheduleRetry:
     step: str
     failed_attempt: int
     policy: RetryPolicy
+    # attempts made before the step's latest redrive: its backoff starts over after one
+    attempt_base: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,8 @@ def event_for(command: Command, now_ms: int, jitter_sample: float = 0.0) -> ev.E
                 latency_ms=command.timeout_ms,
             )
         case ScheduleRetry():
-            delay = command.policy.delay_ms(command.failed_attempt, jitter_sample)
+            tries = command.failed_attempt - command.attempt_base
+            delay = command.policy.delay_ms(tries, jitter_sample)
             return ev.RetryScheduled(
                 step=command.step,
                 attempt=command.failed_attempt + 1,

@@ -100,7 +100,7 @@ def _advance(
             return _ready(state, step, gate), None
         case S.AWAITING_APPROVAL:
             if record.approval is not None and record.approval.decision == "granted":
-                return _start(state, step, 1), None
+                return _start(state, step, record.attempts + 1), None
             return None, None
         case S.RUNNING:
             return _running(state, step, record, now_ms)
@@ -148,7 +148,8 @@ def _ready(state: RunState, step: Step, gate: dict[str, object] | None) -> cmd.C
             return cmd.SkipStep(step.id, f"if: {step.condition.source} is false")
     if gate is not None and gate["stage"] == "before":
         return cmd.RequestApproval(step.id, str(gate["role"]), "before")
-    return _start(state, step, 1)
+    # a redriven step goes on numbering its attempts (attempt ids stay unique)
+    return _start(state, step, state.steps[step.id].attempts + 1)
 
 
 def _running(
@@ -172,11 +173,13 @@ def _running(
         failure_class = FailureClass.AGENT_ERROR
     # an agent may know another try cannot help (a model's API refused the key)
     retryable = error.get("retryable", True) is not False
-    if retryable and step.retry.retries(failure_class, record.attempts):
-        return cmd.ScheduleRetry(step.id, record.attempts, step.retry), None
+    # a redrive gives the step a fresh budget: only attempts since then count
+    tries = record.attempts - record.attempt_base
+    if retryable and step.retry.retries(failure_class, tries):
+        return cmd.ScheduleRetry(step.id, record.attempts, step.retry, record.attempt_base), None
     message = str(error.get("message", ""))
-    if record.attempts > 1:
-        message = f"{message} (after {record.attempts} attempts)"
+    if tries > 1:
+        message = f"{message} (after {tries} attempts)"
     return cmd.FailStep(step.id, failure, message), None
 
 

@@ -74,6 +74,18 @@ class RunResumed(EventBody):
 
 
 @dataclass(frozen=True)
+class RunRedriven(EventBody):
+    """`baton retry`: a failed run goes on (runtime.core.redrive). `steps` go back to
+    pending with fresh attempt budgets, in plan order; `requested`: the steps `by` named
+    (empty: the run's failed steps); the envelope's `ts` says when."""
+
+    TYPE: ClassVar[str] = "run_redriven"
+    by: str
+    steps: tuple[str, ...]
+    requested: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CancelRequested(EventBody):
     TYPE: ClassVar[str] = "cancel_requested"
     by: str = ""
@@ -366,6 +378,7 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
     for cls in (
         RunStarted,
         RunResumed,
+        RunRedriven,
         CancelRequested,
         RunSucceeded,
         RunFailed,
@@ -461,7 +474,7 @@ def body_from_data(
         raise EventFormatError(f"event '{event_type}': {error}") from error
 
 
-_TUPLE_FIELDS = frozenset({"steps", "errors", "chain", "untrusted_sources"})
+_TUPLE_FIELDS = frozenset({"steps", "errors", "chain", "untrusted_sources", "requested"})
 
 
 def _to_json(value: Any) -> JSON:

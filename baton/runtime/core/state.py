@@ -121,6 +121,9 @@ class StepRecord:
     # rebuilds its conversation from them (runtime.agents.llm_agent), after a resume too
     repairs: tuple[dict[str, JSON], ...] = ()
     agent: str | None = None  # who ran its latest attempt
+    # attempts made before the step's latest redrive (`run_redriven`): its retry budget
+    # counts only the attempts after them
+    attempt_base: int = 0
 
     def to_json(self) -> dict[str, JSON]:
         # by hand, not dataclasses.asdict: that deep-copies every output, and the
@@ -133,6 +136,8 @@ class StepRecord:
             data["repairs"] = list(self.repairs)
         else:  # steps of other agents look as they always did
             del data["repairs"]
+        if not self.attempt_base:  # nor do steps never redriven
+            del data["attempt_base"]
         if self.approval is not None:
             data["approval"] = {name: getattr(self.approval, name) for name in _APPROVAL_FIELDS}
         return data
@@ -187,6 +192,7 @@ class RunState:
     cancel_requested: bool = False
     finished_ms: int | None = None
     resumes: int = 0
+    redrives: int = 0  # `run_redriven` events: how often the failed run was taken up again
     # budgets (runtime.core.budget): the caps by scope (`run`, `agent:NAME`), pinned at
     # start and raised by `budget_raised`; what each agent spent; the enforced crossing
     # the run waits on (None: none); the audit crossings already recorded
@@ -317,6 +323,7 @@ class RunState:
             "outcome": self.outcome,
             "cancel_requested": self.cancel_requested,
             "resumes": self.resumes,
+            **self._redrive_json(),
             "totals": self.totals(),
             **self._budget_json(),
         }
@@ -359,12 +366,17 @@ class RunState:
             "outcome": self.outcome,
             "cancel_requested": self.cancel_requested,
             "resumes": self.resumes,
+            **self._redrive_json(),
             **self._budget_json(),
             "plan": list(self.plan),
             "triggers": {step: list(triggers) for step, triggers in self.triggers.items()},
             "gates": self.gates,
             "shape": self.shape,
         }
+
+    def _redrive_json(self) -> dict[str, JSON]:
+        # runs never redriven look as they always did
+        return {"redrives": self.redrives} if self.redrives else {}
 
     def _budget_json(self) -> dict[str, JSON]:
         return {
@@ -401,6 +413,7 @@ class RunState:
             cancel_requested=data["cancel_requested"],
             finished_ms=data["finished_ms"],
             resumes=data["resumes"],
+            redrives=data.get("redrives") or 0,
             budgets=data.get("budgets") or {},
             agent_usage={
                 name: UsageTotals(**usage) for name, usage in (data.get("agents") or {}).items()

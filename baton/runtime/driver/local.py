@@ -36,6 +36,7 @@ from baton.runtime.core.apply import apply
 from baton.runtime.core.decide import decide, steps_by_id
 from baton.runtime.core.outcome import AttemptOutcome, outcome_events
 from baton.runtime.core.plan import run_started, workflow_pin
+from baton.runtime.core.redrive import redrive_event
 from baton.runtime.core.state import RunState
 from baton.runtime.driver.attempt import (
     CallAgent,
@@ -151,6 +152,35 @@ class LocalDriver:
             tampered = self._verify_stored(journal.state)
             if tampered is not None:
                 journal.emit(tampered, now)  # the run stops; no step sees the data
+            return self._drive(journal)
+        finally:
+            self.store.release_lease(run_id, self.owner)
+
+    def redrive(
+        self,
+        run_id: str,
+        pin: str,
+        named: tuple[str, ...] = (),
+        by: str = "",
+        spec_changed: bool = False,
+    ) -> DriveResult:
+        """Take a failed run up again (`run_redriven`, durable on its own), then drive
+        it on like `resume`; raises RunBusy, or RedriveRefused if the run does not
+        allow it (checked again here, under the lease)."""
+        now = self.options.clock()
+        holder = self.store.acquire_lease(run_id, self.owner, now)
+        if holder is not None:
+            raise RunBusy(run_id, holder.describe(now))
+        try:
+            journal = Journal(self.store.load_state(run_id))
+            journal.emit(redrive_event(journal.state, named, by), now)
+            # committed before anything else: a crash from here on leaves a running run
+            # that `baton resume` continues
+            self._notify(journal.commit(self.store, self.owner, now), journal.state)
+            journal.emit(ev.RunResumed(self.owner, pin, spec_changed), now)
+            tampered = self._verify_stored(journal.state)
+            if tampered is not None:
+                journal.emit(tampered, now)
             return self._drive(journal)
         finally:
             self.store.release_lease(run_id, self.owner)
