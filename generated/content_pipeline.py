@@ -8,58 +8,139 @@ the runtime executes `WORKFLOW`. Regenerate with `make generate`.
 """
 
 import enum
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any, Literal
 
 import baton.runtime as rt
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ConfigDict
+
 
 # -- models: the run input and every handoff version (the schemas rule)
-class ContentPipelineInput(BaseModel):
-    """The run input of workflow content_pipeline."""
+if TYPE_CHECKING:
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class ContentPipelineInput(BaseModel):
+        """The run input of workflow content_pipeline."""
 
-    product: str
-    audience: Literal["developers", "executives", "everyone"]
-    launch_date: str | None = None
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        product: str
+        audience: Literal["developers", "executives", "everyone"]
+        launch_date: str | None = None
+
+    class DraftV1(BaseModel):
+        """Version 1 of handoff draft."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        channel: Literal["blog", "social", "newsletter"]
+        text: str
+
+    class EditionV1(BaseModel):
+        """Version 1 of handoff edition."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        blog: str
+        social: str
+        newsletter: str
+
+    class OutlineV1(BaseModel):
+        """Version 1 of handoff outline."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        headline: str
+        points: list[str]
+
+    class PublicationV1(BaseModel):
+        """Version 1 of handoff publication."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        urls: list[str]
 
 
-class DraftV1(BaseModel):
-    """Version 1 of handoff draft."""
+# -- the same models, defined on first use: the import imports no pydantic
+def _models() -> dict[str, Any]:
+    """The models, defined by `_MODELS` on first use (PEP 562 `__getattr__`)."""
+    from pydantic import BaseModel, ConfigDict
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class ContentPipelineInput(BaseModel):
+        """The run input of workflow content_pipeline."""
 
-    channel: Literal["blog", "social", "newsletter"]
-    text: str
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        product: str
+        audience: Literal["developers", "executives", "everyone"]
+        launch_date: str | None = None
+
+    class DraftV1(BaseModel):
+        """Version 1 of handoff draft."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        channel: Literal["blog", "social", "newsletter"]
+        text: str
+
+    class EditionV1(BaseModel):
+        """Version 1 of handoff edition."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        blog: str
+        social: str
+        newsletter: str
+
+    class OutlineV1(BaseModel):
+        """Version 1 of handoff outline."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        headline: str
+        points: list[str]
+
+    class PublicationV1(BaseModel):
+        """Version 1 of handoff publication."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        urls: list[str]
+
+    return {
+        "ContentPipelineInput": ContentPipelineInput,
+        "DraftV1": DraftV1,
+        "EditionV1": EditionV1,
+        "OutlineV1": OutlineV1,
+        "PublicationV1": PublicationV1,
+        "INPUT_MODEL": ContentPipelineInput,
+        "OUTPUT_MODELS": {
+            Step.OUTLINE: OutlineV1,
+            Step.BLOG: DraftV1,
+            Step.NEWSLETTER: DraftV1,
+            Step.SOCIAL: DraftV1,
+            Step.EDIT: EditionV1,
+            Step.PUBLISH: PublicationV1,
+        },
+    }
 
 
-class EditionV1(BaseModel):
-    """Version 1 of handoff edition."""
+_MODELS = rt.LazyModels(
+    globals(),
+    _models,
+    (
+        "ContentPipelineInput",
+        "DraftV1",
+        "EditionV1",
+        "OutlineV1",
+        "PublicationV1",
+        "INPUT_MODEL",
+        "OUTPUT_MODELS",
+    ),
+)
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    blog: str
-    social: str
-    newsletter: str
-
-
-class OutlineV1(BaseModel):
-    """Version 1 of handoff outline."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    headline: str
-    points: list[str]
-
-
-class PublicationV1(BaseModel):
-    """Version 1 of handoff publication."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    urls: list[str]
+if not TYPE_CHECKING:
+    __getattr__ = _MODELS.attribute
 
 
 # -- steps, the DAG and its generations (a generation may run in parallel)
@@ -103,7 +184,7 @@ DRAFT_V1 = rt.Handoff(
             "text": {"type": "string"},
         },
     },
-    model=DraftV1,
+    model_ref=_MODELS.ref("DraftV1"),
 )
 
 EDITION_V1 = rt.Handoff(
@@ -119,7 +200,7 @@ EDITION_V1 = rt.Handoff(
             "newsletter": {"type": "string"},
         },
     },
-    model=EditionV1,
+    model_ref=_MODELS.ref("EditionV1"),
 )
 
 OUTLINE_V1 = rt.Handoff(
@@ -134,7 +215,7 @@ OUTLINE_V1 = rt.Handoff(
             "points": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 5},
         },
     },
-    model=OutlineV1,
+    model_ref=_MODELS.ref("OutlineV1"),
 )
 
 PUBLICATION_V1 = rt.Handoff(
@@ -146,7 +227,7 @@ PUBLICATION_V1 = rt.Handoff(
         "additionalProperties": False,
         "properties": {"urls": {"type": "array", "items": {"type": "string"}}},
     },
-    model=PublicationV1,
+    model_ref=_MODELS.ref("PublicationV1"),
 )
 
 # -- step definitions: what the runtime executes
@@ -336,51 +417,58 @@ STEPS: dict[Step, rt.Step] = {
     ),
 }
 
-# -- typed accessors for agent code and tests
-INPUT_MODEL = ContentPipelineInput
+# -- typed accessors for agent code and tests (defined by _models() at run time)
+if TYPE_CHECKING:
+    INPUT_MODEL = ContentPipelineInput
+    OUTPUT_MODELS: dict[Step, type[BaseModel]] = {
+        Step.OUTLINE: OutlineV1,
+        Step.BLOG: DraftV1,
+        Step.NEWSLETTER: DraftV1,
+        Step.SOCIAL: DraftV1,
+        Step.EDIT: EditionV1,
+        Step.PUBLISH: PublicationV1,
+    }
 
-OUTPUT_MODELS: dict[Step, type[BaseModel]] = {
-    Step.OUTLINE: OutlineV1,
-    Step.BLOG: DraftV1,
-    Step.NEWSLETTER: DraftV1,
-    Step.SOCIAL: DraftV1,
-    Step.EDIT: EditionV1,
-    Step.PUBLISH: PublicationV1,
-}
 
-
-def parse_input(value: rt.JSON) -> ContentPipelineInput:
+def parse_input(value: rt.JSON) -> "ContentPipelineInput":
     """The run input, typed."""
+    _MODELS.define()
     return ContentPipelineInput.model_validate(value)
 
 
-def outline_output(value: rt.JSON) -> OutlineV1:
+def outline_output(value: rt.JSON) -> "OutlineV1":
     """The output of step outline, typed."""
+    _MODELS.define()
     return OutlineV1.model_validate(value)
 
 
-def blog_output(value: rt.JSON) -> DraftV1:
+def blog_output(value: rt.JSON) -> "DraftV1":
     """The output of step blog, typed."""
+    _MODELS.define()
     return DraftV1.model_validate(value)
 
 
-def newsletter_output(value: rt.JSON) -> DraftV1:
+def newsletter_output(value: rt.JSON) -> "DraftV1":
     """The output of step newsletter, typed."""
+    _MODELS.define()
     return DraftV1.model_validate(value)
 
 
-def social_output(value: rt.JSON) -> DraftV1:
+def social_output(value: rt.JSON) -> "DraftV1":
     """The output of step social, typed."""
+    _MODELS.define()
     return DraftV1.model_validate(value)
 
 
-def edit_output(value: rt.JSON) -> EditionV1:
+def edit_output(value: rt.JSON) -> "EditionV1":
     """The output of step edit, typed."""
+    _MODELS.define()
     return EditionV1.model_validate(value)
 
 
-def publish_output(value: rt.JSON) -> PublicationV1:
+def publish_output(value: rt.JSON) -> "PublicationV1":
     """The output of step publish, typed."""
+    _MODELS.define()
     return PublicationV1.model_validate(value)
 
 
@@ -402,7 +490,7 @@ WORKFLOW: rt.Workflow = rt.Workflow(
             "launch_date": {"type": "string"},
         },
     },
-    input_model=ContentPipelineInput,
+    input_model_ref=_MODELS.ref("ContentPipelineInput"),
     owner="producer",
     result="publish",
     agents=(

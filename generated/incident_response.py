@@ -8,77 +8,176 @@ the runtime executes `WORKFLOW`. Regenerate with `make generate`.
 """
 
 import enum
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any, Literal
 
 import baton.runtime as rt
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ConfigDict
+
 
 # -- models: the run input and every handoff version (the schemas rule)
-class IncidentResponseInput(BaseModel):
-    """The run input of workflow incident_response."""
+if TYPE_CHECKING:
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class IncidentResponseInput(BaseModel):
+        """The run input of workflow incident_response."""
 
-    alert_id: str
-    service: str
-    alert_text: str | None = None
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        alert_id: str
+        service: str
+        alert_text: str | None = None
+
+    class ChangeV1(BaseModel):
+        """Version 1 of handoff change."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        change_id: str
+        applied: bool
+
+    class FindingV1(BaseModel):
+        """Version 1 of handoff finding."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        root_cause: str
+        evidence: list[str]
+        remediation: Literal["rollback", "restart", "scale_up", "config_change"]
+
+    class StatusUpdateV1(BaseModel):
+        """Version 1 of handoff status_update."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        text: str
+
+    class TriageV1(BaseModel):
+        """Version 1 of handoff triage."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        severity: Literal["sev1", "sev2", "sev3"]
+        summary: str
+
+    class PostmortemResultActionItemsItem(BaseModel):
+        """Part of PostmortemResult."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        owner: str
+        task: str
+
+    class PostmortemResult(BaseModel):
+        """The result of sub-workflow postmortem."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        title: str
+        body: str
+        action_items: list[PostmortemResultActionItemsItem]
 
 
-class ChangeV1(BaseModel):
-    """Version 1 of handoff change."""
+# -- the same models, defined on first use: the import imports no pydantic
+def _models() -> dict[str, Any]:
+    """The models, defined by `_MODELS` on first use (PEP 562 `__getattr__`)."""
+    from pydantic import BaseModel, ConfigDict
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class IncidentResponseInput(BaseModel):
+        """The run input of workflow incident_response."""
 
-    change_id: str
-    applied: bool
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        alert_id: str
+        service: str
+        alert_text: str | None = None
+
+    class ChangeV1(BaseModel):
+        """Version 1 of handoff change."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        change_id: str
+        applied: bool
+
+    class FindingV1(BaseModel):
+        """Version 1 of handoff finding."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        root_cause: str
+        evidence: list[str]
+        remediation: Literal["rollback", "restart", "scale_up", "config_change"]
+
+    class StatusUpdateV1(BaseModel):
+        """Version 1 of handoff status_update."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        text: str
+
+    class TriageV1(BaseModel):
+        """Version 1 of handoff triage."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        severity: Literal["sev1", "sev2", "sev3"]
+        summary: str
+
+    class PostmortemResultActionItemsItem(BaseModel):
+        """Part of PostmortemResult."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        owner: str
+        task: str
+
+    class PostmortemResult(BaseModel):
+        """The result of sub-workflow postmortem."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        title: str
+        body: str
+        action_items: list[PostmortemResultActionItemsItem]
+
+    return {
+        "IncidentResponseInput": IncidentResponseInput,
+        "ChangeV1": ChangeV1,
+        "FindingV1": FindingV1,
+        "StatusUpdateV1": StatusUpdateV1,
+        "TriageV1": TriageV1,
+        "PostmortemResultActionItemsItem": PostmortemResultActionItemsItem,
+        "PostmortemResult": PostmortemResult,
+        "INPUT_MODEL": IncidentResponseInput,
+        "OUTPUT_MODELS": {
+            Step.TRIAGE: TriageV1,
+            Step.INVESTIGATE: FindingV1,
+            Step.STATUS_UPDATE: StatusUpdateV1,
+            Step.REMEDIATE: ChangeV1,
+            Step.POSTMORTEM: PostmortemResult,
+        },
+    }
 
 
-class FindingV1(BaseModel):
-    """Version 1 of handoff finding."""
+_MODELS = rt.LazyModels(
+    globals(),
+    _models,
+    (
+        "IncidentResponseInput",
+        "ChangeV1",
+        "FindingV1",
+        "StatusUpdateV1",
+        "TriageV1",
+        "PostmortemResultActionItemsItem",
+        "PostmortemResult",
+        "INPUT_MODEL",
+        "OUTPUT_MODELS",
+    ),
+)
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    root_cause: str
-    evidence: list[str]
-    remediation: Literal["rollback", "restart", "scale_up", "config_change"]
-
-
-class StatusUpdateV1(BaseModel):
-    """Version 1 of handoff status_update."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    text: str
-
-
-class TriageV1(BaseModel):
-    """Version 1 of handoff triage."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    severity: Literal["sev1", "sev2", "sev3"]
-    summary: str
-
-
-class PostmortemResultActionItemsItem(BaseModel):
-    """Part of PostmortemResult."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    owner: str
-    task: str
-
-
-class PostmortemResult(BaseModel):
-    """The result of sub-workflow postmortem."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    title: str
-    body: str
-    action_items: list[PostmortemResultActionItemsItem]
+if not TYPE_CHECKING:
+    __getattr__ = _MODELS.attribute
 
 
 # -- steps, the DAG and its generations (a generation may run in parallel)
@@ -117,7 +216,7 @@ CHANGE_V1 = rt.Handoff(
         "additionalProperties": False,
         "properties": {"change_id": {"type": "string"}, "applied": {"type": "boolean"}},
     },
-    model=ChangeV1,
+    model_ref=_MODELS.ref("ChangeV1"),
 )
 
 FINDING_V1 = rt.Handoff(
@@ -133,7 +232,7 @@ FINDING_V1 = rt.Handoff(
             "remediation": {"enum": ["rollback", "restart", "scale_up", "config_change"]},
         },
     },
-    model=FindingV1,
+    model_ref=_MODELS.ref("FindingV1"),
 )
 
 STATUS_UPDATE_V1 = rt.Handoff(
@@ -145,7 +244,7 @@ STATUS_UPDATE_V1 = rt.Handoff(
         "additionalProperties": False,
         "properties": {"text": {"type": "string", "maxLength": 1000}},
     },
-    model=StatusUpdateV1,
+    model_ref=_MODELS.ref("StatusUpdateV1"),
 )
 
 TRIAGE_V1 = rt.Handoff(
@@ -160,7 +259,7 @@ TRIAGE_V1 = rt.Handoff(
             "summary": {"type": "string", "maxLength": 500},
         },
     },
-    model=TriageV1,
+    model_ref=_MODELS.ref("TriageV1"),
 )
 
 # -- step definitions: what the runtime executes
@@ -359,45 +458,51 @@ STEPS: dict[Step, rt.Step] = {
     ),
 }
 
-# -- typed accessors for agent code and tests
-INPUT_MODEL = IncidentResponseInput
+# -- typed accessors for agent code and tests (defined by _models() at run time)
+if TYPE_CHECKING:
+    INPUT_MODEL = IncidentResponseInput
+    OUTPUT_MODELS: dict[Step, type[BaseModel]] = {
+        Step.TRIAGE: TriageV1,
+        Step.INVESTIGATE: FindingV1,
+        Step.STATUS_UPDATE: StatusUpdateV1,
+        Step.REMEDIATE: ChangeV1,
+        Step.POSTMORTEM: PostmortemResult,
+    }
 
-OUTPUT_MODELS: dict[Step, type[BaseModel]] = {
-    Step.TRIAGE: TriageV1,
-    Step.INVESTIGATE: FindingV1,
-    Step.STATUS_UPDATE: StatusUpdateV1,
-    Step.REMEDIATE: ChangeV1,
-    Step.POSTMORTEM: PostmortemResult,
-}
 
-
-def parse_input(value: rt.JSON) -> IncidentResponseInput:
+def parse_input(value: rt.JSON) -> "IncidentResponseInput":
     """The run input, typed."""
+    _MODELS.define()
     return IncidentResponseInput.model_validate(value)
 
 
-def triage_output(value: rt.JSON) -> TriageV1:
+def triage_output(value: rt.JSON) -> "TriageV1":
     """The output of step triage, typed."""
+    _MODELS.define()
     return TriageV1.model_validate(value)
 
 
-def investigate_output(value: rt.JSON) -> FindingV1:
+def investigate_output(value: rt.JSON) -> "FindingV1":
     """The output of step investigate, typed."""
+    _MODELS.define()
     return FindingV1.model_validate(value)
 
 
-def status_update_output(value: rt.JSON) -> StatusUpdateV1:
+def status_update_output(value: rt.JSON) -> "StatusUpdateV1":
     """The output of step status_update, typed."""
+    _MODELS.define()
     return StatusUpdateV1.model_validate(value)
 
 
-def remediate_output(value: rt.JSON) -> ChangeV1:
+def remediate_output(value: rt.JSON) -> "ChangeV1":
     """The output of step remediate, typed."""
+    _MODELS.define()
     return ChangeV1.model_validate(value)
 
 
-def postmortem_output(value: rt.JSON) -> PostmortemResult:
+def postmortem_output(value: rt.JSON) -> "PostmortemResult":
     """The output of step postmortem, typed."""
+    _MODELS.define()
     return PostmortemResult.model_validate(value)
 
 
@@ -423,7 +528,7 @@ WORKFLOW: rt.Workflow = rt.Workflow(
             },
         },
     },
-    input_model=IncidentResponseInput,
+    input_model_ref=_MODELS.ref("IncidentResponseInput"),
     owner="dispatcher",
     result="postmortem",
     agents=(

@@ -8,39 +8,90 @@ the runtime executes `WORKFLOW`. Regenerate with `make generate`.
 """
 
 import enum
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any
 
 import baton.runtime as rt
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ConfigDict
+
 
 # -- models: the run input and every handoff version (the schemas rule)
-class LlmResearchInput(BaseModel):
-    """The run input of workflow llm_research."""
+if TYPE_CHECKING:
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class LlmResearchInput(BaseModel):
+        """The run input of workflow llm_research."""
 
-    topic: str
-    client: str
-    channel_history: str | None = None
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        topic: str
+        client: str
+        channel_history: str | None = None
+
+    class BriefV1(BaseModel):
+        """Version 1 of handoff brief."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        summary: str
+        sources: list[str]
+
+    class VerdictV1(BaseModel):
+        """Version 1 of handoff verdict."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        approved: bool
+        notes: str
 
 
-class BriefV1(BaseModel):
-    """Version 1 of handoff brief."""
+# -- the same models, defined on first use: the import imports no pydantic
+def _models() -> dict[str, Any]:
+    """The models, defined by `_MODELS` on first use (PEP 562 `__getattr__`)."""
+    from pydantic import BaseModel, ConfigDict
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class LlmResearchInput(BaseModel):
+        """The run input of workflow llm_research."""
 
-    summary: str
-    sources: list[str]
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        topic: str
+        client: str
+        channel_history: str | None = None
+
+    class BriefV1(BaseModel):
+        """Version 1 of handoff brief."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        summary: str
+        sources: list[str]
+
+    class VerdictV1(BaseModel):
+        """Version 1 of handoff verdict."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        approved: bool
+        notes: str
+
+    return {
+        "LlmResearchInput": LlmResearchInput,
+        "BriefV1": BriefV1,
+        "VerdictV1": VerdictV1,
+        "INPUT_MODEL": LlmResearchInput,
+        "OUTPUT_MODELS": {Step.RESEARCH: BriefV1, Step.AUDIT: VerdictV1},
+    }
 
 
-class VerdictV1(BaseModel):
-    """Version 1 of handoff verdict."""
+_MODELS = rt.LazyModels(
+    globals(),
+    _models,
+    ("LlmResearchInput", "BriefV1", "VerdictV1", "INPUT_MODEL", "OUTPUT_MODELS"),
+)
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    approved: bool
-    notes: str
+if not TYPE_CHECKING:
+    __getattr__ = _MODELS.attribute
 
 
 # -- steps, the DAG and its generations (a generation may run in parallel)
@@ -68,7 +119,7 @@ BRIEF_V1 = rt.Handoff(
             "sources": {"type": "array", "items": {"type": "string"}},
         },
     },
-    model=BriefV1,
+    model_ref=_MODELS.ref("BriefV1"),
 )
 
 VERDICT_V1 = rt.Handoff(
@@ -80,7 +131,7 @@ VERDICT_V1 = rt.Handoff(
         "additionalProperties": False,
         "properties": {"approved": {"type": "boolean"}, "notes": {"type": "string"}},
     },
-    model=VerdictV1,
+    model_ref=_MODELS.ref("VerdictV1"),
 )
 
 # -- step definitions: what the runtime executes
@@ -161,24 +212,27 @@ STEPS: dict[Step, rt.Step] = {
     ),
 }
 
-# -- typed accessors for agent code and tests
-INPUT_MODEL = LlmResearchInput
+# -- typed accessors for agent code and tests (defined by _models() at run time)
+if TYPE_CHECKING:
+    INPUT_MODEL = LlmResearchInput
+    OUTPUT_MODELS: dict[Step, type[BaseModel]] = {Step.RESEARCH: BriefV1, Step.AUDIT: VerdictV1}
 
-OUTPUT_MODELS: dict[Step, type[BaseModel]] = {Step.RESEARCH: BriefV1, Step.AUDIT: VerdictV1}
 
-
-def parse_input(value: rt.JSON) -> LlmResearchInput:
+def parse_input(value: rt.JSON) -> "LlmResearchInput":
     """The run input, typed."""
+    _MODELS.define()
     return LlmResearchInput.model_validate(value)
 
 
-def research_output(value: rt.JSON) -> BriefV1:
+def research_output(value: rt.JSON) -> "BriefV1":
     """The output of step research, typed."""
+    _MODELS.define()
     return BriefV1.model_validate(value)
 
 
-def audit_output(value: rt.JSON) -> VerdictV1:
+def audit_output(value: rt.JSON) -> "VerdictV1":
     """The output of step audit, typed."""
+    _MODELS.define()
     return VerdictV1.model_validate(value)
 
 
@@ -204,7 +258,7 @@ WORKFLOW: rt.Workflow = rt.Workflow(
             },
         },
     },
-    input_model=LlmResearchInput,
+    input_model_ref=_MODELS.ref("LlmResearchInput"),
     owner=None,
     result="audit",
     agents=(

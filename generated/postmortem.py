@@ -8,40 +8,92 @@ the runtime executes `WORKFLOW`. Regenerate with `make generate`.
 """
 
 import enum
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any
 
 import baton.runtime as rt
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ConfigDict
+
 
 # -- models: the run input and every handoff version (the schemas rule)
-class PostmortemInput(BaseModel):
-    """The run input of workflow postmortem."""
+if TYPE_CHECKING:
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class PostmortemInput(BaseModel):
+        """The run input of workflow postmortem."""
 
-    incident: str
-    root_cause: str
-    timeline: str
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        incident: str
+        root_cause: str
+        timeline: str
+
+    class ReportV1ActionItemsItem(BaseModel):
+        """Part of ReportV1."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        owner: str
+        task: str
+
+    class ReportV1(BaseModel):
+        """Version 1 of handoff report."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        title: str
+        body: str
+        action_items: list[ReportV1ActionItemsItem]
 
 
-class ReportV1ActionItemsItem(BaseModel):
-    """Part of ReportV1."""
+# -- the same models, defined on first use: the import imports no pydantic
+def _models() -> dict[str, Any]:
+    """The models, defined by `_MODELS` on first use (PEP 562 `__getattr__`)."""
+    from pydantic import BaseModel, ConfigDict
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class PostmortemInput(BaseModel):
+        """The run input of workflow postmortem."""
 
-    owner: str
-    task: str
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        incident: str
+        root_cause: str
+        timeline: str
+
+    class ReportV1ActionItemsItem(BaseModel):
+        """Part of ReportV1."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        owner: str
+        task: str
+
+    class ReportV1(BaseModel):
+        """Version 1 of handoff report."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        title: str
+        body: str
+        action_items: list[ReportV1ActionItemsItem]
+
+    return {
+        "PostmortemInput": PostmortemInput,
+        "ReportV1ActionItemsItem": ReportV1ActionItemsItem,
+        "ReportV1": ReportV1,
+        "INPUT_MODEL": PostmortemInput,
+        "OUTPUT_MODELS": {Step.DRAFT: ReportV1},
+    }
 
 
-class ReportV1(BaseModel):
-    """Version 1 of handoff report."""
+_MODELS = rt.LazyModels(
+    globals(),
+    _models,
+    ("PostmortemInput", "ReportV1ActionItemsItem", "ReportV1", "INPUT_MODEL", "OUTPUT_MODELS"),
+)
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    title: str
-    body: str
-    action_items: list[ReportV1ActionItemsItem]
+if not TYPE_CHECKING:
+    __getattr__ = _MODELS.attribute
 
 
 # -- steps, the DAG and its generations (a generation may run in parallel)
@@ -77,7 +129,7 @@ REPORT_V1 = rt.Handoff(
             },
         },
     },
-    model=ReportV1,
+    model_ref=_MODELS.ref("ReportV1"),
 )
 
 # -- step definitions: what the runtime executes
@@ -136,19 +188,21 @@ STEPS: dict[Step, rt.Step] = {
     ),
 }
 
-# -- typed accessors for agent code and tests
-INPUT_MODEL = PostmortemInput
+# -- typed accessors for agent code and tests (defined by _models() at run time)
+if TYPE_CHECKING:
+    INPUT_MODEL = PostmortemInput
+    OUTPUT_MODELS: dict[Step, type[BaseModel]] = {Step.DRAFT: ReportV1}
 
-OUTPUT_MODELS: dict[Step, type[BaseModel]] = {Step.DRAFT: ReportV1}
 
-
-def parse_input(value: rt.JSON) -> PostmortemInput:
+def parse_input(value: rt.JSON) -> "PostmortemInput":
     """The run input, typed."""
+    _MODELS.define()
     return PostmortemInput.model_validate(value)
 
 
-def draft_output(value: rt.JSON) -> ReportV1:
+def draft_output(value: rt.JSON) -> "ReportV1":
     """The output of step draft, typed."""
+    _MODELS.define()
     return ReportV1.model_validate(value)
 
 
@@ -170,7 +224,7 @@ WORKFLOW: rt.Workflow = rt.Workflow(
             "timeline": {"type": "string"},
         },
     },
-    input_model=PostmortemInput,
+    input_model_ref=_MODELS.ref("PostmortemInput"),
     owner="dispatcher",
     result="draft",
     agents=(

@@ -8,67 +8,155 @@ the runtime executes `WORKFLOW`. Regenerate with `make generate`.
 """
 
 import enum
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any, Literal
 
 import baton.runtime as rt
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ConfigDict
+
 
 # -- models: the run input and every handoff version (the schemas rule)
-class ResearchReportInput(BaseModel):
-    """The run input of workflow research_report."""
+if TYPE_CHECKING:
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class ResearchReportInput(BaseModel):
+        """The run input of workflow research_report."""
 
-    topic: str
-    client: str
-    channel_history: str | None = None
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        topic: str
+        client: str
+        channel_history: str | None = None
+
+    class BriefV1(BaseModel):
+        """Version 1 of handoff brief."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        summary: str
+        sources: list[str] | None = None
+
+    class BriefV2(BaseModel):
+        """Version 2 of handoff brief."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        summary: str
+        sources: list[str] | None = None
+        confidence: int | float | None = None
+
+    class ReceiptV1(BaseModel):
+        """Version 1 of handoff receipt."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        delivered_to: str
+        reference: str
+
+    class VerdictV1(BaseModel):
+        """Version 1 of handoff verdict."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        verdict: Literal["pass", "fail"]
+        notes: str | None = None
+
+    class SummarizeResult(BaseModel):
+        """The result of sub-workflow summarize."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        summary: str
 
 
-class BriefV1(BaseModel):
-    """Version 1 of handoff brief."""
+# -- the same models, defined on first use: the import imports no pydantic
+def _models() -> dict[str, Any]:
+    """The models, defined by `_MODELS` on first use (PEP 562 `__getattr__`)."""
+    from pydantic import BaseModel, ConfigDict
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class ResearchReportInput(BaseModel):
+        """The run input of workflow research_report."""
 
-    summary: str
-    sources: list[str] | None = None
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        topic: str
+        client: str
+        channel_history: str | None = None
+
+    class BriefV1(BaseModel):
+        """Version 1 of handoff brief."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        summary: str
+        sources: list[str] | None = None
+
+    class BriefV2(BaseModel):
+        """Version 2 of handoff brief."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        summary: str
+        sources: list[str] | None = None
+        confidence: int | float | None = None
+
+    class ReceiptV1(BaseModel):
+        """Version 1 of handoff receipt."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        delivered_to: str
+        reference: str
+
+    class VerdictV1(BaseModel):
+        """Version 1 of handoff verdict."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        verdict: Literal["pass", "fail"]
+        notes: str | None = None
+
+    class SummarizeResult(BaseModel):
+        """The result of sub-workflow summarize."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        summary: str
+
+    return {
+        "ResearchReportInput": ResearchReportInput,
+        "BriefV1": BriefV1,
+        "BriefV2": BriefV2,
+        "ReceiptV1": ReceiptV1,
+        "VerdictV1": VerdictV1,
+        "SummarizeResult": SummarizeResult,
+        "INPUT_MODEL": ResearchReportInput,
+        "OUTPUT_MODELS": {
+            Step.RESEARCH: BriefV2,
+            Step.AUDIT: VerdictV1,
+            Step.DELIVER: ReceiptV1,
+            Step.PUBLISH_SUMMARY: SummarizeResult,
+        },
+    }
 
 
-class BriefV2(BaseModel):
-    """Version 2 of handoff brief."""
+_MODELS = rt.LazyModels(
+    globals(),
+    _models,
+    (
+        "ResearchReportInput",
+        "BriefV1",
+        "BriefV2",
+        "ReceiptV1",
+        "VerdictV1",
+        "SummarizeResult",
+        "INPUT_MODEL",
+        "OUTPUT_MODELS",
+    ),
+)
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    summary: str
-    sources: list[str] | None = None
-    confidence: int | float | None = None
-
-
-class ReceiptV1(BaseModel):
-    """Version 1 of handoff receipt."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    delivered_to: str
-    reference: str
-
-
-class VerdictV1(BaseModel):
-    """Version 1 of handoff verdict."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    verdict: Literal["pass", "fail"]
-    notes: str | None = None
-
-
-class SummarizeResult(BaseModel):
-    """The result of sub-workflow summarize."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    summary: str
+if not TYPE_CHECKING:
+    __getattr__ = _MODELS.attribute
 
 
 # -- steps, the DAG and its generations (a generation may run in parallel)
@@ -108,7 +196,7 @@ BRIEF_V1 = rt.Handoff(
             "sources": {"type": "array", "items": {"type": "string"}},
         },
     },
-    model=BriefV1,
+    model_ref=_MODELS.ref("BriefV1"),
 )
 
 BRIEF_V2 = rt.Handoff(
@@ -124,7 +212,7 @@ BRIEF_V2 = rt.Handoff(
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         },
     },
-    model=BriefV2,
+    model_ref=_MODELS.ref("BriefV2"),
 )
 
 RECEIPT_V1 = rt.Handoff(
@@ -136,7 +224,7 @@ RECEIPT_V1 = rt.Handoff(
         "additionalProperties": False,
         "properties": {"delivered_to": {"type": "string"}, "reference": {"type": "string"}},
     },
-    model=ReceiptV1,
+    model_ref=_MODELS.ref("ReceiptV1"),
 )
 
 VERDICT_V1 = rt.Handoff(
@@ -148,7 +236,7 @@ VERDICT_V1 = rt.Handoff(
         "additionalProperties": False,
         "properties": {"verdict": {"enum": ["pass", "fail"]}, "notes": {"type": "string"}},
     },
-    model=VerdictV1,
+    model_ref=_MODELS.ref("VerdictV1"),
 )
 
 # -- step definitions: what the runtime executes
@@ -292,39 +380,44 @@ STEPS: dict[Step, rt.Step] = {
     ),
 }
 
-# -- typed accessors for agent code and tests
-INPUT_MODEL = ResearchReportInput
+# -- typed accessors for agent code and tests (defined by _models() at run time)
+if TYPE_CHECKING:
+    INPUT_MODEL = ResearchReportInput
+    OUTPUT_MODELS: dict[Step, type[BaseModel]] = {
+        Step.RESEARCH: BriefV2,
+        Step.AUDIT: VerdictV1,
+        Step.DELIVER: ReceiptV1,
+        Step.PUBLISH_SUMMARY: SummarizeResult,
+    }
 
-OUTPUT_MODELS: dict[Step, type[BaseModel]] = {
-    Step.RESEARCH: BriefV2,
-    Step.AUDIT: VerdictV1,
-    Step.DELIVER: ReceiptV1,
-    Step.PUBLISH_SUMMARY: SummarizeResult,
-}
 
-
-def parse_input(value: rt.JSON) -> ResearchReportInput:
+def parse_input(value: rt.JSON) -> "ResearchReportInput":
     """The run input, typed."""
+    _MODELS.define()
     return ResearchReportInput.model_validate(value)
 
 
-def research_output(value: rt.JSON) -> BriefV2:
+def research_output(value: rt.JSON) -> "BriefV2":
     """The output of step research, typed."""
+    _MODELS.define()
     return BriefV2.model_validate(value)
 
 
-def audit_output(value: rt.JSON) -> VerdictV1:
+def audit_output(value: rt.JSON) -> "VerdictV1":
     """The output of step audit, typed."""
+    _MODELS.define()
     return VerdictV1.model_validate(value)
 
 
-def deliver_output(value: rt.JSON) -> ReceiptV1:
+def deliver_output(value: rt.JSON) -> "ReceiptV1":
     """The output of step deliver, typed."""
+    _MODELS.define()
     return ReceiptV1.model_validate(value)
 
 
-def publish_summary_output(value: rt.JSON) -> SummarizeResult:
+def publish_summary_output(value: rt.JSON) -> "SummarizeResult":
     """The output of step publish_summary, typed."""
+    _MODELS.define()
     return SummarizeResult.model_validate(value)
 
 
@@ -350,7 +443,7 @@ WORKFLOW: rt.Workflow = rt.Workflow(
             },
         },
     },
-    input_model=ResearchReportInput,
+    input_model_ref=_MODELS.ref("ResearchReportInput"),
     owner="mario",
     result="audit",
     agents=(

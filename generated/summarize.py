@@ -8,27 +8,67 @@ the runtime executes `WORKFLOW`. Regenerate with `make generate`.
 """
 
 import enum
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any
 
 import baton.runtime as rt
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ConfigDict
+
 
 # -- models: the run input and every handoff version (the schemas rule)
-class SummarizeInput(BaseModel):
-    """The run input of workflow summarize."""
+if TYPE_CHECKING:
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class SummarizeInput(BaseModel):
+        """The run input of workflow summarize."""
 
-    text: str
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        text: str
+
+    class SummaryV1(BaseModel):
+        """Version 1 of handoff summary."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        summary: str
 
 
-class SummaryV1(BaseModel):
-    """Version 1 of handoff summary."""
+# -- the same models, defined on first use: the import imports no pydantic
+def _models() -> dict[str, Any]:
+    """The models, defined by `_MODELS` on first use (PEP 562 `__getattr__`)."""
+    from pydantic import BaseModel, ConfigDict
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    class SummarizeInput(BaseModel):
+        """The run input of workflow summarize."""
 
-    summary: str
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        text: str
+
+    class SummaryV1(BaseModel):
+        """Version 1 of handoff summary."""
+
+        model_config = ConfigDict(extra="forbid", defer_build=True)
+
+        summary: str
+
+    return {
+        "SummarizeInput": SummarizeInput,
+        "SummaryV1": SummaryV1,
+        "INPUT_MODEL": SummarizeInput,
+        "OUTPUT_MODELS": {Step.CONDENSE: SummaryV1},
+    }
+
+
+_MODELS = rt.LazyModels(
+    globals(),
+    _models,
+    ("SummarizeInput", "SummaryV1", "INPUT_MODEL", "OUTPUT_MODELS"),
+)
+
+if not TYPE_CHECKING:
+    __getattr__ = _MODELS.attribute
 
 
 # -- steps, the DAG and its generations (a generation may run in parallel)
@@ -52,7 +92,7 @@ SUMMARY_V1 = rt.Handoff(
         "additionalProperties": False,
         "properties": {"summary": {"type": "string", "maxLength": 500}},
     },
-    model=SummaryV1,
+    model_ref=_MODELS.ref("SummaryV1"),
 )
 
 # -- step definitions: what the runtime executes
@@ -70,19 +110,21 @@ STEPS: dict[Step, rt.Step] = {
     ),
 }
 
-# -- typed accessors for agent code and tests
-INPUT_MODEL = SummarizeInput
+# -- typed accessors for agent code and tests (defined by _models() at run time)
+if TYPE_CHECKING:
+    INPUT_MODEL = SummarizeInput
+    OUTPUT_MODELS: dict[Step, type[BaseModel]] = {Step.CONDENSE: SummaryV1}
 
-OUTPUT_MODELS: dict[Step, type[BaseModel]] = {Step.CONDENSE: SummaryV1}
 
-
-def parse_input(value: rt.JSON) -> SummarizeInput:
+def parse_input(value: rt.JSON) -> "SummarizeInput":
     """The run input, typed."""
+    _MODELS.define()
     return SummarizeInput.model_validate(value)
 
 
-def condense_output(value: rt.JSON) -> SummaryV1:
+def condense_output(value: rt.JSON) -> "SummaryV1":
     """The output of step condense, typed."""
+    _MODELS.define()
     return SummaryV1.model_validate(value)
 
 
@@ -100,7 +142,7 @@ WORKFLOW: rt.Workflow = rt.Workflow(
         "additionalProperties": False,
         "properties": {"text": {"type": "string"}},
     },
-    input_model=SummarizeInput,
+    input_model_ref=_MODELS.ref("SummarizeInput"),
     owner="mario",
     result="condense",
     agents=(

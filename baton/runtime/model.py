@@ -7,6 +7,8 @@ the runtime, so it can change without regenerating code.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
@@ -138,14 +140,94 @@ class Approval:
     stage: ApprovalStage = ApprovalStage.BEFORE
 
 
+class LazyModels:
+    """The pydantic models of a generated module, defined on first use.
+
+    A generated module defines its models in a function (`define`, returning name ->
+    value) instead of at import, so importing it imports no pydantic. The first read of
+    one of `names` (through the module's PEP 562 `__getattr__`, `attribute`), of a
+    `ModelRef`, or a call of `define()` runs the function once, under a lock, and stores
+    every value in the module's namespace: later reads are plain global reads, and the
+    module's own functions see the models as globals.
+    """
+
+    def __init__(
+        self,
+        namespace: dict[str, Any],
+        define: Callable[[], dict[str, Any]],
+        names: tuple[str, ...],
+    ) -> None:
+        self._namespace = namespace
+        self._define = define
+        self.names = frozenset(names)
+        self._lock = threading.Lock()
+        self._defined: dict[str, Any] | None = None
+
+    def define(self) -> dict[str, Any]:
+        """Every model (and value) the module defines lazily, defined at most once."""
+        defined = self._defined
+        if defined is None:
+            with self._lock:
+                if self._defined is None:
+                    values = self._define()
+                    for value in values.values():
+                        # `_models.<locals>.X` -> `X`: pickle and reprs find it as a global
+                        if isinstance(value, type) and "<locals>" in value.__qualname__:
+                            value.__qualname__ = value.__name__
+                    self._namespace.update(values)
+                    self._defined = values
+                defined = self._defined
+        return defined
+
+    def attribute(self, name: str) -> Any:
+        """A module's `__getattr__`: a lazy name's value; AttributeError for any other
+        (so probing a module for `__wrapped__` or `__path__` defines nothing)."""
+        if name not in self.names:
+            module = self._namespace.get("__name__", "module")
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        return self.define()[name]
+
+    def ref(self, name: str) -> ModelRef:
+        """A reference to model `name`, resolved on first read (`Handoff.model`)."""
+        if name not in self.names:
+            raise KeyError(name)
+        return ModelRef(self, name)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A generated model by name, defined when first resolved (see LazyModels)."""
+
+    models: LazyModels
+    name: str
+
+    def resolve(self) -> type[Any]:
+        model: type[Any] = self.models.define()[self.name]
+        return model
+
+
+def _resolved(model: type[Any] | ModelRef | None) -> type[Any] | None:
+    return model.resolve() if isinstance(model, ModelRef) else model
+
+
 @dataclass(frozen=True)
 class Handoff:
-    """One version of a handoff: its JSON Schema (the authority) and its generated model."""
+    """One version of a handoff: its JSON Schema (the authority) and its generated model.
+
+    `model_ref` is the model class or, in generated code, a `ModelRef` that `model`
+    resolves on first read: a workflow names its models without defining them (the
+    runtime validates with the schema and never reads `model`).
+    """
 
     name: str
     version: int
     schema: JSON
-    model: type[Any] | None = None
+    model_ref: type[Any] | ModelRef | None = field(default=None, repr=False)
+
+    @property
+    def model(self) -> type[Any] | None:
+        """The generated pydantic model of this version (defined on first read)."""
+        return _resolved(self.model_ref)
 
     @property
     def ref(self) -> str:
@@ -216,7 +298,7 @@ class Workflow:
     steps: tuple[Step, ...]
     generations: tuple[tuple[str, ...], ...]
     inputs_schema: JSON = None
-    input_model: type[Any] | None = None
+    input_model_ref: type[Any] | ModelRef | None = field(default=None, repr=False)
     owner: str | None = None
     result: str | None = None
     agents: tuple[AgentBinding, ...] = ()
@@ -232,6 +314,11 @@ class Workflow:
     # "" when unknown (a workflow built by hand): agents then resolve as the process does.
     root: str = ""
     budget: Budget | None = None  # per run
+
+    @property
+    def input_model(self) -> type[Any] | None:
+        """The generated model of the run input (defined on first read, as Handoff.model)."""
+        return _resolved(self.input_model_ref)
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

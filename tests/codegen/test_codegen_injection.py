@@ -265,7 +265,16 @@ def test_hostile_ir_cannot_change_the_code(
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
         if id(node) not in docstrings
     }
-    vocabulary = {"forbid", "allow", *(t.trigger for t in TRANSITIONS)}
+    # and the names of what `_models()` defines, by which `rt.LazyModels` serves them
+    defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+    defined |= {
+        target.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign | ast.AnnAssign)
+        for target in (n.targets if isinstance(n, ast.Assign) else [n.target])
+        if isinstance(target, ast.Name)
+    }
+    vocabulary = {"forbid", "allow", *(t.trigger for t in TRANSITIONS), *defined}
     assert constants <= _spec_strings(workflow, sha256) | vocabulary
 
     os.chdir(tmp_path)

@@ -196,10 +196,14 @@ def statement(head: str, doc: Doc, indent: str = "") -> str:
     """
     used = width(indent + head)
     flat = doc.flat()
-    if not doc.forced() and not doc.breakable() and used + width(flat) > LINE_WIDTH:
-        inner = indent + INDENT
-        if width(inner + flat) <= LINE_WIDTH:
-            return f"{indent}{head}(\n{inner}{flat}\n{indent})"
+    inner = indent + INDENT
+    fits_inside = width(inner + flat) <= LINE_WIDTH
+    if not doc.forced() and not doc.breakable() and used + width(flat) > LINE_WIDTH and fits_inside:
+        return f"{indent}{head}(\n{inner}{flat}\n{indent})"
+    if isinstance(doc, Bracket) and doc.breakable() and used + width(doc.open) > LINE_WIDTH:
+        # not even the opening bracket fits after the head (a long field name and type
+        # in a nested class): ruff parenthesizes the value and breaks it inside
+        return f"{indent}{head}(\n{inner}{doc.broken(inner)}\n{indent})"
     return indent + head + render(doc, indent, used, 0)
 
 

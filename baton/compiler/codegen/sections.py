@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from baton.compiler.codegen.layout import LINE_WIDTH, width
 
 _SAFE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+PYDANTIC_NAMES = ("BaseModel", "ConfigDict", "Field", "RootModel")
 
 # import line -> the names it provides, in isort order
 _IMPORTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("stdlib", "import enum", ("enum",)),
-    ("stdlib", "from typing import {}", ("Literal", "TypeAlias")),
-    ("third", "from pydantic import {}", ("BaseModel", "ConfigDict", "Field", "RootModel")),
+    ("stdlib", "from typing import {}", ("TYPE_CHECKING", "Any", "Literal", "TypeAlias")),
     ("first", "import baton.runtime as rt", ("rt",)),
+    # for type checkers only: at run time the module imports pydantic when its models are
+    # first used, in the function that defines them (`pydantic_import`)
+    ("checking", "if TYPE_CHECKING:\n    from pydantic import {}", PYDANTIC_NAMES),
 )
 
 
@@ -54,7 +57,9 @@ class Sections:
     """The top-level blocks of a module, in order, and the imported names they use."""
 
     blocks: list[_Block] = field(default_factory=list)
-    used: set[str] = field(default_factory=lambda: {"enum", "rt", "BaseModel"})
+    used: set[str] = field(
+        default_factory=lambda: {"enum", "rt", "BaseModel", "TYPE_CHECKING", "Any"}
+    )
     _banner: str | None = None
 
     def use(self, name: str) -> None:
@@ -94,6 +99,44 @@ class Sections:
             parts.append("\n" * separator + block.text)
             previous = block
         return allow_long_lines("\n".join(parts) + "\n")
+
+
+@dataclass
+class Nested:
+    """The blocks of an indented body (of `if TYPE_CHECKING:`, of a function), each
+    line already indented by `indent`; the names they use are recorded in `sections`
+    too (the module's imports) and in `used` (a function's own import)."""
+
+    sections: Sections
+    indent: str
+    blocks: list[_Block] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+
+    def use(self, name: str) -> None:
+        self.used.add(name)
+        self.sections.use(name)
+
+    def statement(self, text: str) -> None:
+        self.blocks.append(_Block(text, False))
+
+    def definition(self, first_line: str, body: list[str]) -> None:
+        self.blocks.append(_Block("\n".join([first_line, *body]), True))
+
+    def body(self, opener: str) -> str:
+        """`opener` (`if TYPE_CHECKING:`) and the blocks, blank lines as ruff puts them:
+        one between blocks (ruff's at most one inside a block), and one right after the
+        opener when the first block is a class (ruff's empty line before a nested class)."""
+        lead = "\n" if self.blocks and self.blocks[0].is_definition else ""
+        return f"{opener}\n{lead}{self.text()}"
+
+    def text(self) -> str:
+        """The blocks, one blank line between two (as in a function body)."""
+        return "\n\n".join(block.text for block in self.blocks)
+
+    def pydantic_import(self) -> list[str]:
+        """The import of the pydantic names the blocks use (none: no line), and a blank."""
+        names = [name for name in PYDANTIC_NAMES if name in self.used]
+        return [f"{self.indent}from pydantic import {', '.join(names)}", ""] if names else []
 
 
 def allow_long_lines(source: str) -> str:
