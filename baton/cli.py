@@ -29,6 +29,7 @@ COMMANDS = {
     "reject": "baton.commands.decide:reject_command",
     "cancel": "baton.commands.decide:cancel_command",
     "worker": "baton.commands.worker:worker_command",
+    "principal": "baton.commands.principal:principal_group",
 }
 
 
@@ -50,6 +51,7 @@ SUMMARIES = {
     "reject": "Reject a step waiting for a decision.",
     "cancel": "Cancel a run.",
     "worker": "Run a Temporal worker for compiled workflows.",
+    "principal": "Add, list or revoke principals (who decides, with a token).",
 }
 
 

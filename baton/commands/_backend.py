@@ -88,6 +88,9 @@ def backend_options(command: F) -> F:
             if backend == "temporal"
             else local_backend(db)
         )
+        # the database `--db` names, for what a command keeps locally on any backend
+        # (the principals `baton approve` checks tokens against)
+        click.get_current_context().meta["baton.db"] = db
         return command(*args, backend=chosen, **kwargs)
 
     wrapped = cast(F, temporal_options(wrapper))

@@ -3,17 +3,59 @@
 A decision is checked against the run at once (an unknown step, a principal without the
 role, a step that is not waiting: exit 2). It is then recorded in the run's log: by
 this process if no process drives the run, else by the driving process within a
-fraction of a second. Who, when, role and comment are in the event log.
+fraction of a second. Who, when, role, comment and channel (`cli`) are in the event log.
+
+Identity: once a principal that is not revoked exists (`baton principal add`), `--as
+NAME` needs NAME's token: `BATON_TOKEN`, else a hidden prompt when stdin is a terminal,
+else the decision is refused (exit 2, nothing written). The token is checked here
+against the principals of the local database (`--db`), on either backend; only then
+is the decision sent (on Temporal, through the `baton_decision` Update). Before any
+principal exists, decisions work as they did and a warning says identity is unverified.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from baton.commands._backend import backend_options
-from baton.commands._common import os_user, refusals
-from baton.runtime import api
+from baton.commands._common import Refused, database, os_user, refusals
+from baton.runtime import api, identity
 from baton.runtime.backend import Backend
+from baton.runtime.store import StoreError
+
+TOKEN_ENV = "BATON_TOKEN"
+CHANNEL = "cli"
+
+
+def _check_identity(principal: str) -> None:
+    """Refuse (exit 2, before anything is written) unless the caller proves
+    `principal`, when principals exist; else warn that identity is unverified."""
+    db = database(click.get_current_context().meta.get("baton.db"))
+    try:
+        if not identity.enforced(db):
+            click.echo(
+                "warning: identity is unverified (no principals; see `baton principal add`)",
+                err=True,
+            )
+            return
+        token = os.environ.get(TOKEN_ENV, "")
+        if not token and sys.stdin.isatty():
+            token = click.prompt(
+                f"token for {principal}", hide_input=True, default="", show_default=False
+            )
+        if not token:
+            raise Refused(
+                f"principal '{principal}' needs its token: set {TOKEN_ENV} "
+                "(or run on a terminal to be asked)"
+            )
+        identity.verify(db, principal, token)
+    except identity.IdentityError as error:
+        raise Refused(str(error)) from None
+    except StoreError as error:
+        raise Refused(str(error)) from None
 
 
 def _decision(kind: str) -> click.Command:
@@ -27,7 +69,8 @@ def _decision(kind: str) -> click.Command:
     @backend_options
     @refusals
     def command(run_id: str, step: str, principal: str, comment: str, backend: Backend) -> None:
-        outcome = backend.decide(kind, run_id, step, principal, comment)
+        _check_identity(principal)
+        outcome = backend.decide(kind, run_id, step, principal, comment, CHANNEL)
         past = "approved" if kind == "approve" else "rejected"
         done = f"step {step} {past} by {principal}" if outcome == "applied" else outcome
         click.echo(f"{run_id}: {done}")

@@ -108,7 +108,7 @@ def show_command(run_id: str, as_json: bool, backend: Backend) -> None:
             comment = f" ({approval.comment})" if approval.comment else ""
             click.echo(
                 f"    {approval.decision} by {approval.principal} as {approval.role} "
-                f"at {clock(approval.decided_ms)}{comment}"
+                f"via {approval.channel or '-'} at {clock(approval.decided_ms)}{comment}"
             )
         if record.error:
             click.echo(f"    error: {record.error.get('failure')}: {record.error.get('message')}")
@@ -162,6 +162,8 @@ def events_command(run_id: str, as_json: bool, backend: Backend) -> None:
             where += f"#{event['attempt']}"
         data = {k: v for k, v in event["data"].items() if v not in (None, "", [], {}, False)}
         trace = data.pop("traceback", None)  # an agent's own: in full, below its event
+        if "channel" in data:  # how a decision came (cli, web, api): first, so it shows
+            data = {"channel": data.pop("channel"), **data}
         click.echo(
             f"{event['seq']:>4}  {clock(event['ts'])}  {event['type']:<20} {where:<20} "
             f"{compact(data, 100)}"

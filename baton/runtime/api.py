@@ -288,16 +288,17 @@ def _decide(
     comment: str | None,
     wait_s: float,
     after_commit: AfterCommit | None = None,
+    channel: str | None = None,
 ) -> str:
     """Record a decision: refuse at once if the run's state does not allow it, else
     leave it in the inbox and record it now (or let the live driver record it)."""
     with Store(db, create=False, after_commit=after_commit) as store:
         state = store.load_state(run_id)
         try:
-            decision_event(state, kind, step, principal, comment)
+            decision_event(state, kind, step, principal, comment, channel)
         except DecisionRefused as refusal:
             raise RunError(str(refusal)) from None
-        request = store.post_request(run_id, kind, now_ms(), step, principal, comment)
+        request = store.post_request(run_id, kind, now_ms(), step, principal, comment, channel)
         if not settle(store, run_id, new_owner(), now_ms()):
             deadline = time.monotonic() + wait_s
             while store.request_outcome(request) is None and time.monotonic() < deadline:
@@ -329,17 +330,29 @@ def raise_budget(
 
 
 def approve(
-    db: Path, run_id: str, step: str, principal: str, comment: str = "", wait_s: float = 10.0
+    db: Path,
+    run_id: str,
+    step: str,
+    principal: str,
+    comment: str = "",
+    wait_s: float = 10.0,
+    channel: str = "",
 ) -> str:
     """Grant a gated step; RunError if the principal lacks its role (or it is not waiting)."""
-    return _decide(db, run_id, APPROVE, step, principal, comment, wait_s)
+    return _decide(db, run_id, APPROVE, step, principal, comment, wait_s, channel=channel)
 
 
 def reject(
-    db: Path, run_id: str, step: str, principal: str, comment: str = "", wait_s: float = 10.0
+    db: Path,
+    run_id: str,
+    step: str,
+    principal: str,
+    comment: str = "",
+    wait_s: float = 10.0,
+    channel: str = "",
 ) -> str:
     """Reject a gated step: it fails with class `rejected`, and so does the run."""
-    return _decide(db, run_id, REJECT, step, principal, comment, wait_s)
+    return _decide(db, run_id, REJECT, step, principal, comment, wait_s, channel=channel)
 
 
 def cancel(db: Path, run_id: str, by: str = "", wait_s: float = 10.0) -> str:

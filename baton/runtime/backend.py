@@ -92,11 +92,20 @@ class Backend(Protocol):
         """The run's log as `baton events --json` prints it."""
         ...
 
-    def decide(self, kind: str, run_id: str, step: str | None, principal: str, comment: str) -> str:
+    def decide(
+        self,
+        kind: str,
+        run_id: str,
+        step: str | None,
+        principal: str,
+        comment: str,
+        channel: str = "",
+    ) -> str:
         """approve | reject | cancel | raise_budget: "applied", or what happened instead.
 
         raise_budget: `step` names the agent (None: the run's budget), `comment` holds
-        the new limits (runtime.core.budget.encode_limits)."""
+        the new limits (runtime.core.budget.encode_limits). `channel`: how an approval
+        or rejection came (cli, web, api), recorded in its event."""
         ...
 
     def idle(self, state: RunState) -> bool:
@@ -160,7 +169,15 @@ class LocalBackend:
     def events(self, run_id: str) -> list[dict[str, JSON]]:
         return api.get_events(self.db, run_id)
 
-    def decide(self, kind: str, run_id: str, step: str | None, principal: str, comment: str) -> str:
+    def decide(
+        self,
+        kind: str,
+        run_id: str,
+        step: str | None,
+        principal: str,
+        comment: str,
+        channel: str = "",
+    ) -> str:
         if kind == api.CANCEL:
             return api.cancel(self.db, run_id, by=principal)
         if kind == RAISE_BUDGET:  # `step`: the agent (None: the run); `comment`: the limits
@@ -174,7 +191,7 @@ class LocalBackend:
         if step is None:
             raise RunError(f"{kind} needs a step")
         decision = api.approve if kind == api.APPROVE else api.reject
-        return decision(self.db, run_id, step, principal, comment)
+        return decision(self.db, run_id, step, principal, comment, channel=channel)
 
     def idle(self, state: RunState) -> bool:
         return api.is_idle(self.db, state)
@@ -277,12 +294,21 @@ class TemporalBackend:
             client.with_client(self.target(), lambda c: client.events(c, run_id))
         )
 
-    def decide(self, kind: str, run_id: str, step: str | None, principal: str, comment: str) -> str:
+    def decide(
+        self,
+        kind: str,
+        run_id: str,
+        step: str | None,
+        principal: str,
+        comment: str,
+        channel: str = "",
+    ) -> str:
         from baton.runtime.temporal import client
 
         return client.blocking(
             client.with_client(
-                self.target(), lambda c: client.decide(c, run_id, kind, step, principal, comment)
+                self.target(),
+                lambda c: client.decide(c, run_id, kind, step, principal, comment, channel),
             )
         )
 

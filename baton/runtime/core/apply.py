@@ -378,6 +378,7 @@ def _decided(
         principal=body.principal,
         comment=body.comment,
         decided_ms=ts,
+        channel=body.channel or None,
     )
     return evolve(record, approval=approval)
 

@@ -37,8 +37,10 @@ def decision_event(
     step: str | None = None,
     principal: str | None = None,
     comment: str | None = None,
+    channel: str | None = None,
 ) -> ev.EventBody:
-    """The event recording a decision; raises DecisionRefused with the reason."""
+    """The event recording a decision; raises DecisionRefused with the reason.
+    `channel`: how an approval or rejection came (cli, web, api), kept in its event."""
     if state.outcome is not None:
         raise DecisionRefused(f"run '{state.run_id}' has already {_ended(state.outcome)}")
     if kind == CANCEL:
@@ -89,6 +91,7 @@ def decision_event(
         stage=record.approval.stage,
         comment=comment or "",
         requested_ms=record.approval.requested_ms,
+        channel=channel or "",
     )
 
 

@@ -135,6 +135,7 @@ class ApprovalGranted(EventBody):
     stage: str
     comment: str = ""
     requested_ms: int = 0
+    channel: str = ""  # cli | web | api ("" in logs older than identity)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class ApprovalRejected(EventBody):
     stage: str
     comment: str = ""
     requested_ms: int = 0
+    channel: str = ""  # cli | web | api ("" in logs older than identity)
 
 
 # -- attempts

@@ -84,6 +84,7 @@ class ApprovalRecord:
     principal: str | None = None
     comment: str | None = None
     decided_ms: int | None = None
+    channel: str | None = None  # cli | web | api: how the decision came
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,12 @@ class Journal:
         for request in store.open_requests(self.state.run_id):
             try:
                 body = decision_event(
-                    self.state, request.kind, request.step, request.principal, request.comment
+                    self.state,
+                    request.kind,
+                    request.step,
+                    request.principal,
+                    request.comment,
+                    request.channel,
                 )
             except DecisionRefused as refusal:
                 self.inbox_outcomes.append((request.id, f"refused: {refusal}"))

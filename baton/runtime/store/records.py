@@ -60,3 +60,4 @@ class InboxRequest:
     principal: str | None
     comment: str | None
     ts: int
+    channel: str | None = None  # cli | web | api (None: before identity)

@@ -96,8 +96,21 @@ ALTER TABLE events_v2 RENAME TO events;
 DROP INDEX outputs_by_run;
 """
 
+# v3: identity. `principals` holds who may decide (`baton principal`): a name, the
+# sha256 of its token (never the token), when it was added and revoked. The inbox
+# carries the channel a decision came through (cli; web and api are reserved).
+SCHEMA_V3 = """
+CREATE TABLE principals (
+  name TEXT PRIMARY KEY,
+  token_sha256 TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  revoked_ms INTEGER
+);
+ALTER TABLE inbox ADD COLUMN channel TEXT;
+"""
+
 # (version, script): applied in order to databases below that version
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, SCHEMA_V1), (2, SCHEMA_V2))
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -525,12 +525,13 @@ class Store:
         step: str | None = None,
         principal: str | None = None,
         comment: str | None = None,
+        channel: str | None = None,
     ) -> int:
         with self._write() as db:
             cursor = db.execute(
-                "INSERT INTO inbox(run_id, kind, step, principal, comment, ts) "
-                "VALUES (?,?,?,?,?,?)",
-                (run_id, kind, step, principal, comment, ts),
+                "INSERT INTO inbox(run_id, kind, step, principal, comment, ts, channel) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (run_id, kind, step, principal, comment, ts, channel),
             )
             request = cursor.lastrowid
         assert request is not None
@@ -538,7 +539,7 @@ class Store:
 
     def open_requests(self, run_id: str) -> list[InboxRequest]:
         rows = self._read(
-            "SELECT id, run_id, kind, step, principal, comment, ts FROM inbox "
+            "SELECT id, run_id, kind, step, principal, comment, ts, channel FROM inbox "
             "WHERE run_id = ? AND outcome IS NULL ORDER BY id",
             (run_id,),
         )
@@ -547,6 +548,34 @@ class Store:
     def request_outcome(self, request: int) -> str | None:
         rows = self._read("SELECT outcome FROM inbox WHERE id = ?", (request,))
         return rows[0][0] if rows else None
+
+    # -- principals: who may decide (runtime.identity); only tokens' hashes are kept
+
+    def add_principal(self, name: str, token_sha256: str, created_ms: int) -> bool:
+        """Add a principal; False if the name is taken (revoked names stay taken)."""
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO principals(name, token_sha256, created_ms) VALUES (?,?,?) "
+                "ON CONFLICT(name) DO NOTHING",
+                (name, token_sha256, created_ms),
+            )
+            return cursor.rowcount == 1
+
+    def revoke_principal(self, name: str, revoked_ms: int) -> bool:
+        """Revoke a principal's token; False if there is no such live principal."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE principals SET revoked_ms = ? WHERE name = ? AND revoked_ms IS NULL",
+                (revoked_ms, name),
+            )
+            return cursor.rowcount == 1
+
+    def principals(self) -> list[tuple[str, str, int, int | None]]:
+        """(name, token_sha256, created_ms, revoked_ms) of every principal, by name."""
+        rows = self._read(
+            "SELECT name, token_sha256, created_ms, revoked_ms FROM principals ORDER BY name"
+        )
+        return [(str(n), str(h), int(c), None if r is None else int(r)) for n, h, c, r in rows]
 
 
 class _BatchFailed(Exception):

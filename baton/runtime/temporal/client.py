@@ -239,19 +239,28 @@ async def decide(
     step: str | None = None,
     principal: str | None = None,
     comment: str | None = None,
+    channel: str = "",
 ) -> str:
     """Send a decision (approve, reject, cancel) as the run's `baton_decision` Update.
+    `channel` (cli, web, api) travels in the Update and is recorded in the event; the
+    principal's token was checked by the caller (the CLI, against its local database).
 
     Checked against the run's state here first, so a refusal reads as on the local
     backend; the workflow's validator checks it again against the state it has then.
     """
     current = await state(client, run_id)
     try:
-        decision_event(current, kind, step, principal, comment)
+        decision_event(current, kind, step, principal, comment, channel)
     except DecisionRefused as refusal:
         raise RunError(str(refusal)) from None
     handle = client.get_workflow_handle(run_id)
-    request = {"kind": kind, "step": step, "principal": principal, "comment": comment or ""}
+    request = {
+        "kind": kind,
+        "step": step,
+        "principal": principal,
+        "comment": comment or "",
+        "channel": channel,
+    }
     try:
         outcome: str = await handle.execute_update(DECISION_UPDATE, request)
         return outcome

@@ -368,7 +368,7 @@ class BatonWorkflow:
     @workflow.update(name=DECISION_UPDATE)
     def decision(self, request: dict[str, Any]) -> str:
         """Record an approval, a rejection or a cancel (`kind`, `step`, `principal`,
-        `comment`); the run's loop acts on it at once."""
+        `comment`, `channel`); the run's loop acts on it at once."""
         self._emit(self._decision_event(request))
         self._poked = True
         return "applied"
@@ -385,6 +385,7 @@ class BatonWorkflow:
                 request.get("step"),
                 request.get("principal"),
                 request.get("comment"),
+                request.get("channel"),
             )
         except DecisionRefused as refusal:
             raise ApplicationError(
