@@ -64,7 +64,12 @@ def _decision(kind: str) -> click.Command:
     @click.command(kind)
     @click.argument("run_id", metavar="RUN")
     @click.argument("step")
-    @click.option("--as", "principal", required=True, help="Who decides (must hold the role).")
+    @click.option(
+        "--as",
+        "principal",
+        required=True,
+        help="Who decides (holds the role; once principals exist: $BATON_TOKEN or a prompt).",
+    )
     @click.option("--comment", default="", help="Why; kept in the event log.")
     @backend_options
     @refusals

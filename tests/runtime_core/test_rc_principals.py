@@ -196,3 +196,41 @@ def test_a_v2_database_migrates_to_v3_and_v2_batons_refuse_it(tmp_path: Path) ->
     assert token.encode() not in db.read_bytes()
     with sqlite3.connect(db, isolation_level=None) as connection:  # as v2 Batons check it
         assert schema.current_version(connection) > 2
+
+
+def test_on_a_terminal_the_token_is_asked_without_echo(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    _waiting(tmp_path, "r")
+    token = _add(tmp_path, "alice")
+    values = env(tmp_path)
+    values.pop("BATON_TOKEN", None)
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [BATON, "approve", "r", "deliver", "--as", "alice", "--db", str(tmp_path / "baton.db")],
+        cwd=tmp_path,
+        env=values,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    seen = b""
+    while b"token for alice" not in seen:
+        chunk = os.read(controller, 1024)
+        assert chunk, seen
+        seen += chunk
+    os.write(controller, token.encode() + b"\n")
+    assert process.wait(timeout=60) == 0
+    while True:
+        try:
+            chunk = os.read(controller, 1024)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert b"approved by alice" in seen and token.encode() not in seen
+    assert _approval(tmp_path, "r")["channel"] == "cli"
