@@ -107,6 +107,9 @@ def _details(step: StepTimeline, timeline: Timeline) -> list[str]:
     for wait in step.waits:
         if wait.kind == "retry":
             continue
+        if wait.kind == "fallback":
+            lines.append(f"  fallback: {wait.detail}")
+            continue
         took = duration(wait.end_ms - wait.start_ms) if wait.end_ms is not None else "still"
         lines.append(f"  {wait.kind}: waited {took}; {wait.detail}")
     for attempt in step.attempts:

@@ -75,7 +75,8 @@ class Attempt:
 
 @dataclass
 class Wait:
-    """Time a step spent waiting: `approval`, `review` or `retry`."""
+    """Time a step spent waiting: `approval`, `review` or `retry`; or the moment a
+    `fallback` agent took the step over (no time spent)."""
 
     kind: str
     start_ms: int
@@ -222,6 +223,10 @@ def _take(
             )
             line.waits.append(wait)
             retries[body.step] = wait
+        case ev.FallbackStarted():
+            assert line is not None
+            detail = f"{body.agent} runs it from attempt {body.attempt} (after {body.failure})"
+            line.waits.append(Wait("fallback", ts, ts, detail))
         case ev.ApprovalRequested():
             assert line is not None
             kind = "approval" if body.stage == "before" else "review"
