@@ -82,6 +82,7 @@ class Wait:
     start_ms: int
     end_ms: int | None = None
     detail: str = ""
+    attempt: int | None = None  # a fallback: the first attempt its agent runs
 
 
 @dataclass
@@ -226,7 +227,7 @@ def _take(
         case ev.FallbackStarted():
             assert line is not None
             detail = f"{body.agent} runs it from attempt {body.attempt} (after {body.failure})"
-            line.waits.append(Wait("fallback", ts, ts, detail))
+            line.waits.append(Wait("fallback", ts, ts, detail, body.attempt))
         case ev.ApprovalRequested():
             assert line is not None
             kind = "approval" if body.stage == "before" else "review"
@@ -298,7 +299,7 @@ def _step_json(step: StepTimeline) -> dict[str, Any]:
         "start_ms": step.start_ms,
         "end_ms": step.end_ms,
         "detail": step.detail,
-        "waits": [vars(wait) for wait in step.waits],
+        "waits": [_wait_json(wait) for wait in step.waits],
         "attempts": [
             {
                 **{k: v for k, v in vars(a).items() if k not in ("usage", "delegations")},
@@ -314,4 +315,12 @@ def _delegation_json(delegation: Delegation) -> dict[str, Any]:
     data = {k: v for k, v in vars(delegation).items() if k != "usage"}
     data["chain"] = list(delegation.chain)
     data["usage"] = delegation.usage.to_json()
+    return data
+
+
+def _wait_json(wait: Wait) -> dict[str, Any]:
+    """A wait as `baton trace --json` shows it (`attempt` only for a fallback)."""
+    data = dict(vars(wait))
+    if data["attempt"] is None:
+        del data["attempt"]
     return data
