@@ -107,9 +107,16 @@ def _details(step: StepTimeline, timeline: Timeline) -> list[str]:
     for wait in step.waits:
         if wait.kind == "retry":
             continue
+        if wait.kind == "fallback":
+            continue  # above the attempt it starts
         took = duration(wait.end_ms - wait.start_ms) if wait.end_ms is not None else "still"
         lines.append(f"  {wait.kind}: waited {took}; {wait.detail}")
     for attempt in step.attempts:
+        lines.extend(
+            f"  fallback: {wait.detail}"
+            for wait in step.waits
+            if wait.kind == "fallback" and wait.attempt == attempt.attempt and not attempt.restart
+        )
         lines.append("  " + _attempt_line(attempt, timeline.start_ms))
         for delegation in attempt.delegations:
             chain = " -> ".join(delegation.chain)

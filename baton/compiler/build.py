@@ -333,6 +333,7 @@ class Builder:
             name=_str(node.get("name")),
             description=_str(node.get("description")),
             prompt=prompt,
+            fallbacks=_fallbacks(node.get("fallback")),
         )
 
     def workflow(self, path: str, root: YMap) -> ir.Workflow | None:
@@ -382,3 +383,17 @@ def file_kind(root: YNode) -> str | None:
     if not isinstance(root, YMap):
         return None
     return _str(root.get("kind")) or "workflow"
+
+
+def _fallbacks(node: YNode | None) -> tuple[ir.Fallback, ...]:
+    """The `fallback:` entries with an agent (the schema reports the others: B002)."""
+    if not isinstance(node, YSeq):
+        return ()
+    found = []
+    for entry in node.items:
+        if not isinstance(entry, YMap):
+            continue
+        agent = _name(entry.get("agent"))
+        if agent is not None:
+            found.append(ir.Fallback(_names(entry.get("on")), agent, entry.span))
+    return tuple(found)

@@ -5,6 +5,8 @@ each compiled step.
 A step's chain is the chain of the run that contains it, then the owner, then
 `delegated_by` if it differs, then the agent; a sub-workflow step extends it into the
 child run with the child's owner. An agent handing a step to itself is no delegation.
+A step's `fallback:` agents each get the chain the step's agent has, with the fallback
+agent in its place (`StepChain.fallback`): the rules judge them as the step's agent.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class StepChain:
     links: tuple[ChainLink, ...]
     inherited: int  # how many links came from the calling run
     via: tuple[str, ...]  # the sub-workflow steps that led here, e.g. ("parent.step",)
+    fallback: str | None = None  # the fallback agent this chain runs the step with
 
 
 def _collapse(links: list[ChainLink]) -> list[ChainLink]:
@@ -69,6 +72,13 @@ def delegation_chains(spec: ir.SpecSet) -> tuple[StepChain, ...]:
             links = _collapse(prefix + new)
             inherited = len(_collapse(prefix))
             chains.append(StepChain(workflow, step, tuple(links), inherited, via))
+            if step.agent:
+                for entry in step.fallbacks:
+                    instead = [*new[:-1], ChainLink(entry.agent.value, entry.agent.span)]
+                    fallback_links = tuple(_collapse(prefix + instead))
+                    chains.append(
+                        StepChain(workflow, step, fallback_links, inherited, via, entry.agent.value)
+                    )
             label = f"{workflow.name}.{step.id}"
             # a step with both `agent` and `workflow` (B002) starts no child run
             if child and step.agent is None and child.name not in running:
@@ -87,7 +97,7 @@ def top_level_chains(chains: tuple[StepChain, ...]) -> TopLevelChains:
     carries (the runtime extends it for a child run)."""
     found: TopLevelChains = {}
     for chain in chains:
-        if not chain.via:
+        if not chain.via and chain.fallback is None:
             agents = tuple(link.agent for link in chain.links)
             found.setdefault(chain.workflow.name, {})[chain.step.id] = agents
     return found

@@ -188,6 +188,16 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class Fallback:
+    """A `fallback:` entry: `agent` runs the step once its retries are exhausted with
+    one of `on` (failure classes, as written)."""
+
+    on: tuple[Name, ...]
+    agent: Name
+    span: Span
+
+
+@dataclass(frozen=True)
 class Approval:
     role: Name
     stage: str  # before | after
@@ -228,6 +238,7 @@ class Step:
     name: str | None = None
     description: str | None = None
     prompt: Template | None = None  # llm agents: the user message
+    fallbacks: tuple[Fallback, ...] = ()
 
     def templates(self) -> list[Template]:
         """Every template and expression of the step: the prompt, the input's, the

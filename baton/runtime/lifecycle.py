@@ -29,6 +29,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("start", (S.PENDING, S.AWAITING_APPROVAL, S.RETRYING), S.RUNNING),
     Transition("validate", (S.RUNNING,), S.VALIDATED),
     Transition("schedule_retry", (S.RUNNING,), S.RETRYING),
+    # a step's retries are exhausted and a fallback agent takes it over (`fallback_started`)
+    Transition("fall_back", (S.RUNNING,), S.RETRYING),
     Transition("request_review", (S.VALIDATED,), S.AWAITING_REVIEW),
     Transition("commit", (S.VALIDATED, S.AWAITING_REVIEW), S.COMMITTED),
     Transition("fail", (S.RUNNING, S.AWAITING_APPROVAL, S.AWAITING_REVIEW, S.VALIDATED), S.FAILED),
@@ -42,7 +44,10 @@ TRIGGERS = {transition.trigger: transition for transition in TRANSITIONS}
 
 
 def applicable_triggers(
-    has_approval: bool, stage: ApprovalStage | None, can_retry: bool
+    has_approval: bool,
+    stage: ApprovalStage | None,
+    can_retry: bool,
+    has_fallback: bool = False,
 ) -> tuple[str, ...]:
     """The triggers a step with this configuration can use, in table order."""
     excluded = set()
@@ -52,6 +57,8 @@ def applicable_triggers(
         excluded.add("request_review")
     if not can_retry:
         excluded.add("schedule_retry")
+    if not has_fallback:
+        excluded.add("fall_back")
     return tuple(t.trigger for t in TRANSITIONS if t.trigger not in excluded)
 
 
@@ -62,7 +69,7 @@ def _sources(transition: Transition, allowed: set[str]) -> list[StepState]:
         unreachable.add(S.AWAITING_APPROVAL)
     if "request_review" not in allowed:
         unreachable.add(S.AWAITING_REVIEW)
-    if "schedule_retry" not in allowed:
+    if "schedule_retry" not in allowed and "fall_back" not in allowed:
         unreachable.add(S.RETRYING)
     return [s for s in transition.sources if s not in unreachable]
 

@@ -253,6 +253,15 @@ class QualityCheck:
 
 
 @dataclass(frozen=True)
+class Fallback:
+    """Another agent that runs a step once its retries are exhausted with one of `on`
+    (same input and output contract; the step's retry policy, a fresh attempt budget)."""
+
+    on: tuple[FailureClass, ...]
+    agent: str
+
+
+@dataclass(frozen=True)
 class Quality:
     """`result_quality_score` = weighted share of checks that hold; below min_score fails."""
 
@@ -285,6 +294,8 @@ class Step:
     templates: tuple[tuple[tuple[str | int, ...], Template], ...] = ()
     # llm agents: the user message (a template); None: the description plus the input as JSON
     prompt: Template | None = None
+    # tried in order once the step's retries are exhausted: the first listing the class
+    fallbacks: tuple[Fallback, ...] = ()
 
 
 @dataclass(frozen=True)

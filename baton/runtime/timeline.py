@@ -75,12 +75,14 @@ class Attempt:
 
 @dataclass
 class Wait:
-    """Time a step spent waiting: `approval`, `review` or `retry`."""
+    """Time a step spent waiting: `approval`, `review` or `retry`; or the moment a
+    `fallback` agent took the step over (no time spent)."""
 
     kind: str
     start_ms: int
     end_ms: int | None = None
     detail: str = ""
+    attempt: int | None = None  # a fallback: the first attempt its agent runs
 
 
 @dataclass
@@ -222,6 +224,10 @@ def _take(
             )
             line.waits.append(wait)
             retries[body.step] = wait
+        case ev.FallbackStarted():
+            assert line is not None
+            detail = f"{body.agent} runs it from attempt {body.attempt} (after {body.failure})"
+            line.waits.append(Wait("fallback", ts, ts, detail, body.attempt))
         case ev.ApprovalRequested():
             assert line is not None
             kind = "approval" if body.stage == "before" else "review"
@@ -293,7 +299,7 @@ def _step_json(step: StepTimeline) -> dict[str, Any]:
         "start_ms": step.start_ms,
         "end_ms": step.end_ms,
         "detail": step.detail,
-        "waits": [vars(wait) for wait in step.waits],
+        "waits": [_wait_json(wait) for wait in step.waits],
         "attempts": [
             {
                 **{k: v for k, v in vars(a).items() if k not in ("usage", "delegations")},
@@ -309,4 +315,12 @@ def _delegation_json(delegation: Delegation) -> dict[str, Any]:
     data = {k: v for k, v in vars(delegation).items() if k != "usage"}
     data["chain"] = list(delegation.chain)
     data["usage"] = delegation.usage.to_json()
+    return data
+
+
+def _wait_json(wait: Wait) -> dict[str, Any]:
+    """A wait as `baton trace --json` shows it (`attempt` only for a fallback)."""
+    data = dict(vars(wait))
+    if data["attempt"] is None:
+        del data["attempt"]
     return data

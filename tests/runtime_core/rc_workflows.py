@@ -20,6 +20,7 @@ from baton.runtime.model import (
     BudgetMode,
     Effect,
     FailureClass,
+    Fallback,
     Handoff,
     Request,
     RetryPolicy,
@@ -307,3 +308,73 @@ WORKFLOWS = {
         TWO_FAIL,
     )
 }
+
+
+# Fallbacks: `research`'s own agent fails (class chosen by its input) or times out; the
+# first fallback listing the class runs the step. `backup` echoes, `backup_fail` fails.
+LOOSE = Handoff(
+    "loose",
+    1,
+    {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+)
+FALLBACK_AGENTS = (
+    *AGENTS,
+    AgentBinding("backup", AgentKind.BUILTIN, "echo"),
+    AgentBinding("backup_fail", AgentKind.BUILTIN, "fail"),
+)
+
+
+def _fallback_workflow(
+    name: str, failure: str, fallbacks: tuple[Fallback, ...], agent: str = "fail", **step: Any
+) -> Workflow:
+    return workflow(
+        name,
+        text_step(
+            "research",
+            agent,
+            input={"text": "{{ inputs.topic }}", "failure": failure, "seconds": 5},
+            output=LOOSE,
+            fallbacks=fallbacks,
+            **{"retry": FAST_RETRY, **step},
+        ),
+        text_step(
+            "summary", needs=("research",), input={"text": "{{ steps.research.output.text }}!"}
+        ),
+        result="summary",
+        agents=FALLBACK_AGENTS,
+    )
+
+
+# agent_error, 3 attempts: the first entry does not list it, the second takes over
+FALLBACK = _fallback_workflow(
+    "fallback",
+    "agent_error",
+    (
+        Fallback(on=(FailureClass.RATE_LIMITED,), agent="backup_fail"),
+        Fallback(on=(FailureClass.TIMEOUT, FailureClass.AGENT_ERROR), agent="backup"),
+    ),
+)
+# a real timeout (sleep past the step's timeout), no retries: the backup runs at once
+FALLBACK_TIMEOUT = _fallback_workflow(
+    "fallback_timeout",
+    "agent_error",
+    (Fallback(on=(FailureClass.TIMEOUT,), agent="backup"),),
+    agent="sleep",
+    timeout_ms=300,
+    retry=RetryPolicy(),
+)
+# rate_limited is listed by no entry: the step fails as without fallbacks
+FALLBACK_UNLISTED = _fallback_workflow(
+    "fallback_unlisted",
+    "rate_limited",
+    (Fallback(on=(FailureClass.TIMEOUT, FailureClass.AGENT_ERROR), agent="backup"),),
+)
+# the primary times out; the fallback fails with its own class (rate_limited)
+FALLBACK_FAILS = _fallback_workflow(
+    "fallback_fails",
+    "rate_limited",
+    (Fallback(on=(FailureClass.TIMEOUT,), agent="backup_fail"),),
+    agent="sleep",
+    timeout_ms=300,
+    retry=RetryPolicy(),
+)

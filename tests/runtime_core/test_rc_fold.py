@@ -1,9 +1,9 @@
 """Folding the event log reproduces the stored state, for random runs (hypothesis).
 
 Random workflows (random DAGs of builtin agents that echo, fail, flake or answer
-malformed output; random retry policies, conditions and approval gates, decided at
-random) run through the real driver on a real SQLite file. For each run: the fold of
-the stored log equals the stored state; the invariants of the runtime hold.
+malformed output; random retry policies, fallbacks, conditions and approval gates,
+decided at random) run through the real driver on a real SQLite file. For each run: the
+fold of the stored log equals the stored state; the invariants of the runtime hold.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from baton.runtime.model import (
     Budget,
     BudgetMode,
     FailureClass,
+    Fallback,
     RetryPolicy,
     StepState,
     Template,
@@ -35,6 +36,7 @@ from baton.runtime.model import (
 from baton.runtime.store import Store
 
 BEHAVIOURS = ("echo", "flaky", "fail", "malformed", "fail_acl", "costly", "costly")
+FALLBACK_AGENTS = ("echo", "flaky", "fail", "malformed")
 
 
 @st.composite
@@ -81,6 +83,13 @@ def workflows(draw: st.DrawFn) -> Workflow:
         if draw(st.booleans()):
             truth = draw(st.booleans())
             condition = Template(f"{str(truth).lower()} and inputs.topic != ''", True)
+        fallbacks = tuple(
+            Fallback(
+                on=tuple(draw(st.sets(st.sampled_from(list(FailureClass)), min_size=1))),
+                agent=draw(st.sampled_from(FALLBACK_AGENTS)),
+            )
+            for _ in range(draw(st.integers(0, 2)))
+        )
         approval = None
         if draw(st.integers(0, 3)) == 0:
             approval = Approval("manager", draw(st.sampled_from(list(ApprovalStage))))
@@ -93,6 +102,7 @@ def workflows(draw: st.DrawFn) -> Workflow:
                 retry=retry,
                 condition=condition,
                 approval=approval,
+                fallbacks=fallbacks,
             )
         )
     return workflow(
@@ -152,8 +162,10 @@ def check_invariants(db: Path, wf: Workflow, stored: dict[str, Any]) -> None:
         # malformed outputs are never committed (nor stored)
         if step.agent == "malformed":
             assert record["state"] != StepState.COMMITTED.value and step.id not in outputs
-        # retries stop at max_attempts; never-retried classes get one attempt
-        assert record["attempts"] <= step.retry.max_attempts
+        # retries stop at max_attempts (each fallback has its own budget); never-retried
+        # classes get one attempt, and no fallback
+        assert record["attempts"] <= step.retry.max_attempts * (1 + len(step.fallbacks))
+        assert record.get("fallback", 0) <= len(step.fallbacks)
         if (record["error"] or {}).get("failure") == FailureClass.ACL_DENIED.value:
             assert record["attempts"] == 1
         if record["state"] == StepState.COMMITTED.value:

@@ -23,6 +23,7 @@ from baton.runtime.temporal.client import Target  # noqa: E402
 ROOT = HERE.parent.parent
 HAND_BUILT = (
     "FANOUT",
+    "FALLBACK",
     "FAILING",
     "NOT_RETRIED",
     "MALFORMED",

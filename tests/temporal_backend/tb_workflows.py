@@ -21,6 +21,7 @@ from baton.runtime.model import (
     BudgetMode,
     Effect,
     FailureClass,
+    Fallback,
     Handoff,
     Request,
     RetryPolicy,
@@ -245,6 +246,23 @@ DELEGATING = workflow(
     agents=DELEGATION_AGENTS,
 )
 DENIED = workflow("denied", text_step("sneak", "rogue"), agents=DELEGATION_AGENTS)
+
+# retries exhausted with agent_error: the first fallback listing it (`backup`) commits
+FALLBACK = workflow(
+    "fallback",
+    text_step(
+        "research",
+        "fail",
+        input={"text": "{{ inputs.topic }}"},
+        retry=FAST_RETRY,
+        fallbacks=(
+            Fallback(on=(FailureClass.RATE_LIMITED,), agent="fail"),
+            Fallback(on=(FailureClass.AGENT_ERROR, FailureClass.TIMEOUT), agent="backup"),
+        ),
+    ),
+    text_step("summary", needs=("research",), input={"text": "{{ steps.research.output.text }}!"}),
+    agents=(*AGENTS, AgentBinding("backup", AgentKind.BUILTIN, "echo")),
+)
 
 WORKFLOWS = {
     w.name: w

@@ -3,7 +3,8 @@
 Every example spec of specs/ (the research pipeline, with its approval granted by alice
 through Temporal's Update, and rejected by bob; summarize) and hand-built workflows of
 the deterministic builtin agents (echo, flaky with a backoff timer, fail, malformed,
-sleep past its timeout, a review after validation, a skipped branch, a sub-workflow)
+sleep past its timeout, a review after validation, a skipped branch, a sub-workflow, a
+fallback agent taking over a step)
 run on the local backend (SQLite) and on Temporal. Compared, from each backend's own
 event log and state:
 
@@ -60,6 +61,7 @@ CASES: dict[str, tuple[str, dict[str, Any], list[Decide]]] = {
     "sub_workflow": ("PARENT", {"topic": "tea"}, []),
     "delegation": ("DELEGATING", {"topic": "tea"}, []),
     "delegation_denied": ("DENIED", {"topic": "tea"}, []),
+    "fallback": ("FALLBACK", {"topic": "tea"}, []),
 }
 
 
@@ -116,6 +118,10 @@ def test_both_backends_agree(
             if case == "delegation"
             else ["delegation_requested", "delegation_denied"]
         )
+    if case == "fallback":  # the backup took the step over, on both backends
+        started = [e for e in remote_log if e["type"] == "fallback_started"]
+        assert [e["data"]["agent"] for e in started] == ["backup"]
+        assert remote.steps["research"].agent == "backup"
     if case == "research_approved":  # the untrusted input reached the research step
         assert remote.steps["research"].untrusted_sources == ("inputs.channel_history",)
     # child runs: the same on both backends, under the same child run id

@@ -147,7 +147,9 @@ def can_retry(step: ir.Step) -> bool:
 def triggers(step: ir.Step) -> tuple[str, ...]:
     """The lifecycle triggers that apply to `step`, from the runtime's trigger table."""
     stage = enum_value(rt.ApprovalStage, step.approval.stage) if step.approval else None
-    return rt.applicable_triggers(step.approval is not None, stage, can_retry(step))
+    return rt.applicable_triggers(
+        step.approval is not None, stage, can_retry(step), bool(step.fallbacks)
+    )
 
 
 def runtime_retry(policy: ir.RetryPolicy) -> rt.RetryPolicy:
@@ -174,6 +176,38 @@ def retry_policy(policy: rt.RetryPolicy) -> Doc:
             "max_ms": (policy.max_ms, literals.value(policy.max_ms)),
             "jitter": (policy.jitter, literals.value(float(policy.jitter))),
         },
+    )
+
+
+def runtime_fallbacks(step: ir.Step) -> tuple[rt.Fallback, ...]:
+    """The step's `fallback:` entries as the runtime holds them (classes as written,
+    each once)."""
+    return tuple(
+        rt.Fallback(
+            on=tuple(
+                enum_value(rt.FailureClass, c)
+                for c in dict.fromkeys(name.value for name in entry.on)
+            ),
+            agent=entry.agent.value,
+        )
+        for entry in step.fallbacks
+    )
+
+
+def fallbacks(values: tuple[rt.Fallback, ...]) -> Doc:
+    """`(rt.Fallback(on=(...), agent="..."), ...)`."""
+    return sequence(
+        "()",
+        [
+            construct(
+                rt.Fallback,
+                {
+                    "on": (entry.on, sequence("()", [member(c) for c in entry.on])),
+                    "agent": (entry.agent, literals.value(entry.agent)),
+                },
+            )
+            for entry in values
+        ],
     )
 
 
@@ -250,6 +284,9 @@ def step(
         "retry": (retry, retry_policy(retry)),
         "effect": (effect, member(effect)),
     }
+    if definition.fallbacks:
+        caught = runtime_fallbacks(definition)
+        fields["fallbacks"] = (caught, fallbacks(caught))
     if definition.approval is not None:
         fields["approval"] = (definition.approval, approval(definition.approval))
     if definition.quality is not None:

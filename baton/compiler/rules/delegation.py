@@ -17,12 +17,15 @@ def _chain_text(chain: StepChain) -> str:
 
 
 def _context(chain: StepChain) -> str:
-    return f" (when run from {' -> '.join(chain.via)})" if chain.via else ""
+    text = f" (when run from {' -> '.join(chain.via)})" if chain.via else ""
+    if chain.fallback is not None:
+        text += f" (its fallback agent '{chain.fallback}')"
+    return text
 
 
 def unknown_agent(ctx: LintContext, report: Report) -> None:
-    """A step, owner, `delegated_by` or `delegates_to` names an agent the roster does not
-    define (or the workflow has no roster).
+    """A step, owner, `delegated_by`, `fallback:` entry or `delegates_to` names an agent
+    the roster does not define (or the workflow has no roster).
 
     Why: there is nobody to run the step, or the ACL names a ghost.
 
@@ -36,6 +39,7 @@ def unknown_agent(ctx: LintContext, report: Report) -> None:
         names = [workflow.owner] if workflow.owner else []
         for step in workflow.steps.values():
             names += [n for n in (step.agent, step.delegated_by) if n]
+            names += [entry.agent for entry in step.fallbacks]
         for name in names:
             if name.value not in agents:
                 known = (
@@ -59,7 +63,8 @@ def unknown_agent(ctx: LintContext, report: Report) -> None:
 
 
 def acl_violation(ctx: LintContext, report: Report) -> None:
-    """A delegation in a step's chain is not allowed by the roster's `delegates_to`.
+    """A delegation in a step's chain is not allowed by the roster's `delegates_to`
+    (a step's `fallback:` agents are judged in the step's agent's place).
 
     Why: the ACL is the contract of who may hand work to whom; a spec that breaks it
     would be refused at run time.

@@ -20,6 +20,7 @@ from baton.compiler.rules import (
     dataflow,
     delegation,
     dependencies,
+    fallbacks,
     files,
     llm,
     schemas,
@@ -262,5 +263,20 @@ RULES: tuple[Rule, ...] = (
         E,
         "a `budget:` sets neither `usd` nor `tokens`",
         llm.empty_budget,
+    ),
+    Rule(
+        "B601",
+        "fallback-never-caught",
+        W,
+        "a `fallback:` entry lists a class the runtime never retries (acl_denied, rejected, "
+        "cancelled): it never falls back",
+        fallbacks.fallback_never_caught,
+    ),
+    Rule(
+        "B602",
+        "fallback-without-agent",
+        E,
+        "a step with `fallback:` has no `agent:` to replace (a sub-workflow step)",
+        fallbacks.fallback_without_agent,
     ),
 )

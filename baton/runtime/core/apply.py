@@ -153,6 +153,19 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
             if record.attempt_open or body.attempt != record.attempts + 1:
                 raise IllegalTransition(f"retry of step '{body.step}' while an attempt is open")
             return _put(state, body.step, evolve(record, retry_due_ms=body.due_ms))
+        case ev.FallbackStarted():
+            record = _move(state, body.step, "fall_back")
+            if record.attempt_open or body.attempt != record.attempts + 1:
+                raise IllegalTransition(f"fallback of step '{body.step}' while an attempt is open")
+            if body.index <= record.fallback:
+                raise IllegalTransition(f"step '{body.step}': fallback {body.index} out of order")
+            record = evolve(
+                record,
+                fallback=body.index,
+                attempt_base=record.attempts,  # a fresh attempt budget
+                retry_due_ms=ts,  # its first attempt is due at once
+            )
+            return _put(state, body.step, record)
         case ev.StepValidated():
             _open_attempt(state, body.step, body.attempt)
             record = evolve(

@@ -48,6 +48,19 @@ class ScheduleRetry:
 
 
 @dataclass(frozen=True)
+class StartFallback:
+    """The step's retries are exhausted with a class fallback `index` (1-based) lists."""
+
+    step: str
+    failed_attempt: int
+    index: int
+    agent: str
+    failure: str
+    message: str
+    previous_agent: str | None = None
+
+
+@dataclass(frozen=True)
 class RequestApproval:
     step: str
     role: str
@@ -109,6 +122,7 @@ Command = (
     StartAttempt
     | TimeoutAttempt
     | ScheduleRetry
+    | StartFallback
     | RequestApproval
     | CommitStep
     | SkipStep
@@ -150,6 +164,16 @@ def event_for(command: Command, now_ms: int, jitter_sample: float = 0.0) -> ev.E
                 delay_ms=delay,
                 due_ms=now_ms + delay,
                 jitter=jitter_sample,
+            )
+        case StartFallback():
+            return ev.FallbackStarted(
+                step=command.step,
+                attempt=command.failed_attempt + 1,
+                agent=command.agent,
+                index=command.index,
+                failure=command.failure,
+                message=command.message,
+                previous_agent=command.previous_agent,
             )
         case RequestApproval():
             return ev.ApprovalRequested(step=command.step, role=command.role, stage=command.stage)

@@ -18,7 +18,7 @@ from baton.runtime.core.budget import admit
 from baton.runtime.core.decisions import run_end
 from baton.runtime.core.state import RunState, StepRecord
 from baton.runtime.lifecycle import TERMINAL
-from baton.runtime.model import Effect, FailureClass, Step, StepState, Workflow
+from baton.runtime.model import NEVER_RETRIED, Effect, FailureClass, Step, StepState, Workflow
 
 S = StepState
 
@@ -177,10 +177,40 @@ def _running(
     tries = record.attempts - record.attempt_base
     if retryable and step.retry.retries(failure_class, tries):
         return cmd.ScheduleRetry(step.id, record.attempts, step.retry, record.attempt_base), None
+    fallback = _fallback(step, record, failure_class)
+    if fallback is not None:
+        index, agent = fallback
+        return cmd.StartFallback(
+            step.id,
+            record.attempts,
+            index,
+            agent,
+            failure,
+            str(error.get("message", "")),
+            previous_agent=record.agent,
+        ), None
     message = str(error.get("message", ""))
     if tries > 1:
         message = f"{message} (after {tries} attempts)"
     return cmd.FailStep(step.id, failure, message), None
+
+
+def _fallback(step: Step, record: StepRecord, failure: FailureClass) -> tuple[int, str] | None:
+    """(1-based index, agent) of the next fallback that catches `failure`, if any: the
+    entries after the one in use, in order; classes never retried are never caught."""
+    if failure in NEVER_RETRIED:
+        return None
+    for index in range(record.fallback, len(step.fallbacks)):
+        if failure in step.fallbacks[index].on:
+            return index + 1, step.fallbacks[index].agent
+    return None
+
+
+def agent_of(step: Step, record: StepRecord | None) -> str | None:
+    """Who runs `step`'s attempts now: its fallback in use, or its own agent."""
+    if record is not None and record.fallback and record.fallback <= len(step.fallbacks):
+        return step.fallbacks[record.fallback - 1].agent
+    return step.agent
 
 
 def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> cmd.StartAttempt:
@@ -195,7 +225,7 @@ def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> 
         external=step.effect is Effect.EXTERNAL,
         restart=restart,
         child_run_id=child_run_id(state.run_id, step.id, attempt) if step.workflow else None,
-        agent=step.agent,
+        agent=agent_of(step, record),
         history=record.repairs if record is not None else (),
     )
 

@@ -232,6 +232,22 @@ class RetryScheduled(EventBody):
     jitter: float
 
 
+@dataclass(frozen=True)
+class FallbackStarted(EventBody):
+    """The step's retries are exhausted with `failure`, which fallback `index` (1-based,
+    in the step's `fallback:` list) catches: `agent` runs the step's next attempts, with
+    the step's retry policy and a fresh attempt budget (same idempotency key)."""
+
+    TYPE: ClassVar[str] = "fallback_started"
+    step: str
+    attempt: int  # the attempt that will run next (attempt numbers go on)
+    agent: str
+    index: int
+    failure: str
+    message: str
+    previous_agent: str | None = None
+
+
 # -- step outcomes
 
 
@@ -393,6 +409,7 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
         OutputRejected,
         AttemptFailed,
         RetryScheduled,
+        FallbackStarted,
         StepValidated,
         StepCommitted,
         StepSkipped,

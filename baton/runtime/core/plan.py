@@ -28,7 +28,10 @@ def triggers_of(step: Step) -> tuple[str, ...]:
         return step.transitions
     approval = step.approval
     return applicable_triggers(
-        approval is not None, approval.stage if approval else None, step.retry.max_attempts > 1
+        approval is not None,
+        approval.stage if approval else None,
+        step.retry.max_attempts > 1,
+        bool(step.fallbacks),
     )
 
 

@@ -125,6 +125,8 @@ class StepRecord:
     # attempts made before the step's latest redrive (`run_redriven`): its retry budget
     # counts only the attempts after them
     attempt_base: int = 0
+    # the step's fallback in use (1-based index into `Step.fallbacks`; 0: its own agent)
+    fallback: int = 0
 
     def to_json(self) -> dict[str, JSON]:
         # by hand, not dataclasses.asdict: that deep-copies every output, and the
@@ -139,6 +141,8 @@ class StepRecord:
             del data["repairs"]
         if not self.attempt_base:  # nor do steps never redriven
             del data["attempt_base"]
+        if not self.fallback:  # nor steps no fallback took over
+            del data["fallback"]
         if self.approval is not None:
             data["approval"] = {name: getattr(self.approval, name) for name in _APPROVAL_FIELDS}
         return data

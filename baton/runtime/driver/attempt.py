@@ -8,6 +8,7 @@ wrong is an `AttemptOutcome` with its failure class.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Collection
@@ -55,6 +56,15 @@ def default_call_agent(call: Any) -> Any:
     return call_agent(call)
 
 
+def as_run_by(step: Step, agent: str) -> Step:
+    """`step` as its fallback `agent` runs it: in the step's agent's place, also at the
+    end of its delegation chain."""
+    chain = step.delegation_chain
+    if chain and chain[-1] == step.agent:
+        chain = (*chain[:-1], agent)
+    return dataclasses.replace(step, agent=agent, delegation_chain=chain)
+
+
 def execute_attempt(
     workflow: Workflow,
     step: Step,
@@ -75,6 +85,8 @@ def execute_attempt(
     while it runs (runtime.delegation); without one, `req.delegate` is unavailable.
     """
     started = time.monotonic()
+    if command.agent is not None and step.agent is not None and command.agent != step.agent:
+        step = as_run_by(step, command.agent)
 
     def failed(
         failure: FailureClass,

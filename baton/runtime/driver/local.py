@@ -110,7 +110,9 @@ class LocalDriver:
         self.workflow = workflow
         self.options = options or DriverOptions()
         self.owner = new_owner()
-        self._inline_steps: dict[str, bool] = {}  # step -> whether its agent runs inline
+        self._inline_steps: dict[
+            tuple[str, str | None], bool
+        ] = {}  # step -> whether its agent runs inline
         self.delegations = Delegations()
         self.integrity = ConsumptionCheck()
 
@@ -338,12 +340,12 @@ class LocalDriver:
                 )
             done.put(_Done(command, outcome))
 
-        if self._inline(step):
+        if self._inline(step, command.agent):
             work()  # its agent answers at once: a thread hop would cost more than the call
         else:
             WORKERS.submit(work)
 
-    def _inline(self, step: Step) -> bool:
+    def _inline(self, step: Step, agent: str | None = None) -> bool:
         """Whether `step`'s attempts run in the driver's thread: a builtin agent that
         answers without waiting (`echo`, `demo.*`; not `sleep`), called the default way.
         Anything that may block keeps a worker thread, so that the loop stays free to
@@ -352,15 +354,16 @@ class LocalDriver:
             return False
         if step.agent is None or step.workflow is not None:
             return False
-        known = self._inline_steps.get(step.id)
+        agent = agent or step.agent
+        known = self._inline_steps.get((step.id, agent))
         if known is None:
             from baton.runtime.agents.builtin import answers_at_once
 
             try:
-                binding = self.workflow.agent(step.agent)
+                binding = self.workflow.agent(agent)
             except KeyError:  # the attempt reports it, from a worker as any failure
                 binding = None
-            known = self._inline_steps[step.id] = (
+            known = self._inline_steps[(step.id, agent)] = (
                 binding is not None
                 and binding.kind is AgentKind.BUILTIN
                 and isinstance(binding.target, str)

@@ -1,0 +1,56 @@
+"""Fallback rules: a step's `fallback:` entries can catch what they list, and run an
+agent in the step's agent's place.
+
+The fallback agents themselves are judged by the agent and delegation rules (B201,
+B202, B203, B206) as if each were the step's agent (compiler.chains).
+"""
+
+from __future__ import annotations
+
+import baton.runtime as rt
+from baton.compiler.context import LintContext
+from baton.compiler.diagnostics import Report
+
+# classes no step is ever retried-out with: a failure of one ends the step at once
+_NEVER_CAUGHT = frozenset(c.value for c in rt.NEVER_RETRIED)
+
+
+def fallback_never_caught(ctx: LintContext, report: Report) -> None:
+    """A `fallback:` entry lists a failure class the runtime never retries (`acl_denied`,
+    `rejected`, `cancelled`): such a failure ends the step, no fallback runs.
+
+    Why: a refused delegation, a person's rejection or a cancel is a decision, not a
+    fault another agent could work around; listing it suggests a safety net that is not
+    there.
+
+    Example: `fallback: [{on: [timeout, acl_denied], agent: webster_backup}]`.
+    """
+    for workflow in ctx.spec.workflows.values():
+        for step in workflow.steps.values():
+            for entry in step.fallbacks:
+                for name in entry.on:
+                    if name.value in _NEVER_CAUGHT:
+                        report(
+                            name.span,
+                            f"step '{step.id}': fallback '{entry.agent.value}' lists "
+                            f"'{name.value}', which never falls back (the runtime never "
+                            "retries it: the step fails at once)",
+                        )
+
+
+def fallback_without_agent(ctx: LintContext, report: Report) -> None:
+    """A step with `fallback:` runs a sub-workflow, not an agent.
+
+    Why: a fallback agent runs the step in its agent's place; a sub-workflow step has no
+    agent to replace (its child run has its own steps, retries and fallbacks).
+
+    Example: `publish: {workflow: publish_post, fallback: [{on: [timeout], agent: b}]}`.
+    """
+    for workflow in ctx.spec.workflows.values():
+        for step in workflow.steps.values():
+            if step.fallbacks and step.agent is None:
+                report(
+                    step.fallbacks[0].span,
+                    f"step '{step.id}' has `fallback:` but no `agent:`; a fallback agent "
+                    "takes the place of the step's agent",
+                )
