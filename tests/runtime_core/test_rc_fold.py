@@ -159,9 +159,12 @@ def check_invariants(db: Path, wf: Workflow, stored: dict[str, Any]) -> None:
     assert all("output" not in data and data["checksum"] for data in payloads)
     for step in wf.steps:
         record = stored["steps"][step.id]
-        # malformed outputs are never committed (nor stored)
-        if step.agent == "malformed":
+        # malformed outputs are never committed (nor stored): a step of the malformed agent
+        # commits only through a fallback agent, which then ran its last attempt
+        if step.agent == "malformed" and not step.fallbacks:
             assert record["state"] != StepState.COMMITTED.value and step.id not in outputs
+        if record["state"] == StepState.COMMITTED.value:
+            assert record["agent"] != "malformed"
         # retries stop at max_attempts (each fallback has its own budget); never-retried
         # classes get one attempt, and no fallback
         assert record["attempts"] <= step.retry.max_attempts * (1 + len(step.fallbacks))
