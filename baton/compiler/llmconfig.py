@@ -8,9 +8,12 @@ two cannot disagree.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-import baton.runtime as rt
 from baton.compiler import ir
+
+if TYPE_CHECKING:
+    import baton.runtime as rt
 
 
 def llm_config(settings: ir.LlmSettings) -> rt.LlmConfig | None:
@@ -23,8 +26,11 @@ def llm_config(settings: ir.LlmSettings) -> rt.LlmConfig | None:
     >>> print(llm_config(ir.LlmSettings("openai", "m", span, temperature=3.0)))
     None
     """
+    # imported here: a spec set without llm agents lints without loading the runtime
+    from baton.runtime import LlmConfig
+
     try:
-        config = rt.LlmConfig(
+        config = LlmConfig(
             provider=settings.provider,
             model=settings.model,
             base_url=settings.base_url,

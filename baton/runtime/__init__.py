@@ -9,10 +9,14 @@ agents (`strict_problems`, `settings_not_sent`: pure functions that load no SDK)
 Everything else in this package may change without notice.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from baton.runtime.lifecycle import StepLifecycle, applicable_triggers
 from baton.runtime.llm.config import LlmConfig
-from baton.runtime.llm.providers import settings_not_sent
-from baton.runtime.llm.structured import strict_problems
+
+if TYPE_CHECKING:
+    from baton.runtime.llm.providers import settings_not_sent
+    from baton.runtime.llm.structured import strict_problems
 from baton.runtime.model import (
     JSON,
     NEVER_RETRIED,
@@ -95,3 +99,21 @@ __all__ = [
     "settings_not_sent",
     "strict_problems",
 ]
+
+
+if not TYPE_CHECKING:
+    # the linter's two llm questions, imported when first asked: a plain `import
+    # baton.runtime` (every run, every generated module) loads no provider module
+    _LAZY = {
+        "settings_not_sent": "baton.runtime.llm.providers",
+        "strict_problems": "baton.runtime.llm.structured",
+    }
+
+    def __getattr__(name: str) -> Any:
+        if name not in _LAZY:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value

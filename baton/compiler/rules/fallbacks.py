@@ -7,12 +7,8 @@ B202, B203, B206) as if each were the step's agent (compiler.chains).
 
 from __future__ import annotations
 
-import baton.runtime as rt
 from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Report
-
-# classes no step is ever retried-out with: a failure of one ends the step at once
-_NEVER_CAUGHT = frozenset(c.value for c in rt.NEVER_RETRIED)
 
 
 def fallback_never_caught(ctx: LintContext, report: Report) -> None:
@@ -25,17 +21,28 @@ def fallback_never_caught(ctx: LintContext, report: Report) -> None:
 
     Example: `fallback: [{on: [timeout, acl_denied], agent: webster_backup}]`.
     """
-    for workflow in ctx.spec.workflows.values():
-        for step in workflow.steps.values():
-            for entry in step.fallbacks:
-                for name in entry.on:
-                    if name.value in _NEVER_CAUGHT:
-                        report(
-                            name.span,
-                            f"step '{step.id}': fallback '{entry.agent.value}' lists "
-                            f"'{name.value}', which never falls back (the runtime never "
-                            "retries it: the step fails at once)",
-                        )
+    entries = [
+        (step, entry)
+        for workflow in ctx.spec.workflows.values()
+        for step in workflow.steps.values()
+        for entry in step.fallbacks
+    ]
+    if not entries:
+        return
+    # imported here, not at module level: a spec set without fallbacks lints without
+    # loading the runtime. Classes no step is ever retried-out with end the step at once.
+    from baton.runtime import NEVER_RETRIED
+
+    never_caught = {failure.value for failure in NEVER_RETRIED}
+    for step, entry in entries:
+        for name in entry.on:
+            if name.value in never_caught:
+                report(
+                    name.span,
+                    f"step '{step.id}': fallback '{entry.agent.value}' lists "
+                    f"'{name.value}', which never falls back (the runtime never "
+                    "retries it: the step fails at once)",
+                )
 
 
 def fallback_without_agent(ctx: LintContext, report: Report) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import baton.runtime as rt
 from baton.compiler import ir
 from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Report
@@ -115,7 +114,9 @@ def schema_not_strict(ctx: LintContext, report: Report) -> None:
         version = ctx.handoff_version(workflow, step.output)
         if version is None:
             continue  # B302
-        problems = rt.strict_problems(version.schema.value)
+        from baton.runtime import strict_problems  # only for spec sets with llm agents
+
+        problems = strict_problems(version.schema.value)
         if not problems:
             continue
         notes = problems[:MAX_NOTES]
@@ -144,7 +145,9 @@ def setting_not_sent(ctx: LintContext, report: Report) -> None:
         config = llm_config(settings)
         if config is None:
             continue  # out of range: B002
-        for name in rt.settings_not_sent(config):
+        from baton.runtime import settings_not_sent  # only for spec sets with llm agents
+
+        for name in settings_not_sent(config):
             report(
                 settings.spans.get(name, settings.span),
                 f"{settings.provider} agent '{agent.name}' sets '{name}', which the "
