@@ -334,6 +334,7 @@ class Builder:
             description=_str(node.get("description")),
             prompt=prompt,
             fallbacks=_fallbacks(node.get("fallback")),
+            route=_route(node.get("route")),
         )
 
     def workflow(self, path: str, root: YMap) -> ir.Workflow | None:
@@ -397,3 +398,25 @@ def _fallbacks(node: YNode | None) -> tuple[ir.Fallback, ...]:
         if agent is not None:
             found.append(ir.Fallback(_names(entry.get("on")), agent, entry.span))
     return tuple(found)
+
+
+def _route(node: YNode | None) -> tuple[ir.RouteCase, ...]:
+    """The `route:` cases, in order (a malformed entry is B002)."""
+    if not isinstance(node, YSeq):
+        return ()
+    cases = []
+    for entry in node.items:
+        if not isinstance(entry, YMap):
+            continue
+        when = entry.get("when")
+        condition = (
+            template_of(when, is_expression=True)
+            if isinstance(when, YScalar) and isinstance(when.value, str)
+            else None
+        )
+        cases.append(
+            ir.RouteCase(
+                condition, _name(entry.get("agent")), _name(entry.get("workflow")), entry.span
+            )
+        )
+    return tuple(cases)

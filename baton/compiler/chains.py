@@ -7,10 +7,13 @@ A step's chain is the chain of the run that contains it, then the owner, then
 child run with the child's owner. An agent handing a step to itself is no delegation.
 A step's `fallback:` agents each get the chain the step's agent has, with the fallback
 agent in its place (`StepChain.fallback`): the rules judge them as the step's agent.
+A routed step's (`route:`) candidates likewise: each agent in the agent's place, each
+sub-workflow as a sub-workflow step (`StepChain.route`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from baton.compiler import ir
@@ -35,6 +38,7 @@ class StepChain:
     inherited: int  # how many links came from the calling run
     via: tuple[str, ...]  # the sub-workflow steps that led here, e.g. ("parent.step",)
     fallback: str | None = None  # the fallback agent this chain runs the step with
+    route: str | None = None  # the `route:` candidate (agent or workflow) of this chain
 
 
 def _collapse(links: list[ChainLink]) -> list[ChainLink]:
@@ -79,6 +83,8 @@ def delegation_chains(spec: ir.SpecSet) -> tuple[StepChain, ...]:
                     chains.append(
                         StepChain(workflow, step, fallback_links, inherited, via, entry.agent.value)
                     )
+            if step.route and step.agent is None and step.workflow is None:
+                _route_chains(spec, workflow, step, new, prefix, via, chains, visit)
             label = f"{workflow.name}.{step.id}"
             # a step with both `agent` and `workflow` (B002) starts no child run
             if child and step.agent is None and child.name not in running:
@@ -97,7 +103,39 @@ def top_level_chains(chains: tuple[StepChain, ...]) -> TopLevelChains:
     carries (the runtime extends it for a child run)."""
     found: TopLevelChains = {}
     for chain in chains:
-        if not chain.via and chain.fallback is None:
+        if not chain.via and chain.fallback is None and chain.route is None:
             agents = tuple(link.agent for link in chain.links)
             found.setdefault(chain.workflow.name, {})[chain.step.id] = agents
     return found
+
+
+def _route_chains(
+    spec: ir.SpecSet,
+    workflow: ir.Workflow,
+    step: ir.Step,
+    new: list[ChainLink],
+    prefix: list[ChainLink],
+    via: tuple[str, ...],
+    chains: list[StepChain],
+    visit: Callable[[ir.Workflow, list[ChainLink], tuple[str, ...]], None],
+) -> None:
+    """A routed step's candidate chains: each agent (and fallback agent) at the end of
+    the step's chain; each sub-workflow through its owner, into the child run."""
+    inherited = len(_collapse(prefix))
+    running = {v.split(".")[0] for v in via} | {workflow.name}
+    runners: list[tuple[ir.Name, str | None]] = [
+        (case.agent, None) for case in step.route if case.agent
+    ]
+    runners += [(entry.agent, entry.agent.value) for entry in step.fallbacks]
+    for agent, fallback in runners:
+        links = tuple(_collapse([*prefix, *new, ChainLink(agent.value, agent.span)]))
+        chains.append(StepChain(workflow, step, links, inherited, via, fallback, agent.value))
+    for case in step.route:
+        child = spec.workflows.get(case.workflow.value) if case.workflow else None
+        if child is None or case.workflow is None:
+            continue
+        owner = [ChainLink(child.owner.value, case.workflow.span)] if child.owner else []
+        links = tuple(_collapse([*prefix, *new, *owner]))
+        chains.append(StepChain(workflow, step, links, inherited, via, None, child.name))
+        if child.name not in running:
+            visit(child, list(links), (*via, f"{workflow.name}.{step.id}"))

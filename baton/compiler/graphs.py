@@ -79,10 +79,9 @@ def step_graph(workflow: ir.Workflow) -> StepGraph:
 
 
 def _callees(workflow: ir.Workflow, spec: ir.SpecSet) -> list[str]:
-    return sorted(
-        {
-            step.workflow.value
-            for step in workflow.steps.values()
-            if step.workflow and step.workflow.value in spec.workflows
-        }
-    )
+    called: set[str] = set()
+    for step in workflow.steps.values():
+        names = [step.workflow] if step.workflow else []
+        names += [case.workflow for case in step.route if case.workflow]  # route targets
+        called.update(name.value for name in names if name.value in spec.workflows)
+    return sorted(called)

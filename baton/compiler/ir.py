@@ -198,6 +198,21 @@ class Fallback:
 
 
 @dataclass(frozen=True)
+class RouteCase:
+    """A `route:` case: `agent` or `workflow` runs the step when `when` holds (no
+    `when`: the default). Both or neither is B610."""
+
+    when: Template | None
+    agent: Name | None
+    workflow: Name | None
+    span: Span
+
+    @property
+    def target(self) -> Name | None:
+        return self.agent or self.workflow
+
+
+@dataclass(frozen=True)
 class Approval:
     role: Name
     stage: str  # before | after
@@ -239,14 +254,16 @@ class Step:
     description: str | None = None
     prompt: Template | None = None  # llm agents: the user message
     fallbacks: tuple[Fallback, ...] = ()
+    route: tuple[RouteCase, ...] = ()  # who runs the step, chosen when it becomes ready
 
     def templates(self) -> list[Template]:
         """Every template and expression of the step: the prompt, the input's, the
-        condition, the quality checks."""
+        condition, the route's conditions, the quality checks."""
         found = [self.prompt] if self.prompt else []
         found += [template for _, template in self.input.templates] if self.input else []
         if self.condition:
             found.append(self.condition)
+        found.extend(case.when for case in self.route if case.when)
         if self.quality:
             found.extend(check.expr for check in self.quality.checks)
         return found

@@ -20,6 +20,8 @@ def _context(chain: StepChain) -> str:
     text = f" (when run from {' -> '.join(chain.via)})" if chain.via else ""
     if chain.fallback is not None:
         text += f" (its fallback agent '{chain.fallback}')"
+    if chain.route is not None:
+        text += f" (its route candidate '{chain.route}')"
     return text
 
 
@@ -40,6 +42,7 @@ def unknown_agent(ctx: LintContext, report: Report) -> None:
         for step in workflow.steps.values():
             names += [n for n in (step.agent, step.delegated_by) if n]
             names += [entry.agent for entry in step.fallbacks]
+            names += [case.agent for case in step.route if case.agent]
         for name in names:
             if name.value not in agents:
                 known = (
@@ -150,11 +153,15 @@ def unknown_reference(ctx: LintContext, report: Report) -> None:
         report(problem.span, problem.message)
     for workflow in ctx.spec.workflows.values():
         for step in workflow.steps.values():
-            if step.workflow and step.workflow.value not in ctx.spec.workflows:
+            called = [step.workflow] if step.workflow else []
+            called += [case.workflow for case in step.route if case.workflow]  # route targets
+            for name in called:
+                if name.value in ctx.spec.workflows:
+                    continue
                 report(
-                    step.workflow.span,
-                    f"unknown workflow '{step.workflow.value}'"
-                    f"{did_you_mean(step.workflow.value, ctx.spec.workflows)}; workflows are "
+                    name.span,
+                    f"unknown workflow '{name.value}'"
+                    f"{did_you_mean(name.value, ctx.spec.workflows)}; workflows are "
                     f"{choices_text(ctx.spec.workflows)}",
                 )
 

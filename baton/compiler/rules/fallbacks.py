@@ -55,7 +55,9 @@ def fallback_without_agent(ctx: LintContext, report: Report) -> None:
     """
     for workflow in ctx.spec.workflows.values():
         for step in workflow.steps.values():
-            if step.fallbacks and step.agent is None:
+            # a routed step whose candidates are all agents has an agent to replace
+            routed = bool(step.route) and all(case.agent for case in step.route)
+            if step.fallbacks and step.agent is None and not routed:
                 report(
                     step.fallbacks[0].span,
                     f"step '{step.id}' has `fallback:` but no `agent:`; a fallback agent "

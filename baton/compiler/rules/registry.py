@@ -23,6 +23,7 @@ from baton.compiler.rules import (
     fallbacks,
     files,
     llm,
+    routes,
     schemas,
     syntax,
 )
@@ -278,5 +279,40 @@ RULES: tuple[Rule, ...] = (
         E,
         "a step with `fallback:` has no `agent:` to replace (a sub-workflow step)",
         fallbacks.fallback_without_agent,
+    ),
+    Rule(
+        "B610",
+        "route-target",
+        E,
+        "a routed step also has `agent:`/`workflow:`, or a `route:` case names both or neither",
+        routes.route_target,
+    ),
+    Rule(
+        "B611",
+        "route-unreachable-case",
+        E,
+        "a `route:` case after the default (the case without `when`) can never be chosen",
+        routes.unreachable_case,
+    ),
+    Rule(
+        "B612",
+        "route-literal-not-in-enum",
+        E,
+        "a `route:` case compares a field with a literal its `enum`/`const` does not allow",
+        routes.literal_not_in_enum,
+    ),
+    Rule(
+        "B613",
+        "route-not-exhaustive",
+        W,
+        "a `route:` without a default leaves values of the enum it compares to no case",
+        routes.not_exhaustive,
+    ),
+    Rule(
+        "B614",
+        "route-workflow-output",
+        E,
+        "a `route:` case's sub-workflow does not return the step's `output:` handoff",
+        routes.workflow_output,
     ),
 )

@@ -42,7 +42,7 @@ def invalid_spec(ctx: LintContext, report: Report) -> None:
         report(problem.span, problem.message)
     for workflow in ctx.spec.workflows.values():
         for step in workflow.steps.values():
-            if step.agent is None and step.workflow is None:
+            if step.agent is None and step.workflow is None and not step.route:
                 report(
                     step.span,
                     f"step '{step.id}' needs 'agent' (who runs it) or 'workflow' (a sub-workflow)",
