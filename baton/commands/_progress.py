@@ -18,6 +18,7 @@ import click
 from baton.commands._common import compact, duration
 from baton.runtime.api import RunState
 from baton.runtime.api import events as ev
+from baton.runtime.core.route import describe as describe_route
 
 
 def describe(event: ev.Event, state: RunState) -> str | None:
@@ -49,6 +50,8 @@ def describe(event: ev.Event, state: RunState) -> str | None:
             return f"{step}attempt {body.attempt} failed ({body.failure}): {body.message}"
         case ev.RetryScheduled():
             return f"{step}attempt {body.attempt} in {duration(body.delay_ms)}"
+        case ev.RouteSelected():
+            return f"{step}routed: {describe_route(body.case, body.kind, body.target, body.reads)}"
         case ev.StepCommitted():
             latency = state.steps[body.step].latency_ms
             return f"{step}committed ({duration(latency)})"

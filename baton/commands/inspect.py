@@ -12,6 +12,7 @@ from baton.commands._common import clock, compact, db_option, duration, refusals
 from baton.runtime import api
 from baton.runtime.backend import Backend
 from baton.runtime.core.budget import describe_scope, spend_of
+from baton.runtime.core.route import describe as describe_route
 
 
 @click.command("runs")
@@ -114,6 +115,11 @@ def show_command(run_id: str, as_json: bool, backend: Backend) -> None:
             click.echo(f"    error: {record.error.get('failure')}: {record.error.get('message')}")
         if record.skip_reason:
             click.echo(f"    skipped: {record.skip_reason}")
+        if record.route is not None:  # a routed step's choice (runtime.core.route)
+            choice = record.route
+            case = int(choice.get("case") or 0)
+            kind, target = str(choice.get("kind", "")), str(choice.get("target", ""))
+            click.echo(f"    route: {describe_route(case, kind, target)}")
         if record.child_run_id:
             click.echo(f"    child run: {record.child_run_id}")
         if record.agent is not None or record.usage.tokens_in or record.usage.cost_usd:

@@ -109,6 +109,9 @@ def _details(step: StepTimeline, timeline: Timeline) -> list[str]:
             continue
         if wait.kind == "fallback":
             continue  # above the attempt it starts
+        if wait.kind == "route":
+            lines.append(f"  route: {wait.detail}")
+            continue
         took = duration(wait.end_ms - wait.start_ms) if wait.end_ms is not None else "still"
         lines.append(f"  {wait.kind}: waited {took}; {wait.detail}")
     for attempt in step.attempts:

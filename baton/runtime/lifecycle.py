@@ -31,6 +31,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("schedule_retry", (S.RUNNING,), S.RETRYING),
     # a step's retries are exhausted and a fallback agent takes it over (`fallback_started`)
     Transition("fall_back", (S.RUNNING,), S.RETRYING),
+    # a routed step none of whose `route:` cases matched fails before any attempt
+    Transition("no_route", (S.PENDING,), S.FAILED),
     Transition("request_review", (S.VALIDATED,), S.AWAITING_REVIEW),
     Transition("commit", (S.VALIDATED, S.AWAITING_REVIEW), S.COMMITTED),
     Transition("fail", (S.RUNNING, S.AWAITING_APPROVAL, S.AWAITING_REVIEW, S.VALIDATED), S.FAILED),
@@ -48,6 +50,7 @@ def applicable_triggers(
     stage: ApprovalStage | None,
     can_retry: bool,
     has_fallback: bool = False,
+    has_route: bool = False,
 ) -> tuple[str, ...]:
     """The triggers a step with this configuration can use, in table order."""
     excluded = set()
@@ -59,6 +62,8 @@ def applicable_triggers(
         excluded.add("schedule_retry")
     if not has_fallback:
         excluded.add("fall_back")
+    if not has_route:
+        excluded.add("no_route")
     return tuple(t.trigger for t in TRANSITIONS if t.trigger not in excluded)
 
 

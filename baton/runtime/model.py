@@ -45,9 +45,18 @@ class FailureClass(StrEnum):
     CANCELLED = "cancelled"
     # a model provider kept answering 429 after the call's own transport retries
     RATE_LIMITED = "rate_limited"
+    # no case of the step's `route:` matched and it has no default (never retried)
+    NO_ROUTE = "no_route"
 
 
-NEVER_RETRIED = frozenset({FailureClass.ACL_DENIED, FailureClass.REJECTED, FailureClass.CANCELLED})
+NEVER_RETRIED = frozenset(
+    {
+        FailureClass.ACL_DENIED,
+        FailureClass.REJECTED,
+        FailureClass.CANCELLED,
+        FailureClass.NO_ROUTE,
+    }
+)
 
 
 class Effect(StrEnum):
@@ -262,6 +271,16 @@ class Fallback:
 
 
 @dataclass(frozen=True)
+class RouteCase:
+    """A `route:` case: `agent` or `workflow` runs the step when `when` holds; no `when`:
+    the default (the last case)."""
+
+    when: Template | None = None
+    agent: str | None = None
+    workflow: str | None = None
+
+
+@dataclass(frozen=True)
 class Quality:
     """`result_quality_score` = weighted share of checks that hold; below min_score fails."""
 
@@ -296,6 +315,9 @@ class Step:
     prompt: Template | None = None
     # tried in order once the step's retries are exhausted: the first listing the class
     fallbacks: tuple[Fallback, ...] = ()
+    # who runs the step, chosen when it becomes ready (runtime.core.route); then `agent`
+    # and `workflow` are None
+    route: tuple[RouteCase, ...] = ()
 
 
 @dataclass(frozen=True)

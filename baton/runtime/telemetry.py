@@ -117,9 +117,9 @@ def _export_step(
     )
     for wait in step.waits:
         # "approval requested" / "review requested" ... "decided"; "retry scheduled"
-        begun = "scheduled" if wait.kind in ("retry", "fallback") else "requested"
+        begun = "scheduled" if wait.kind in ("retry", "fallback", "route") else "requested"
         span.add_event(f"{wait.kind} {begun}", {"detail": wait.detail}, wait.start_ms * MS)
-        if wait.end_ms is not None and wait.kind not in ("retry", "fallback"):
+        if wait.end_ms is not None and wait.kind not in ("retry", "fallback", "route"):
             span.add_event(f"{wait.kind} decided", {"detail": wait.detail}, wait.end_ms * MS)
     if step.state == "failed":
         _fail(span, step.detail)

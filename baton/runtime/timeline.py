@@ -17,6 +17,7 @@ from typing import Any
 
 from baton.runtime.core import events as ev
 from baton.runtime.core.apply import fold
+from baton.runtime.core.route import describe as describe_route
 from baton.runtime.core.state import RunState
 from baton.runtime.model import JSON
 
@@ -76,7 +77,7 @@ class Attempt:
 @dataclass
 class Wait:
     """Time a step spent waiting: `approval`, `review` or `retry`; or the moment a
-    `fallback` agent took the step over (no time spent)."""
+    `fallback` agent took the step over, or its `route` chose its runner (no time spent)."""
 
     kind: str
     start_ms: int
@@ -228,6 +229,10 @@ def _take(
             assert line is not None
             detail = f"{body.agent} runs it from attempt {body.attempt} (after {body.failure})"
             line.waits.append(Wait("fallback", ts, ts, detail, body.attempt))
+        case ev.RouteSelected():
+            assert line is not None
+            detail = describe_route(body.case, body.kind, body.target, body.reads)
+            line.waits.append(Wait("route", ts, ts, detail))
         case ev.ApprovalRequested():
             assert line is not None
             kind = "approval" if body.stage == "before" else "review"

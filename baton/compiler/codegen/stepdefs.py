@@ -148,7 +148,11 @@ def triggers(step: ir.Step) -> tuple[str, ...]:
     """The lifecycle triggers that apply to `step`, from the runtime's trigger table."""
     stage = enum_value(rt.ApprovalStage, step.approval.stage) if step.approval else None
     return rt.applicable_triggers(
-        step.approval is not None, stage, can_retry(step), bool(step.fallbacks)
+        step.approval is not None,
+        stage,
+        can_retry(step),
+        bool(step.fallbacks),
+        bool(step.route),
     )
 
 
@@ -209,6 +213,21 @@ def fallbacks(values: tuple[rt.Fallback, ...]) -> Doc:
             for entry in values
         ],
     )
+
+
+def route(step: ir.Step) -> Doc:
+    """`(rt.RouteCase(when=rt.Template(...), agent="..."), ...)`, in the spec's order."""
+    cases = []
+    for case in step.route:
+        agent = case.agent.value if case.agent else None
+        workflow = case.workflow.value if case.workflow else None
+        fields: dict[str, tuple[object, Doc]] = {}
+        if case.when is not None:
+            fields["when"] = (case.when, template(case.when))
+        fields["agent"] = (agent, literals.value(agent))
+        fields["workflow"] = (workflow, literals.value(workflow))
+        cases.append(construct(rt.RouteCase, fields))
+    return sequence("()", cases)
 
 
 def approval(gate: ir.Approval) -> Doc:
@@ -287,6 +306,8 @@ def step(
     if definition.fallbacks:
         caught = runtime_fallbacks(definition)
         fields["fallbacks"] = (caught, fallbacks(caught))
+    if definition.route:
+        fields["route"] = (definition.route, route(definition))
     if definition.approval is not None:
         fields["approval"] = (definition.approval, approval(definition.approval))
     if definition.quality is not None:

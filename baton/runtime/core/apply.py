@@ -187,8 +187,18 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
                 body.step,
                 evolve(record, skip_reason=body.reason, finished_ms=ts),
             )
+        case ev.RouteSelected():
+            record = _record(state, body.step)
+            if record.state is not StepState.PENDING or record.route is not None:
+                raise IllegalTransition(f"step '{body.step}' was already routed or started")
+            choice: dict[str, JSON] = {"case": body.case}
+            if body.case:
+                choice.update(kind=body.kind, target=body.target)
+            return _put(state, body.step, evolve(record, route=choice))
         case ev.StepFailed():
-            record = _move(state, body.step, "fail")
+            # a routed step no case matched fails before any attempt: its own move
+            trigger = "no_route" if body.failure == FailureClass.NO_ROUTE.value else "fail"
+            record = _move(state, body.step, trigger)
             error = dict(record.error or {})
             error.update(failure=body.failure, message=body.message)
             record = evolve(record, attempt_open=False, error=error, finished_ms=ts)

@@ -8,7 +8,7 @@ that event is durable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from baton.runtime.core import events as ev
 from baton.runtime.model import JSON, FailureClass, RetryPolicy
@@ -26,6 +26,7 @@ class StartAttempt:
     restart: bool = False
     child_run_id: str | None = None
     agent: str | None = None  # recorded, so the log alone says who ran each attempt
+    workflow: str | None = None  # a routed step's chosen sub-workflow (runtime.core.route)
     # the step's rejected model replies so far (StepRecord.repairs), from the state, so
     # an llm agent's repair conversation is rebuilt from the log on every backend
     history: tuple[dict[str, JSON], ...] = ()
@@ -58,6 +59,17 @@ class StartFallback:
     failure: str
     message: str
     previous_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class SelectRoute:
+    """A routed step is ready: record which case runs it (`case` 0: none matched)."""
+
+    step: str
+    case: int
+    kind: str = ""
+    target: str = ""
+    reads: dict[str, JSON] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,7 @@ Command = (
     | TimeoutAttempt
     | ScheduleRetry
     | StartFallback
+    | SelectRoute
     | RequestApproval
     | CommitStep
     | SkipStep
@@ -174,6 +187,14 @@ def event_for(command: Command, now_ms: int, jitter_sample: float = 0.0) -> ev.E
                 failure=command.failure,
                 message=command.message,
                 previous_agent=command.previous_agent,
+            )
+        case SelectRoute():
+            return ev.RouteSelected(
+                step=command.step,
+                case=command.case,
+                kind=command.kind,
+                target=command.target,
+                reads=command.reads,
             )
         case RequestApproval():
             return ev.ApprovalRequested(step=command.step, role=command.role, stage=command.stage)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from baton.runtime.canonical import attempt_id, idempotency_key
 from baton.runtime.core import commands as cmd
+from baton.runtime.core import route
 from baton.runtime.core.budget import admit
 from baton.runtime.core.decisions import run_end
 from baton.runtime.core.state import RunState, StepRecord
@@ -146,10 +147,30 @@ def _ready(state: RunState, step: Step, gate: dict[str, object] | None) -> cmd.C
             )
         if not holds:
             return cmd.SkipStep(step.id, f"if: {step.condition.source} is false")
+    if step.route:  # a routed step: its runner is chosen now, once (runtime.core.route)
+        routing = _route(state, step)
+        if routing is not None:
+            return routing
     if gate is not None and gate["stage"] == "before":
         return cmd.RequestApproval(step.id, str(gate["role"]), "before")
     # a redriven step goes on numbering its attempts (attempt ids stay unique)
     return _start(state, step, state.steps[step.id].attempts + 1)
+
+
+def _route(state: RunState, step: Step) -> cmd.Command | None:
+    """A routed step's choice to record, or its `no_route` failure; None once chosen."""
+    record = state.steps[step.id]
+    if record.route is None:
+        try:
+            return route.select(step, state.scope())
+        except route.RouteError as error:
+            return cmd.FinishRun(
+                "failed",
+                step=step.id,
+                failure="condition_error",
+                message=f"step '{step.id}': {error}",
+            )
+    return route.unmatched(step, record)
 
 
 def _running(
@@ -158,7 +179,7 @@ def _running(
     if record.attempt_open:
         if record.interrupted:
             return _start(state, step, record.attempts, restart=True), None
-        if step.workflow is not None:
+        if step.workflow is not None or route.routed_workflow(step, record) is not None:
             return None, None  # a child run: its own steps have the timeouts
         deadline = (record.started_ms or 0) + step.timeout_ms
         if now_ms >= deadline:
@@ -207,16 +228,17 @@ def _fallback(step: Step, record: StepRecord, failure: FailureClass) -> tuple[in
 
 
 def agent_of(step: Step, record: StepRecord | None) -> str | None:
-    """Who runs `step`'s attempts now: its fallback in use, or its own agent."""
+    """Who runs `step`'s attempts now: its fallback in use, or its own (or routed) agent."""
     if record is not None and record.fallback and record.fallback <= len(step.fallbacks):
         return step.fallbacks[record.fallback - 1].agent
-    return step.agent
+    return route.routed_agent(step, record) if step.route else step.agent
 
 
 def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> cmd.StartAttempt:
     # from the run's own record, so the key survives a compatible spec change
     key = idempotency_key(state.workflow, state.version, state.run_id, step.id)
     record = state.steps.get(step.id)
+    workflow = route.routed_workflow(step, record) if step.route else step.workflow
     return cmd.StartAttempt(
         step=step.id,
         attempt=attempt,
@@ -224,8 +246,9 @@ def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> 
         attempt_id=attempt_id(key, attempt),
         external=step.effect is Effect.EXTERNAL,
         restart=restart,
-        child_run_id=child_run_id(state.run_id, step.id, attempt) if step.workflow else None,
+        child_run_id=child_run_id(state.run_id, step.id, attempt) if workflow else None,
         agent=agent_of(step, record),
+        workflow=workflow if step.route else None,
         history=record.repairs if record is not None else (),
     )
 

@@ -248,6 +248,21 @@ class FallbackStarted(EventBody):
     previous_agent: str | None = None
 
 
+@dataclass(frozen=True)
+class RouteSelected(EventBody):
+    """A routed step became ready: case `case` (1-based, in its `route:` list) matched
+    and `target` (`kind` agent or workflow) runs it from now on; `case` 0: none matched
+    (the step fails with `no_route`). `reads`: the values its conditions read, by the
+    reference as written (a name that was undefined is absent)."""
+
+    TYPE: ClassVar[str] = "route_selected"
+    step: str
+    case: int
+    kind: str = ""
+    target: str = ""
+    reads: dict[str, JSON] = field(default_factory=dict)
+
+
 # -- step outcomes
 
 
@@ -410,6 +425,7 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
         AttemptFailed,
         RetryScheduled,
         FallbackStarted,
+        RouteSelected,
         StepValidated,
         StepCommitted,
         StepSkipped,

@@ -32,6 +32,7 @@ def triggers_of(step: Step) -> tuple[str, ...]:
         approval.stage if approval else None,
         step.retry.max_attempts > 1,
         bool(step.fallbacks),
+        bool(step.route),
     )
 
 

@@ -127,6 +127,9 @@ class StepRecord:
     attempt_base: int = 0
     # the step's fallback in use (1-based index into `Step.fallbacks`; 0: its own agent)
     fallback: int = 0
+    # a routed step's choice (`route_selected`): {"case": 1-based index, "kind": "agent" |
+    # "workflow", "target": name}; {"case": 0}: no case matched. None: not chosen yet
+    route: dict[str, JSON] | None = None
 
     def to_json(self) -> dict[str, JSON]:
         # by hand, not dataclasses.asdict: that deep-copies every output, and the
@@ -143,6 +146,8 @@ class StepRecord:
             del data["attempt_base"]
         if not self.fallback:  # nor steps no fallback took over
             del data["fallback"]
+        if self.route is None:  # nor steps without a route
+            del data["route"]
         if self.approval is not None:
             data["approval"] = {name: getattr(self.approval, name) for name in _APPROVAL_FIELDS}
         return data

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from baton.runtime.canonical import canonical_json, checksum
 from baton.runtime.core.commands import StartAttempt
 from baton.runtime.core.outcome import AttemptOutcome
+from baton.runtime.core.route import as_started
 from baton.runtime.model import JSON, AgentKind, FailureClass, Request, Step, Usage, Workflow
 from baton.runtime.render import RenderError, quality_score, render_input
 from baton.runtime.sanitize import sanitizer
@@ -85,6 +86,7 @@ def execute_attempt(
     while it runs (runtime.delegation); without one, `req.delegate` is unavailable.
     """
     started = time.monotonic()
+    step = as_started(step, command)  # a routed step: as its chosen target runs it
     if command.agent is not None and step.agent is not None and command.agent != step.agent:
         step = as_run_by(step, command.agent)
 

@@ -98,13 +98,15 @@ class Catalog:
         while pending:
             ref, workflow = pending.pop()
             for step in workflow.steps:
-                if step.workflow is None or step.workflow in ref.path:
-                    continue
-                try:
-                    child = self.child(ref, step.workflow)
-                except KeyError:
-                    continue  # the run fails that step, as on the local backend
-                pending.append((ref.child(step.workflow), child))
+                # a step's sub-workflow, or each its `route:` may choose
+                for name in (step.workflow, *(case.workflow for case in step.route)):
+                    if name is None or name in ref.path:
+                        continue
+                    try:
+                        child = self.child(ref, name)
+                    except KeyError:
+                        continue  # the run fails that step, as on the local backend
+                    pending.append((ref.child(name), child))
 
     def hosted(self) -> list[LoadedWorkflow]:
         with self._lock:

@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.runtime.core.decisions import DecisionRefused, decision_event
     from baton.runtime.core.outcome import AttemptOutcome, outcome_events
     from baton.runtime.core.plan import run_started, workflow_pin
+    from baton.runtime.core.route import as_started
     from baton.runtime.core.state import RunState
     from baton.runtime.driver.attempt import ChildResult
     from baton.runtime.model import JSON, FailureClass, Step, StepState, Workflow
@@ -257,7 +258,7 @@ class BatonWorkflow:
     # -- attempts
 
     def _dispatch(self, command: cmd.StartAttempt) -> None:
-        step = self._steps[command.step]
+        step = as_started(self._steps[command.step], command)  # a routed step's target
         flight = self._in_flight.get(step.id)
         if flight is not None and flight.child and flight.attempt == command.attempt:
             return  # a restarted child step waits for the same child run
