@@ -38,6 +38,8 @@ RUN = "crash-run"
 WORKFLOWS = {
     "rc_workflows:CRASH": {"topic": "tea"},
     "research_report": {"topic": "tea", "client": "acme"},
+    # a routed step whose chosen case is a sub-workflow (and a retried agent step)
+    "rc_routes:ROUTE": {"topic": "feature"},
 }
 lock = threading.Lock()
 

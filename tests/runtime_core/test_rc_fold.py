@@ -29,6 +29,7 @@ from baton.runtime.model import (
     FailureClass,
     Fallback,
     RetryPolicy,
+    RouteCase,
     StepState,
     Template,
     Workflow,
@@ -93,10 +94,14 @@ def workflows(draw: st.DrawFn) -> Workflow:
         approval = None
         if draw(st.integers(0, 3)) == 0:
             approval = Approval("manager", draw(st.sampled_from(list(ApprovalStage))))
+        route = draw(routes())
+        if route:  # a routed step: its agent is chosen by the route (maybe none matches)
+            agent = None  # type: ignore[assignment]
         steps.append(
             text_step(
                 step_id,
                 agent,
+                route=route,
                 needs=needs,
                 input=agent_input if behaviour != "echo" else {"text": step_id},
                 retry=retry,
@@ -112,6 +117,23 @@ def workflows(draw: st.DrawFn) -> Workflow:
         budget=draw(budgets()),
         agents=(*AGENTS, costly_agent(draw(budgets()))),
     )
+
+
+@st.composite
+def routes(draw: st.DrawFn) -> tuple[RouteCase, ...]:
+    """Mostly no route; else cases over the run's topic (`tea`), maybe a default."""
+    if draw(st.integers(0, 3)) != 0:
+        return ()
+    cases = [
+        RouteCase(
+            when=Template(f"inputs.topic == '{draw(st.sampled_from(['tea', 'coffee']))}'", True),
+            agent=draw(st.sampled_from(FALLBACK_AGENTS)),
+        )
+        for _ in range(draw(st.integers(1, 2)))
+    ]
+    if draw(st.booleans()):
+        cases.append(RouteCase(agent=draw(st.sampled_from(FALLBACK_AGENTS))))
+    return tuple(cases)
 
 
 @settings(
@@ -176,6 +198,43 @@ def check_invariants(db: Path, wf: Workflow, stored: dict[str, Any]) -> None:
     commits = [e.step for e in events if e.type == "step_committed"]
     assert len(commits) == len(set(commits))
     check_budgets(wf, events)
+    check_routes(wf, events, stored)
+
+
+def check_routes(wf: Workflow, events: list[Any], stored: dict[str, Any]) -> None:
+    """A routed step is routed once, before its first attempt; every attempt runs the
+    chosen agent (or a fallback); no match fails it with no_route before any attempt."""
+    for step in wf.steps:
+        if not step.route:
+            continue
+        record = stored["steps"][step.id]
+        mine = [e for e in events if e.step == step.id]
+        selected = [e for e in mine if e.type == "route_selected"]
+        assert len(selected) <= 1
+        started = [e for e in mine if e.type == "attempt_started"]
+        if started:
+            assert selected and mine.index(selected[0]) < mine.index(started[0])
+            hypothesis_event("routed step ran")
+        if not selected:
+            continue
+        body = selected[0].body
+        # the oracle: the first case whose topic is the run's ('tea'), or the default
+        expected = next(
+            (
+                index
+                for index, case in enumerate(step.route, start=1)
+                if case.when is None or case.when.source == "inputs.topic == 'tea'"
+            ),
+            0,
+        )
+        assert body.case == expected
+        assert record["route"]["case"] == expected
+        if expected == 0:
+            assert record["state"] == StepState.FAILED.value and not started
+            assert record["error"]["failure"] == FailureClass.NO_ROUTE.value
+            hypothesis_event("no_route")
+        runners = {body.target, *(f.agent for f in step.fallbacks)}
+        assert {e.body.agent for e in started} <= runners
 
 
 def check_budgets(wf: Workflow, events: list[Any]) -> None:
