@@ -6,6 +6,7 @@ import json
 
 from baton.compiler import ir
 from baton.compiler.graph import generations
+from baton.compiler.graph_routes import dot_cases, mermaid_cases, route_json
 
 GRAPH_FORMATS = ("mermaid", "dot", "json")
 
@@ -14,6 +15,8 @@ def _label(step: ir.Step) -> str:
     runner = f"agent: {step.agent.value}" if step.agent else ""
     if step.workflow:
         runner = f"workflow: {step.workflow.value}"
+    if step.route:
+        runner = f"route: {len(step.route)} cases"
     parts = [step.id, runner]
     if step.approval:
         parts.append(f"approval: {step.approval.role.value} ({step.approval.stage})")
@@ -43,6 +46,7 @@ def graph_json(workflow: ir.Workflow) -> dict[str, object]:
                 "id": step.id,
                 "agent": step.agent.value if step.agent else None,
                 "workflow": step.workflow.value if step.workflow else None,
+                **({"route": route_json(step)} if step.route else {}),
                 "needs": [n.value for n in step.needs],
                 "effect": step.effect,
                 "approval": (
@@ -98,6 +102,9 @@ def graph_mermaid(workflow: ir.Workflow) -> str:
         label = _mermaid_text(_label(step))
         if step.approval:
             lines.append(f'    {node[step.id]}{{{{"{label}"}}}}')
+        elif step.route:  # a decision, and the runners it chooses between
+            lines.append(f'    {node[step.id]}{{"{label}"}}')
+            lines += mermaid_cases(step, node[step.id], _mermaid_text)
         elif step.workflow:
             lines.append(f'    {node[step.id]}[["{label}"]]')
         else:
@@ -123,9 +130,12 @@ def graph_dot(workflow: ir.Workflow) -> str:
             attrs.append("shape=hexagon")
         if step.workflow:
             attrs.append("peripheries=2")
+        if step.route and not step.approval:
+            attrs.append("shape=diamond")
         if step.effect == "external":
             attrs.append('color="red"')
         lines.append(f'    "{step.id}" [{", ".join(attrs)}];')
+        lines += dot_cases(step, _dot_text)
     for source, target in _edges(workflow):
         lines.append(f'    "{source}" -> "{target}";')
     lines.append("}")

@@ -26,6 +26,7 @@ from click.testing import CliRunner
 
 from baton.cli import cli
 from baton.compiler import ir
+from baton.compiler.graph_routes import case_label, case_target
 from baton.compiler.graphview import _label, graph_mermaid
 from baton.compiler.pipeline import load_spec_set
 
@@ -84,11 +85,20 @@ def expected(workflow: ir.Workflow) -> dict[str, Any]:
     index = {step_id: position for position, step_id in enumerate(workflow.steps)}
     node = {step_id: f"n{position}" for step_id, position in index.items()}
     nodes = {}
+    cases = []  # a routed step's case nodes and edges (compiler.graph_routes)
     for step in workflow.steps.values():
         shape = "hexagon" if step.approval else "subroutine" if step.workflow else "square"
+        if step.route and not step.approval:
+            shape = "diamond"
         nodes[node[step.id]] = (shape, _label(step))
+        if step.route and not step.approval:
+            for number, case in enumerate(step.route, start=1):
+                routed = case.workflow is not None and case.agent is None
+                target = f"{node[step.id]}r{number}"
+                nodes[target] = ("subroutine" if routed else "stadium", case_target(case))
+                cases.append((node[step.id], target))
     # in file order of the needed step, then of the needing one
-    edges = [
+    edges = cases + [
         (f"n{source}", f"n{target}")
         for source, target in sorted(
             (index[need.value], index[step.id])
@@ -105,10 +115,11 @@ def expected(workflow: ir.Workflow) -> dict[str, Any]:
 
 
 _NODE = re.compile(
-    r'^    (?P<id>n\d+)(?:\["(?P<square>[^"]*)"\]|\{\{"(?P<hexagon>[^"]*)"\}\}'
-    r'|\[\["(?P<subroutine>[^"]*)"\]\])$'
+    r'^    (?P<id>n\d+(?:r\d+)?)(?:\["(?P<square>[^"]*)"\]|\{\{"(?P<hexagon>[^"]*)"\}\}'
+    r'|\[\["(?P<subroutine>[^"]*)"\]\]|\{"(?P<diamond>[^"]*)"\}|\(\["(?P<stadium>[^"]*)"\]\))$'
 )
 _EDGE = re.compile(r"^    (n\d+) --> (n\d+)$")
+_CASE_EDGE = re.compile(r'^    (n\d+) -->\|"(?P<label>[^"]*)"\| (n\d+r\d+)$')  # a route case
 _CLASS = re.compile(r"^    class (n\d+(?:,n\d+)*) external$")
 _CLASSDEF = "    classDef external stroke:#d33,stroke-width:3px"
 # inside a label: text without quotes, markup characters or backticks, entity codes, and
@@ -131,11 +142,15 @@ def structure(diagram: str) -> dict[str, Any]:
     external: list[str] = []
     for line in lines[1:]:
         if match := _NODE.match(line):
-            shape = next(k for k in ("square", "hexagon", "subroutine") if match[k] is not None)
+            shapes = ("square", "hexagon", "subroutine", "diamond", "stadium")
+            shape = next(k for k in shapes if match[k] is not None)
             assert _LABEL.match(match[shape]), line
             nodes[match["id"]] = (shape, decode_label(match[shape]))
         elif match := _EDGE.match(line):
             edges.append((match[1], match[2]))
+        elif match := _CASE_EDGE.match(line):
+            assert _LABEL.match(match["label"]), line
+            edges.append((match[1], match[3]))
         elif match := _CLASS.match(line):
             external = sorted(match[1].split(","))
         else:
@@ -154,6 +169,40 @@ def test_keyword_steps_have_internal_ids_and_their_names_in_labels(tmp_path: Pat
 def test_every_example_workflow_has_the_expected_structure() -> None:
     for workflow in example_workflows():
         assert structure(graph_mermaid(workflow)) == expected(workflow), workflow.name
+
+
+def route_spec(directory: Path) -> Path:
+    """A routed step between two others: an agent case, a sub-workflow case and a
+    default, hostile text in a condition."""
+    text = f"""baton: 1
+name: routed
+steps:
+  first: {{agent: a}}
+  end:
+    needs: [first]
+    route:
+      - when: {json.dumps(HOSTILE)}
+        agent: "a<b>&c #1"
+      - when: "inputs.kind == 'x'"
+        workflow: other
+      - agent: b
+  last: {{agent: a, needs: [end]}}
+"""
+    path = directory / "routed.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_route_is_a_decision_with_one_labelled_edge_per_case(tmp_path: Path) -> None:
+    workflow = workflow_of(route_spec(tmp_path))
+    diagram = graph_mermaid(workflow)
+    assert structure(diagram) == expected(workflow)
+    labels = [m["label"] for m in map(_CASE_EDGE.match, diagram.splitlines()) if m]
+    step = workflow.steps["end"]
+    assert [decode_label(label) for label in labels] == [case_label(c) for c in step.route]
+    assert labels[-1] == "default"
+    assert structure(diagram)["nodes"]["n1"] == ("diamond", "end\nroute: 3 cases")
+    assert structure(diagram)["nodes"]["n1r2"] == ("subroutine", "workflow: other")
 
 
 def test_the_structural_check_can_fail() -> None:
@@ -215,7 +264,11 @@ def parsed_structure(result: dict[str, Any]) -> dict[str, Any]:
 def test_mermaid_parses_keyword_steps_and_hostile_labels(
     mermaid: Callable[[list[str]], list[dict[str, Any]]], tmp_path: Path
 ) -> None:
-    workflows = [workflow_of(keyword_spec(tmp_path)), *example_workflows()]
+    workflows = [
+        workflow_of(keyword_spec(tmp_path)),
+        workflow_of(route_spec(tmp_path)),
+        *example_workflows(),
+    ]
     results = mermaid([graph_mermaid(w) for w in workflows])
     for workflow, result in zip(workflows, results, strict=True):
         assert parsed_structure(result) == expected(workflow), workflow.name
