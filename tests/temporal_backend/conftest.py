@@ -51,6 +51,8 @@ def loaded_workflows() -> dict[str, api.LoadedWorkflow]:
     found = {name: load_spec(path) for name, path in SPECS.items()}
     for attribute in HAND_BUILT:
         found[attribute] = load_spec(f"tb_workflows:{attribute}")
+    for attribute in ("ROUTE", "ROUTE_STRICT"):  # routed steps (tb_routes.py)
+        found[attribute] = load_spec(f"tb_routes:{attribute}")
     return found
 
 

@@ -4,7 +4,8 @@ Every example spec of specs/ (the research pipeline, with its approval granted b
 through Temporal's Update, and rejected by bob; summarize) and hand-built workflows of
 the deterministic builtin agents (echo, flaky with a backoff timer, fail, malformed,
 sleep past its timeout, a review after validation, a skipped branch, a sub-workflow, a
-fallback agent taking over a step)
+fallback agent taking over a step, a routed step choosing an agent, a sub-workflow, its
+default or no case)
 run on the local backend (SQLite) and on Temporal. Compared, from each backend's own
 event log and state:
 
@@ -62,6 +63,10 @@ CASES: dict[str, tuple[str, dict[str, Any], list[Decide]]] = {
     "delegation": ("DELEGATING", {"topic": "tea"}, []),
     "delegation_denied": ("DENIED", {"topic": "tea"}, []),
     "fallback": ("FALLBACK", {"topic": "tea"}, []),
+    "route_agent": ("ROUTE", {"topic": "bug"}, []),
+    "route_workflow": ("ROUTE", {"topic": "feature"}, []),
+    "route_default": ("ROUTE", {"topic": "question"}, []),
+    "route_none": ("ROUTE_STRICT", {"topic": "question"}, []),
 }
 
 
@@ -122,6 +127,12 @@ def test_both_backends_agree(
         started = [e for e in remote_log if e["type"] == "fallback_started"]
         assert [e["data"]["agent"] for e in started] == ["backup"]
         assert remote.steps["research"].agent == "backup"
+    if case.startswith("route_"):  # routed once, before any attempt, on both backends
+        selected = [e for e in remote_log if e["type"] == "route_selected"]
+        assert len(selected) == 1
+        expected = {"route_agent": 1, "route_workflow": 2, "route_default": 3, "route_none": 0}
+        assert selected[0]["data"]["case"] == expected[case]
+        assert remote.steps["handle"].route == local.steps["handle"].route
     if case == "research_approved":  # the untrusted input reached the research step
         assert remote.steps["research"].untrusted_sources == ("inputs.channel_history",)
     # child runs: the same on both backends, under the same child run id
