@@ -1,6 +1,7 @@
 """How `baton graph` draws a routed step (`route:`): the step is a decision node, with
-one labelled edge per case (solid: a review loop's back edge is the dashed one) to the agent or sub-workflow it chooses (`default` for the
-case without `when`). Its dependents hang off the decision node, as for any step."""
+one labelled edge per case (solid: a review loop's back edge is the dashed one) to the
+agent or sub-workflow it chooses (`default` for the case without `when`). Its
+dependents hang off the decision node, as for any step."""
 
 from __future__ import annotations
 
@@ -42,8 +43,7 @@ def dot_cases(step: ir.Step, text: Callable[[str], str]) -> list[str]:
             f'    "{text(target)}" [label="{text(case_target(case))}", shape=ellipse{extra}];'
         )
         lines.append(
-            f'    "{text(step.id)}" -> "{text(target)}" '
-            f'[label="{text(case_label(case))}"];'
+            f'    "{text(step.id)}" -> "{text(target)}" [label="{text(case_label(case))}"];'
         )
     return lines
 

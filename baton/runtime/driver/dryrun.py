@@ -96,6 +96,12 @@ def describe(plan: Plan) -> list[str]:
             current = planned.generation
             lines.append(f"generation {current + 1}:")
         runs = f"workflow {step.workflow}" if step.workflow else f"agent {step.agent}"
+        if step.route:  # chosen when the step is ready: the cases, in order
+            runs = "route " + " | ".join(
+                f"{case.when.source if case.when else 'default'} -> "
+                f"{'workflow ' + case.workflow if case.workflow else 'agent ' + str(case.agent)}"
+                for case in step.route
+            )
         notes = [runs]
         if step.needs:
             notes.append(f"needs {', '.join(step.needs)}")
