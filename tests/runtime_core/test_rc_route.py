@@ -279,3 +279,17 @@ def test_route_workflow_is_importable() -> None:
         "route_inner",
         "helper",
     ]
+
+
+def test_a_redrive_chooses_again(tmp_path: Path) -> None:
+    """A redrive starts the step afresh: its route is evaluated again (with the same
+    committed outputs, the same answer: here, no case again)."""
+    _run(tmp_path, "ROUTE_STRICT", "question", 1)
+    retried = baton(tmp_path, "retry", RUN)
+    assert retried.returncode == 1, (retried.stdout, retried.stderr)
+    _folds_to_stored(tmp_path, RUN)
+    state = shown(tmp_path, RUN)
+    assert state["redrives"] == 1
+    assert state["steps"]["handle"]["error"]["failure"] == "no_route"
+    assert [e["data"]["case"] for e in _selected(tmp_path)] == [0, 0]
+    assert _calls(tmp_path) == []
