@@ -38,10 +38,16 @@ def _llm_agents(ctx: LintContext) -> Iterator[tuple[ir.Agent, ir.LlmSettings]]:
 
 
 def _steps(ctx: LintContext) -> Iterator[tuple[ir.Workflow, ir.Step, ir.Agent | None]]:
-    """Every step with the roster agent it names (None: no agent, or an unknown one)."""
+    """Every step with the roster agent it names (None: no agent, or an unknown one); a
+    routed step once with each agent its `route:` may choose."""
     for workflow in ctx.spec.workflows.values():
         agents = workflow.roster.agents if workflow.roster else {}
         for step in workflow.steps.values():
+            if step.route and step.agent is None:
+                names = dict.fromkeys(case.agent.value for case in step.route if case.agent)
+                for name in names:
+                    yield workflow, step, agents.get(name)
+                continue
             agent = agents.get(step.agent.value) if step.agent else None
             yield workflow, step, agent
 
