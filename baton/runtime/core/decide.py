@@ -179,7 +179,8 @@ def _running(
     if record.attempt_open:
         if record.interrupted:
             return _start(state, step, record.attempts, restart=True), None
-        if step.workflow is not None or route.routed_workflow(step, record) is not None:
+        routed = step.route and route.routed_workflow(step, record) is not None
+        if step.workflow is not None or routed:
             return None, None  # a child run: its own steps have the timeouts
         deadline = (record.started_ms or 0) + step.timeout_ms
         if now_ms >= deadline:
