@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
+from baton.runtime.core.map_state import MapRecord
 from baton.runtime.lifecycle import TERMINAL
 from baton.runtime.model import JSON, StepState
 
@@ -127,6 +128,8 @@ class StepRecord:
     attempt_base: int = 0
     # the step's fallback in use (1-based index into `Step.fallbacks`; 0: its own agent)
     fallback: int = 0
+    # a map step's items (runtime.core.mapping); None for other steps
+    map: MapRecord | None = None
 
     def to_json(self) -> dict[str, JSON]:
         # by hand, not dataclasses.asdict: that deep-copies every output, and the
@@ -143,6 +146,10 @@ class StepRecord:
             del data["attempt_base"]
         if not self.fallback:  # nor steps no fallback took over
             del data["fallback"]
+        if self.map is None:  # nor steps that map over no list
+            del data["map"]
+        else:
+            data["map"] = self.map.to_json()
         if self.approval is not None:
             data["approval"] = {name: getattr(self.approval, name) for name in _APPROVAL_FIELDS}
         return data
@@ -164,6 +171,8 @@ class StepRecord:
         values["repairs"] = tuple(values.get("repairs") or ())
         if values.get("approval") is not None:
             values["approval"] = ApprovalRecord(**values["approval"])
+        if values.get("map") is not None:
+            values["map"] = MapRecord.from_json(values["map"])
         return cls(**values)
 
 
