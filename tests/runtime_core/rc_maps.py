@@ -35,7 +35,8 @@ TOPICS = {
     "type": "object",
     "required": ["topics"],
     "additionalProperties": False,
-    "properties": {"topics": {"type": "array"}, "wait_for": {"type": "integer"}},
+    # any value: the runtime's check that the list is a list is tested too
+    "properties": {"topics": {}, "wait_for": {"type": "integer"}},
 }
 PLAN = Handoff(
     "plan",
@@ -43,7 +44,7 @@ PLAN = Handoff(
     {
         "type": "object",
         "required": ["subtopics"],
-        "properties": {"subtopics": {"type": "array", "items": {"type": "string"}}},
+        "properties": {"subtopics": {}},
     },
 )
 BRIEF = Handoff(
@@ -122,7 +123,7 @@ def _map_workflow(name: str, *, tolerate: int = 0, concurrency: int = 2, **step:
         "maps.yaml:5",
         agent="researcher",
         needs=("plan",),
-        input={"topic": "{{ subtopic }}", "wait_for": "{{ inputs.wait_for or 1 }}"},
+        input={"topic": "{{ subtopic }}", "wait_for": "{{ inputs.wait_for }}"},
         output=BRIEF,
         retry=step.pop("retry", FAST_RETRY),
         map=Map(
