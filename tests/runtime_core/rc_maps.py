@@ -81,12 +81,12 @@ def researcher(request: Request[Any]) -> dict[str, Any]:
         wait_for = int(request.input.get("wait_for") or 1) if topic.startswith("pair:") else 1
         deadline = time.monotonic() + 10
         while True:
-            overlap = len(os.listdir(running))
+            overlap = len(list(running.iterdir()))
             if overlap >= wait_for or time.monotonic() > deadline:
                 break
             time.sleep(0.01)
         time.sleep(0.02)
-        overlap = max(overlap, len(os.listdir(running)))
+        overlap = max(overlap, len(list(running.iterdir())))
     try:
         if ledger:
             line = {

@@ -137,7 +137,8 @@ def test_a_list_that_is_not_a_list_fails_the_run_clearly(tmp_path: Path) -> None
     state = _run(tmp_path, "MAP", "not a list", 1)  # type: ignore[arg-type]
     assert state["status"] == "failed"
     assert state["error"]["failure"] == "map_error"
-    assert "map.over: steps.plan.output.subtopics is a string, not a list" in (
-        state["error"]["message"]
+    assert (
+        "map.over: steps.plan.output.subtopics is a string, not a list"
+        in (state["error"]["message"])
     )
     assert _events(tmp_path, "map_started") == []
