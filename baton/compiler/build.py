@@ -334,6 +334,7 @@ class Builder:
             description=_str(node.get("description")),
             prompt=prompt,
             fallbacks=_fallbacks(node.get("fallback")),
+            map=_map_of(_map(node.get("map"))),
         )
 
     def workflow(self, path: str, root: YMap) -> ir.Workflow | None:
@@ -397,3 +398,23 @@ def _fallbacks(node: YNode | None) -> tuple[ir.Fallback, ...]:
         if agent is not None:
             found.append(ir.Fallback(_names(entry.get("on")), agent, entry.span))
     return tuple(found)
+
+
+def _map_of(node: YMap | None) -> ir.Map | None:
+    """A step's `map:`, when it has a string `over` and an `as` (the schema reports the
+    others: B002)."""
+    if node is None:
+        return None
+    over, var = node.get("over"), _name(node.get("as"))
+    if not (isinstance(over, YScalar) and isinstance(over.value, str)) or var is None:
+        return None
+    concurrency, tolerate = node.get("max_concurrency"), node.get("tolerate")
+    return ir.Map(
+        template_of(over, is_expression=True),
+        var,
+        node.span,
+        _int(concurrency),
+        concurrency.span if concurrency is not None else None,
+        _int(tolerate),
+        tolerate.span if tolerate is not None else None,
+    )

@@ -198,6 +198,21 @@ class Fallback:
 
 
 @dataclass(frozen=True)
+class Map:
+    """A step's `map:` (compiler.rules.maps): run the step once per item of the list
+    `over` reads, the item named `var` in its templates. The numbers as written (None:
+    not given, the default applies), each with its position for the rules."""
+
+    over: Template  # a bare expression
+    var: Name
+    span: Span
+    max_concurrency: int | None = None
+    max_concurrency_span: Span | None = None
+    tolerate: int | None = None
+    tolerate_span: Span | None = None
+
+
+@dataclass(frozen=True)
 class Approval:
     role: Name
     stage: str  # before | after
@@ -239,6 +254,7 @@ class Step:
     description: str | None = None
     prompt: Template | None = None  # llm agents: the user message
     fallbacks: tuple[Fallback, ...] = ()
+    map: Map | None = None
 
     def templates(self) -> list[Template]:
         """Every template and expression of the step: the prompt, the input's, the
@@ -249,6 +265,8 @@ class Step:
             found.append(self.condition)
         if self.quality:
             found.extend(check.expr for check in self.quality.checks)
+        if self.map:
+            found.append(self.map.over)
         return found
 
 
