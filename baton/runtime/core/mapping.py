@@ -329,6 +329,19 @@ def item_live(state: RunState, command: StartItem) -> bool:
     )
 
 
+def next_item_due(state: RunState) -> int | None:
+    """When the next item retry falls due, over the run's map steps (a driver whose
+    attempts time out by themselves needs no other timer); None: none waits."""
+    due: int | None = None
+    for record in state.steps.values():
+        if record.map is None or record.state is not StepState.RUNNING:
+            continue
+        for item in record.map.active.values():
+            if item.retry_due_ms is not None and (due is None or item.retry_due_ms < due):
+                due = item.retry_due_ms
+    return due
+
+
 def item_scope(scope: dict[str, JSON], step: Step, item: JSON) -> dict[str, JSON]:
     """The scope an item's templates render in: the run's, with the item as `as:`."""
     assert step.map is not None
