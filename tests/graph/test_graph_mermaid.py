@@ -86,6 +86,8 @@ def expected(workflow: ir.Workflow) -> dict[str, Any]:
     nodes = {}
     for step in workflow.steps.values():
         shape = "hexagon" if step.approval else "subroutine" if step.workflow else "square"
+        if shape == "square" and step.map:
+            shape = "slanted"
         nodes[node[step.id]] = (shape, _label(step))
     # in file order of the needed step, then of the needing one
     edges = [
@@ -106,7 +108,7 @@ def expected(workflow: ir.Workflow) -> dict[str, Any]:
 
 _NODE = re.compile(
     r'^    (?P<id>n\d+)(?:\["(?P<square>[^"]*)"\]|\{\{"(?P<hexagon>[^"]*)"\}\}'
-    r'|\[\["(?P<subroutine>[^"]*)"\]\])$'
+    r'|\[\["(?P<subroutine>[^"]*)"\]\]|\[/"(?P<slanted>[^"]*)"/\])$'
 )
 _EDGE = re.compile(r"^    (n\d+) --> (n\d+)$")
 _CLASS = re.compile(r"^    class (n\d+(?:,n\d+)*) external$")
@@ -131,7 +133,8 @@ def structure(diagram: str) -> dict[str, Any]:
     external: list[str] = []
     for line in lines[1:]:
         if match := _NODE.match(line):
-            shape = next(k for k in ("square", "hexagon", "subroutine") if match[k] is not None)
+            shapes = ("square", "hexagon", "subroutine", "slanted")
+            shape = next(k for k in shapes if match[k] is not None)
             assert _LABEL.match(match[shape]), line
             nodes[match["id"]] = (shape, decode_label(match[shape]))
         elif match := _EDGE.match(line):
