@@ -12,6 +12,7 @@ from baton.commands._common import clock, compact, db_option, duration, refusals
 from baton.runtime import api
 from baton.runtime.backend import Backend
 from baton.runtime.core.budget import describe_scope, spend_of
+from baton.runtime.core.map_state import map_summary
 
 
 @click.command("runs")
@@ -94,6 +95,8 @@ def show_command(run_id: str, as_json: bool, backend: Backend) -> None:
     for step in state.plan:
         record = state.steps[step]
         click.echo(f"  {step}: {record.state.value}, {record.attempts} attempt(s)")
+        if record.map is not None:  # a map step: its items (runtime.core.mapping)
+            click.echo(f"    {map_summary(record.map)}")
         if record.checksum and record.output is not None:
             click.echo(f"    output: {compact(record.output)}")
             click.echo(f"    checksum: {record.checksum}")

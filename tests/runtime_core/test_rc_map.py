@@ -142,3 +142,24 @@ def test_a_list_that_is_not_a_list_fails_the_run_clearly(tmp_path: Path) -> None
         in (state["error"]["message"])
     )
     assert _events(tmp_path, "map_started") == []
+
+
+def test_show_and_trace_show_the_items(tmp_path: Path) -> None:
+    _run(tmp_path, "MAP_TOLERANT", ["a", "flaky:b", "bad:c"], 0)
+    shown_text = baton(tmp_path, "show", RUN)
+    assert shown_text.returncode == 0, shown_text.stderr
+    assert (
+        "map: 3 item(s), 2 succeeded, 1 dropped (null), 0 running; 6 item attempt(s)"
+        in shown_text.stdout
+    )
+    trace = baton(tmp_path, "trace", RUN)
+    assert trace.returncode == 0, trace.stderr
+    lines = [line.strip() for line in trace.stdout.splitlines()]
+    assert "map over 3 item(s), 1 dropped (null)" in lines
+    items = [line.split(" at ")[0] for line in lines if line.startswith("item ")]
+    assert items == ["item 0 #1", "item 1 #1", "item 1 #2", "item 2 #1", "item 2 #2", "item 2 #3"]
+    assert any(line.startswith("item 1 #2 ") and line.endswith(", ok") for line in lines)
+    data = json.loads(baton(tmp_path, "trace", RUN, "--json").stdout)
+    step = next(s for s in data["steps"] if s["step"] == "research_each")
+    assert step["map"]["count"] == 3 and step["map"]["dropped"] == [2]
+    assert [a["status"] for a in step["map"]["items"]["2"]] == ["agent_error"] * 3

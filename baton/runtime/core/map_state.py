@@ -78,3 +78,18 @@ class MapRecord:
             dropped=tuple(data["dropped"]),
             item_attempts=data["item_attempts"],
         )
+
+
+def map_summary(mapped: MapRecord) -> str:
+    """One line for `baton show`.
+
+    >>> map_summary(MapRecord(items=(1, 2, 3), started=3, succeeded=2, dropped=(1,),
+    ...     item_attempts=5))
+    'map: 3 item(s), 2 succeeded, 1 dropped (null), 0 running; 5 item attempt(s)'
+    """
+    dropped = f", {len(mapped.dropped)} dropped (null)" if mapped.dropped else ""
+    running = sum(1 for item in mapped.active.values() if item.attempt_open)
+    return (
+        f"map: {mapped.count} item(s), {mapped.succeeded} succeeded{dropped}, "
+        f"{running} running; {mapped.item_attempts} item attempt(s)"
+    )
