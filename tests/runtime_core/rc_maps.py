@@ -64,7 +64,8 @@ def planner(request: Request[Any]) -> dict[str, Any]:
 
 
 def researcher(request: Request[Any]) -> dict[str, Any]:
-    """`topic` "bad:X" always fails, "flaky:X" fails its first attempt, "wrong:X" answers
+    """`topic` "bad:X" always fails, "flaky:X" fails its first attempt, "fix:F" fails
+    until the file F exists (in the working directory), "wrong:X" answers
     an output its handoff rejects; others answer `{"summary": "about X"}`. A "pair:X"
     attempt waits (up to 10 s) until `wait_for` attempts run at once, so a test sees the
     concurrency the step allows without relying on timing; the others stay a moment, so
@@ -102,6 +103,8 @@ def researcher(request: Request[Any]) -> dict[str, Any]:
                 file.write(json.dumps(line, sort_keys=True) + "\n")
         if topic.startswith("bad:") or (topic.startswith("flaky:") and request.attempt == 1):
             raise RuntimeError(f"cannot research {topic}")
+        if topic.startswith("fix:") and not Path(topic[4:]).exists():  # until someone fixes it
+            raise RuntimeError(f"{topic[4:]} is missing")
         if topic.startswith("wrong:"):
             return {"output": {"summary": 42}}
         return {"output": {"summary": f"about {topic}"}}

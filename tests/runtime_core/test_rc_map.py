@@ -163,3 +163,23 @@ def test_show_and_trace_show_the_items(tmp_path: Path) -> None:
     step = next(s for s in data["steps"] if s["step"] == "research_each")
     assert step["map"]["count"] == 3 and step["map"]["dropped"] == [2]
     assert [a["status"] for a in step["map"]["items"]["2"]] == ["agent_error"] * 3
+
+
+def test_a_failed_map_is_redriven_whole_once_the_cause_is_fixed(tmp_path: Path) -> None:
+    state = _run(tmp_path, "MAP_NO_RETRY", ["a", "fix:b.fixed"], 1)
+    assert state["steps"]["research_each"]["state"] == "failed"
+    (tmp_path / "b.fixed").touch()
+    result = baton(tmp_path, "retry", RUN)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    state = shown(tmp_path, RUN)
+    assert state["status"] == "succeeded"
+    step = state["steps"]["research_each"]
+    assert step["output"] == [{"summary": "about a"}, {"summary": "about fix:b.fixed"}]
+    assert step["attempts"] == 2  # the map, started again
+    # every item runs again (a redrive starts a failed map over), under the same keys
+    calls = [(c["topic"], c["idempotency_key"].rsplit("/", 1)[1]) for c in _calls(tmp_path)]
+    assert sorted(calls) == [("a", "0"), ("a", "0"), ("fix:b.fixed", "1"), ("fix:b.fixed", "1")]
+    ids = [e["data"]["attempt_id"] for e in _events(tmp_path, "map_item_started")]
+    assert len(ids) == len(set(ids)) == 4
+    with Store(tmp_path / "baton.db") as store:
+        assert fold(store.load_events(RUN)).to_json() == store.load_state(RUN).to_json()

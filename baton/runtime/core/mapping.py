@@ -128,12 +128,18 @@ def _start_item(
 ) -> StartItem:
     assert record.map is not None and record.idempotency_key is not None
     key = item_key(record.idempotency_key, index)
+    # a map started again (a redrive: the step's attempt 2...) numbers its items' attempts
+    # anew; their ids name the map's attempt too, so that every attempt id stays unique
+    if record.attempts > 1:
+        attempt_ids = f"{key}:{record.attempts}.{attempt}"
+    else:
+        attempt_ids = attempt_id(key, attempt)
     return StartItem(
         step=step.id,
         index=index,
         attempt=attempt,
         idempotency_key=key,
-        attempt_id=attempt_id(key, attempt),
+        attempt_id=attempt_ids,
         item=record.map.items[index],
         external=step.effect is Effect.EXTERNAL,
         restart=restart,
