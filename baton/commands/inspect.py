@@ -163,7 +163,12 @@ def events_command(run_id: str, as_json: bool, backend: Backend) -> None:
         where = event["step"] or "-"
         if event["attempt"] is not None:
             where += f"#{event['attempt']}"
-        data = {k: v for k, v in event["data"].items() if v not in (None, "", [], {}, False)}
+        # empty values left out; a 0 is shown (an item's `index`), a false is not
+        data = {
+            k: v
+            for k, v in event["data"].items()
+            if v is not False and v not in (None, "", [], {})
+        }
         trace = data.pop("traceback", None)  # an agent's own: in full, below its event
         if "channel" in data:  # how a decision came (cli, web, api): first, so it shows
             data = {"channel": data.pop("channel"), **data}
