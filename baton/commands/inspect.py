@@ -165,9 +165,7 @@ def events_command(run_id: str, as_json: bool, backend: Backend) -> None:
             where += f"#{event['attempt']}"
         # empty values left out; a 0 is shown (an item's `index`), a false is not
         data = {
-            k: v
-            for k, v in event["data"].items()
-            if v is not False and v not in (None, "", [], {})
+            k: v for k, v in event["data"].items() if v is not False and v not in (None, "", [], {})
         }
         trace = data.pop("traceback", None)  # an agent's own: in full, below its event
         if "channel" in data:  # how a decision came (cli, web, api): first, so it shows
