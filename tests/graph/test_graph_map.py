@@ -1,13 +1,21 @@
-"""`baton graph` shows a map step as one: a slanted node (mermaid), a stacked box (dot),
+"""`baton graph` shows a map step as one: a lean_right node (mermaid), a stacked box (dot),
 a `map` object (json), each labelled with what it maps over."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
-from test_graph_mermaid import expected, structure, workflow_of
+from test_graph_mermaid import (  # noqa: F401 (`mermaid` is a fixture)
+    expected,
+    mermaid,
+    parsed_structure,
+    structure,
+    workflow_of,
+)
 
 from baton.cli import cli
 from baton.compiler.graphview import graph_dot, graph_json, graph_mermaid
@@ -16,13 +24,13 @@ SPEC = Path(__file__).resolve().parents[1] / "golden" / "lint" / "ok" / "maps" /
 LABEL = "map over steps.plan.output.subtopics as subtopic (2 at once, tolerate 1)"
 
 
-def test_mermaid_draws_a_map_step_slanted_and_says_over_what() -> None:
+def test_mermaid_draws_a_map_step_lean_right_and_says_over_what() -> None:
     workflow = workflow_of(SPEC)
     diagram = graph_mermaid(workflow)
     nodes = structure(diagram)["nodes"]
     assert structure(diagram) == expected(workflow)
     shape, label = nodes["n1"]
-    assert shape == "slanted" and LABEL in label.split("\n")
+    assert shape == "lean_right" and LABEL in label.split("\n")
     assert nodes["n0"][0] == "square"  # `plan` is an ordinary step
     assert "map over inputs.extra as item (4 at once)" in nodes["n2"][1]
 
@@ -47,3 +55,11 @@ def test_baton_graph_json_on_the_command_line() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [s["id"] for s in data["steps"] if s["map"]] == ["research_each", "each_extra"]
+
+
+def test_the_real_mermaid_parser_reads_a_map_step(
+    mermaid: Callable[[list[str]], list[dict[str, Any]]],  # noqa: F811
+) -> None:
+    workflow = workflow_of(SPEC)
+    (result,) = mermaid([graph_mermaid(workflow)])
+    assert parsed_structure(result) == expected(workflow)

@@ -87,7 +87,7 @@ def expected(workflow: ir.Workflow) -> dict[str, Any]:
     for step in workflow.steps.values():
         shape = "hexagon" if step.approval else "subroutine" if step.workflow else "square"
         if shape == "square" and step.map:
-            shape = "slanted"
+            shape = "lean_right"
         nodes[node[step.id]] = (shape, _label(step))
     # in file order of the needed step, then of the needing one
     edges = [
@@ -108,7 +108,7 @@ def expected(workflow: ir.Workflow) -> dict[str, Any]:
 
 _NODE = re.compile(
     r'^    (?P<id>n\d+)(?:\["(?P<square>[^"]*)"\]|\{\{"(?P<hexagon>[^"]*)"\}\}'
-    r'|\[\["(?P<subroutine>[^"]*)"\]\]|\[/"(?P<slanted>[^"]*)"/\])$'
+    r'|\[\["(?P<subroutine>[^"]*)"\]\]|\[/"(?P<lean_right>[^"]*)"/\])$'
 )
 _EDGE = re.compile(r"^    (n\d+) --> (n\d+)$")
 _CLASS = re.compile(r"^    class (n\d+(?:,n\d+)*) external$")
@@ -133,7 +133,7 @@ def structure(diagram: str) -> dict[str, Any]:
     external: list[str] = []
     for line in lines[1:]:
         if match := _NODE.match(line):
-            shapes = ("square", "hexagon", "subroutine", "slanted")
+            shapes = ("square", "hexagon", "subroutine", "lean_right")
             shape = next(k for k in shapes if match[k] is not None)
             assert _LABEL.match(match[shape]), line
             nodes[match["id"]] = (shape, decode_label(match[shape]))
