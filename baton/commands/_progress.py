@@ -44,6 +44,15 @@ def describe(event: ev.Event, state: RunState) -> str | None:
                 )
                 return f"{step}attempt {body.attempt}: {what} (same idempotency key)"
             return f"{step}attempt {body.attempt} started"
+        case ev.MapStarted():
+            return f"{step}mapping over {body.count} item(s)"
+        case ev.MapItemFailed():
+            return (
+                f"{step}item {body.index} attempt {body.attempt} failed ({body.failure}): "
+                f"{body.message}"
+            )
+        case ev.MapItemDropped():
+            return f"{step}item {body.index} dropped (its slot is null): {body.message}"
         case ev.OutputRejected():
             return f"{step}output rejected ({body.failure}): {body.message}"
         case ev.AttemptFailed():

@@ -12,6 +12,7 @@ from baton.commands._common import clock, compact, db_option, duration, refusals
 from baton.runtime import api
 from baton.runtime.backend import Backend
 from baton.runtime.core.budget import describe_scope, spend_of
+from baton.runtime.core.map_state import map_summary
 from baton.runtime.core.route import describe as describe_route
 
 
@@ -95,6 +96,8 @@ def show_command(run_id: str, as_json: bool, backend: Backend) -> None:
     for step in state.plan:
         record = state.steps[step]
         click.echo(f"  {step}: {record.state.value}, {record.attempts} attempt(s)")
+        if record.map is not None:  # a map step: its items (runtime.core.mapping)
+            click.echo(f"    {map_summary(record.map)}")
         if record.checksum and record.output is not None:
             click.echo(f"    output: {compact(record.output)}")
             click.echo(f"    checksum: {record.checksum}")
@@ -166,7 +169,10 @@ def events_command(run_id: str, as_json: bool, backend: Backend) -> None:
         where = event["step"] or "-"
         if event["attempt"] is not None:
             where += f"#{event['attempt']}"
-        data = {k: v for k, v in event["data"].items() if v not in (None, "", [], {}, False)}
+        # empty values left out; a 0 is shown (an item's `index`), a false is not
+        data = {
+            k: v for k, v in event["data"].items() if v is not False and v not in (None, "", [], {})
+        }
         trace = data.pop("traceback", None)  # an agent's own: in full, below its event
         if "channel" in data:  # how a decision came (cli, web, api): first, so it shows
             data = {"channel": data.pop("channel"), **data}

@@ -95,6 +95,9 @@ def _bar(step: StepTimeline, axis: _Axis) -> str:
     for attempt in step.attempts:
         char = BAR_OK if attempt.status in ("ok", "running") else BAR_FAILED
         paint(attempt.start_ms, attempt.end_ms, char)
+    for items in step.map.items.values() if step.map is not None else ():
+        for item in items:
+            paint(item.start_ms, item.end_ms, BAR_OK if item.status == "ok" else BAR_FAILED)
     return "".join(cells)
 
 
@@ -134,12 +137,33 @@ def _details(step: StepTimeline, timeline: Timeline) -> list[str]:
         )
         if retry is not None and attempt.status not in ("ok", "running"):
             lines.append(f"      retry after {duration((retry.end_ms or 0) - retry.start_ms)}")
+    if step.map is not None:
+        lines.extend(_item_lines(step, timeline.start_ms))
     if record.quality_score is not None:
         lines.append(f"  quality score {record.quality_score:.2f}")
     if record.untrusted_sources:
         lines.append(f"  untrusted input from {', '.join(record.untrusted_sources)}")
     if record.output is not None and record.checksum:
         lines.append(f"  output {compact(record.output, 80)}")
+    return lines
+
+
+def _item_lines(step: StepTimeline, run_start: int) -> list[str]:
+    """A map step's items: how many, then each started item's attempts."""
+    assert step.map is not None
+    mapped = step.map
+    dropped = f", {len(mapped.dropped)} dropped (null)" if mapped.dropped else ""
+    lines = [f"  map over {mapped.count} item(s){dropped}"]
+    for index in sorted(mapped.items):
+        for item in mapped.items[index]:
+            latency = duration(item.latency_ms) if item.latency_ms is not None else "-"
+            message = f": {item.message}" if item.message else ""
+            restart = " (run again after a crash)" if item.restart else ""
+            offset = duration(item.start_ms - run_start)
+            lines.append(
+                f"  item {index} #{item.attempt} at +{offset}, {latency}, "
+                f"{item.status}{message}{restart}"
+            )
     return lines
 
 

@@ -335,6 +335,7 @@ class Builder:
             prompt=prompt,
             fallbacks=_fallbacks(node.get("fallback")),
             route=_route(node.get("route")),
+            map=_map_of(_map(node.get("map"))),
         )
 
     def workflow(self, path: str, root: YMap) -> ir.Workflow | None:
@@ -420,3 +421,23 @@ def _route(node: YNode | None) -> tuple[ir.RouteCase, ...]:
             )
         )
     return tuple(cases)
+
+
+def _map_of(node: YMap | None) -> ir.Map | None:
+    """A step's `map:`, when it has a string `over` and an `as` (the schema reports the
+    others: B002)."""
+    if node is None:
+        return None
+    over, var = node.get("over"), _name(node.get("as"))
+    if not (isinstance(over, YScalar) and isinstance(over.value, str)) or var is None:
+        return None
+    concurrency, tolerate = node.get("max_concurrency"), node.get("tolerate")
+    return ir.Map(
+        template_of(over, is_expression=True),
+        var,
+        node.span,
+        _int(concurrency),
+        concurrency.span if concurrency is not None else None,
+        _int(tolerate),
+        tolerate.span if tolerate is not None else None,
+    )

@@ -58,8 +58,16 @@ class LintContext:
 
     # -- what a step produces
 
-    def step_output(self, workflow: ir.Workflow, step: ir.Step, _depth: int = 0) -> SchemaAt | None:
-        """The schema of a step's output (a child's result for a sub-workflow step)."""
+    def step_output(
+        self, workflow: ir.Workflow, step: ir.Step, _depth: int = 0, item: bool = False
+    ) -> SchemaAt | None:
+        """The schema of a step's output (a child's result for a sub-workflow step); a
+        map step's is an array of its handoff (`item`: the handoff, one item's output)."""
+        if step.map is not None and not item:
+            one = self.step_output(workflow, step, _depth, item=True)
+            if one is None:
+                return None
+            return SchemaAt({"type": "array", "items": one.value}, one.base, one.document)
         if step.workflow is not None:
             child = self.spec.workflows.get(step.workflow.value)
             if child is None or _depth > len(self.spec.workflows):

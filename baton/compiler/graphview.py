@@ -18,6 +18,8 @@ def _label(step: ir.Step) -> str:
     if step.route:
         runner = f"route: {len(step.route)} cases"
     parts = [step.id, runner]
+    if step.map:
+        parts.append(_map_label(step.map))
     if step.approval:
         parts.append(f"approval: {step.approval.role.value} ({step.approval.stage})")
     if step.effect == "external":
@@ -25,6 +27,26 @@ def _label(step: ir.Step) -> str:
     if step.condition:
         parts.append(f"if: {step.condition.source.strip()}")
     return "\n".join(p for p in parts if p)
+
+
+def _map_label(spec: ir.Map) -> str:
+    """`map over steps.plan.output.subtopics as subtopic (4 at once)`."""
+    concurrency = spec.max_concurrency if spec.max_concurrency is not None else 4
+    tolerate = f", tolerate {spec.tolerate}" if spec.tolerate else ""
+    return (
+        f"map over {spec.over.source.strip()} as {spec.var.value} ({concurrency} at once{tolerate})"
+    )
+
+
+def _map_json(spec: ir.Map | None) -> dict[str, object] | None:
+    if spec is None:
+        return None
+    return {
+        "over": spec.over.source,
+        "as": spec.var.value,
+        "max_concurrency": spec.max_concurrency if spec.max_concurrency is not None else 4,
+        "tolerate": spec.tolerate or 0,
+    }
 
 
 def _edges(workflow: ir.Workflow) -> list[tuple[str, str]]:
@@ -49,6 +71,7 @@ def graph_json(workflow: ir.Workflow) -> dict[str, object]:
                 **({"route": route_json(step)} if step.route else {}),
                 "needs": [n.value for n in step.needs],
                 "effect": step.effect,
+                "map": _map_json(step.map),
                 "approval": (
                     {"role": step.approval.role.value, "stage": step.approval.stage}
                     if step.approval
@@ -107,6 +130,8 @@ def graph_mermaid(workflow: ir.Workflow) -> str:
             lines += mermaid_cases(step, node[step.id], _mermaid_text)
         elif step.workflow:
             lines.append(f'    {node[step.id]}[["{label}"]]')
+        elif step.map:  # one step, many items: a slanted node, its label says over what
+            lines.append(f'    {node[step.id]}[/"{label}"/]')
         else:
             lines.append(f'    {node[step.id]}["{label}"]')
     edges = sorted((index[source], index[target]) for source, target in _edges(workflow))
@@ -132,6 +157,8 @@ def graph_dot(workflow: ir.Workflow) -> str:
             attrs.append("peripheries=2")
         if step.route and not step.approval:
             attrs.append("shape=diamond")
+        if step.map and not step.approval:
+            attrs.append("shape=box3d")  # stacked: one step, many items
         if step.effect == "external":
             attrs.append('color="red"')
         lines.append(f'    "{step.id}" [{", ".join(attrs)}];')

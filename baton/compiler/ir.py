@@ -213,6 +213,21 @@ class RouteCase:
 
 
 @dataclass(frozen=True)
+class Map:
+    """A step's `map:` (compiler.rules.maps): run the step once per item of the list
+    `over` reads, the item named `var` in its templates. The numbers as written (None:
+    not given, the default applies), each with its position for the rules."""
+
+    over: Template  # a bare expression
+    var: Name
+    span: Span
+    max_concurrency: int | None = None
+    max_concurrency_span: Span | None = None
+    tolerate: int | None = None
+    tolerate_span: Span | None = None
+
+
+@dataclass(frozen=True)
 class Approval:
     role: Name
     stage: str  # before | after
@@ -255,6 +270,7 @@ class Step:
     prompt: Template | None = None  # llm agents: the user message
     fallbacks: tuple[Fallback, ...] = ()
     route: tuple[RouteCase, ...] = ()  # who runs the step, chosen when it becomes ready
+    map: Map | None = None
 
     def templates(self) -> list[Template]:
         """Every template and expression of the step: the prompt, the input's, the
@@ -266,6 +282,8 @@ class Step:
         found.extend(case.when for case in self.route if case.when)
         if self.quality:
             found.extend(check.expr for check in self.quality.checks)
+        if self.map:
+            found.append(self.map.over)
         return found
 
 

@@ -281,6 +281,19 @@ class RouteCase:
 
 
 @dataclass(frozen=True)
+class Map:
+    """A map step runs its agent once per item of the list `over` evaluates to (when the
+    step starts), the item bound to `var` in its templates; at most `max_concurrency`
+    items at once; up to `tolerate` items may fail (their slots are null). The step's
+    output is the list of the items' outputs, in item order (runtime.core.mapping)."""
+
+    over: Template  # a bare expression, e.g. steps.plan.output.subtopics
+    var: str  # the item's name in the step's templates (`as:`)
+    max_concurrency: int = 4
+    tolerate: int = 0
+
+
+@dataclass(frozen=True)
 class Quality:
     """`result_quality_score` = weighted share of checks that hold; below min_score fails."""
 
@@ -318,6 +331,8 @@ class Step:
     # who runs the step, chosen when it becomes ready (runtime.core.route); then `agent`
     # and `workflow` are None
     route: tuple[RouteCase, ...] = ()
+    # one attempt per item of a list (runtime.core.mapping); None: an ordinary step
+    map: Map | None = None
 
 
 @dataclass(frozen=True)

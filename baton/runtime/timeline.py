@@ -19,6 +19,7 @@ from baton.runtime.core import events as ev
 from baton.runtime.core.apply import fold
 from baton.runtime.core.route import describe as describe_route
 from baton.runtime.core.state import RunState
+from baton.runtime.map_timeline import MapLine
 from baton.runtime.model import JSON
 
 
@@ -96,6 +97,7 @@ class StepTimeline:
     waits: list[Wait] = field(default_factory=list)
     agent: str | None = None
     detail: str = ""
+    map: MapLine | None = None  # a map step's items (runtime.map_timeline)
 
 
 @dataclass
@@ -178,6 +180,13 @@ def _take(
     line = steps.get(event.step) if event.step is not None else None
     if line is not None and line.start_ms is None:
         line.start_ms = ts
+    if isinstance(body, ev.MAP_EVENTS) and line is not None:  # a map step's items
+        if line.map is None:
+            line.map = MapLine()
+        line.map.take(body, ts, last_ts)
+        if isinstance(body, ev.MapStarted):
+            line.agent = body.agent
+        return
     match body:
         case ev.AttemptStarted():
             assert line is not None
@@ -305,6 +314,7 @@ def _step_json(step: StepTimeline) -> dict[str, Any]:
         "end_ms": step.end_ms,
         "detail": step.detail,
         "waits": [_wait_json(wait) for wait in step.waits],
+        **({"map": step.map.to_json()} if step.map is not None else {}),
         "attempts": [
             {
                 **{k: v for k, v in vars(a).items() if k not in ("usage", "delegations")},

@@ -24,6 +24,8 @@ ROOT = HERE.parent.parent
 HAND_BUILT = (
     "FANOUT",
     "FALLBACK",
+    "MAPPED",
+    "MAPPED_WIDE",
     "FAILING",
     "NOT_RETRIED",
     "MALFORMED",

@@ -23,6 +23,7 @@ from baton.runtime.model import (
     FailureClass,
     Fallback,
     Handoff,
+    Map,
     Request,
     RetryPolicy,
     Step,
@@ -263,6 +264,46 @@ FALLBACK = workflow(
     text_step("summary", needs=("research",), input={"text": "{{ steps.research.output.text }}!"}),
     agents=(*AGENTS, AgentBinding("backup", AgentKind.BUILTIN, "echo")),
 )
+
+# map: `plan` echoes a list of items; `each` runs `flaky` once per item: "a" at once, "b"
+# on its second attempt, "c" never (dropped: tolerate 1); output [a, b, null]
+PLAN = Handoff(
+    "plan", 1, {"type": "object", "required": ["items"], "properties": {"items": {"type": "array"}}}
+)
+
+
+def _mapped(name: str, concurrency: int) -> Workflow:
+    items = [
+        {"succeed_on_attempt": attempt, "output": {"text": f"{text} {{{{ inputs.topic }}}}"}}
+        for text, attempt in (("a", 1), ("b", 2), ("c", 9), ("d", 1))
+    ]
+    return workflow(
+        name,
+        text_step("plan", input={"items": items}, output=PLAN),
+        text_step(
+            "each",
+            "flaky",
+            needs=("plan",),
+            input="{{ item }}",
+            retry=FAST_RETRY,
+            map=Map(
+                Template("steps.plan.output.items", is_expression=True),
+                "item",
+                max_concurrency=concurrency,
+                tolerate=1,
+            ),
+        ),
+        text_step(
+            "summary",
+            needs=("each",),
+            input={"text": "{{ steps.each.output[1].text }} of {{ steps.each.output | length }}"},
+        ),
+        result="summary",
+    )
+
+
+MAPPED = _mapped("mapped", 1)  # one item at a time: the same event order on both backends
+MAPPED_WIDE = _mapped("mapped_wide", 3)
 
 WORKFLOWS = {
     w.name: w

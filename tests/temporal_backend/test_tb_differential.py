@@ -67,7 +67,18 @@ CASES: dict[str, tuple[str, dict[str, Any], list[Decide]]] = {
     "route_workflow": ("ROUTE", {"topic": "feature"}, []),
     "route_default": ("ROUTE", {"topic": "question"}, []),
     "route_none": ("ROUTE_STRICT", {"topic": "question"}, []),
+    "map": ("MAPPED", {"topic": "tea"}, []),
+    "map_wide": ("MAPPED_WIDE", {"topic": "tea"}, []),
 }
+
+
+def _item_events(log: list[dict[str, Any]]) -> dict[int, list[tuple[str, Any]]]:
+    """A map step's events by item, each item's in log order."""
+    found: dict[int, list[tuple[str, Any]]] = {}
+    for event in log:
+        if event["type"].startswith("map_item_"):
+            found.setdefault(event["data"]["index"], []).append((event["type"], event["attempt"]))
+    return found
 
 
 def _children(state: dict[str, Any]) -> list[str]:
@@ -113,7 +124,12 @@ def test_both_backends_agree(
         s: r.output for s, r in local.steps.items()
     }
     assert step_histories(remote_log) == step_histories(local_log)
-    assert per_step_events(remote_log) == per_step_events(local_log)
+    if case == "map_wide":  # items run three at once: their events interleave by timing
+        assert _item_events(remote_log) == _item_events(local_log)
+        ours_by_step = per_step_events([e for e in local_log if e["step"] != "each"])
+        assert per_step_events([e for e in remote_log if e["step"] != "each"]) == ours_by_step
+    else:
+        assert per_step_events(remote_log) == per_step_events(local_log)
     assert _run_events(remote_log) == _run_events(local_log)
 
     if case.startswith("delegation"):  # the delegations happened, and were recorded
@@ -133,6 +149,13 @@ def test_both_backends_agree(
         expected = {"route_agent": 1, "route_workflow": 2, "route_default": 3, "route_none": 0}
         assert selected[0]["data"]["case"] == expected[case]
         assert remote.steps["handle"].route == local.steps["handle"].route
+    if case.startswith("map"):  # one activity per item attempt; the outputs in item order
+        each = remote.steps["each"]
+        assert each.output == [{"text": "a tea"}, {"text": "b tea"}, None, {"text": "d tea"}]
+        assert remote.result == {"text": "b tea of 4"}
+        assert each.map is not None and each.map.dropped == (2,)
+        starts = [e for e in remote_log if e["type"] == "map_item_started"]
+        assert len(starts) == 1 + 2 + 3 + 1
     if case == "research_approved":  # the untrusted input reached the research step
         assert remote.steps["research"].untrusted_sources == ("inputs.channel_history",)
     # child runs: the same on both backends, under the same child run id

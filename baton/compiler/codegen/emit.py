@@ -276,7 +276,27 @@ class _Module:
         self._parser("parse_input", input_model, "The run input, typed.")
         for step_id, model in self.models.items():
             function = self.namer.claim(lower_snake(step_id, "step") + "_output")
+            mapped = self.workflow.steps[step_id].map
+            if mapped is not None:  # a list of the handoff: one slot per item
+                doc = f"The output of {safe_name('step', step_id)} (a map: one per item), typed."
+                self._list_parser(function, model, doc, nullable=bool(mapped.tolerate))
+                continue
             self._parser(function, model, f"The output of {safe_name('step', step_id)}, typed.")
+
+    def _list_parser(self, function: str, model: str, doc: str, nullable: bool) -> None:
+        """A map step's accessor: its items' outputs, each typed (`None` for an item
+        `tolerate` let fail)."""
+        item = f"{model} | None" if nullable else model
+        first = signature(f"def {function}(", ["value: rt.JSON"], f') -> "list[{item}]":')
+        check = "None if item is None else " if nullable else ""
+        body = [
+            docstring(doc),
+            f"{INDENT}_MODELS.define()",
+            f"{INDENT}if not isinstance(value, list):",
+            f'{INDENT}{INDENT}raise TypeError("the output of a map step is a list")',
+            f"{INDENT}return [{check}{model}.model_validate(item) for item in value]",
+        ]
+        self.out.definition(first, body)
 
     def _parser(self, function: str, model: str, doc: str) -> None:
         # quoted: an annotation is evaluated when the function is defined, at import,

@@ -230,6 +230,20 @@ def route(step: ir.Step) -> Doc:
     return sequence("()", cases)
 
 
+def map_over(spec: ir.Map) -> Doc:
+    """`rt.Map(over=rt.Template(...), var="...", ...)`: the numbers the rules accepted,
+    the runtime's defaults for those not written."""
+    fields: dict[str, tuple[object, Doc]] = {
+        "over": (spec.over, template(spec.over)),
+        "var": (spec.var.value, literals.value(spec.var.value)),
+    }
+    if spec.max_concurrency is not None:
+        fields["max_concurrency"] = (spec.max_concurrency, literals.value(spec.max_concurrency))
+    if spec.tolerate is not None:
+        fields["tolerate"] = (spec.tolerate, literals.value(spec.tolerate))
+    return construct(rt.Map, fields)
+
+
 def approval(gate: ir.Approval) -> Doc:
     stage = enum_value(rt.ApprovalStage, gate.stage)
     return construct(
@@ -308,6 +322,8 @@ def step(
         fields["fallbacks"] = (caught, fallbacks(caught))
     if definition.route:
         fields["route"] = (definition.route, route(definition))
+    if definition.map is not None:
+        fields["map"] = (definition.map, map_over(definition.map))
     if definition.approval is not None:
         fields["approval"] = (definition.approval, approval(definition.approval))
     if definition.quality is not None:

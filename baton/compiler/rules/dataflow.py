@@ -29,6 +29,8 @@ def undefined_name(ctx: LintContext, report: Report) -> None:
     for read in ctx.reads:
         ref, workflow = read.reference, read.workflow
         scope = (*SCOPE, "output") if read.in_quality_check else SCOPE
+        if read.step.map is not None:  # a map step's item (compiler.rules.maps)
+            scope = (*scope, read.step.map.var.value)
         span = reference_span(read.template, ref.text)
         where = f"in step '{read.step.id}'"
         if ref.root not in scope:
@@ -113,7 +115,8 @@ def unknown_field(ctx: LintContext, report: Report) -> None:
                 continue
             at, path, prefix = ctx.step_output(workflow, producer), ref.path[2:], 3
         elif ref.root == "output" and read.in_quality_check:
-            at, path, prefix = ctx.step_output(workflow, read.step), ref.path, 1
+            # a map step's quality checks judge one item's output
+            at, path, prefix = ctx.step_output(workflow, read.step, item=True), ref.path, 1
         elif ref.root == "inputs" and len(ref.path) > 1:
             at, path, prefix = ctx.inputs_schema(workflow), ref.path, 1
         else:

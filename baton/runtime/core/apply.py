@@ -61,6 +61,10 @@ def apply(state: RunState | None, event: ev.Event) -> RunState:
 
 
 def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
+    if isinstance(body, ev.MAP_EVENTS):  # a map step's (runtime.core.mapping)
+        from baton.runtime.core.mapping import apply_map
+
+        return apply_map(state, ts, body)
     match body:
         case ev.RunResumed():
             steps = {

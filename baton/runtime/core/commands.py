@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from baton.runtime.core import events as ev
+from baton.runtime.core.map_commands import MAP_COMMANDS, MapCommand
+from baton.runtime.core.map_commands import event_for as map_event_for
 from baton.runtime.model import JSON, FailureClass, RetryPolicy
 
 
@@ -143,6 +145,7 @@ Command = (
     | FinishRun
     | ExceedBudget
     | Wait
+    | MapCommand  # a map step's (runtime.core.mapping)
 )
 
 
@@ -230,4 +233,6 @@ def event_for(command: Command, now_ms: int, jitter_sample: float = 0.0) -> ev.E
             )
         case Wait():
             return None
+    if isinstance(command, MAP_COMMANDS):
+        return map_event_for(command, now_ms, jitter_sample)
     raise TypeError(f"not a command: {command!r}")

@@ -17,6 +17,8 @@ from baton.runtime.core import commands as cmd
 from baton.runtime.core import route
 from baton.runtime.core.budget import admit
 from baton.runtime.core.decisions import run_end
+from baton.runtime.core.mapping import advance as advance_map
+from baton.runtime.core.mapping import begin as begin_map
 from baton.runtime.core.state import RunState, StepRecord
 from baton.runtime.lifecycle import TERMINAL
 from baton.runtime.model import NEVER_RETRIED, Effect, FailureClass, Step, StepState, Workflow
@@ -104,6 +106,8 @@ def _advance(
                 return _start(state, step, record.attempts + 1), None
             return None, None
         case S.RUNNING:
+            if step.map is not None:  # its items move it (runtime.core.mapping)
+                return advance_map(state, step, record, now_ms)
             return _running(state, step, record, now_ms)
         case S.RETRYING:
             due = record.retry_due_ms or 0
@@ -235,9 +239,11 @@ def agent_of(step: Step, record: StepRecord | None) -> str | None:
     return route.routed_agent(step, record) if step.route else step.agent
 
 
-def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> cmd.StartAttempt:
+def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> cmd.Command:
     # from the run's own record, so the key survives a compatible spec change
     key = idempotency_key(state.workflow, state.version, state.run_id, step.id)
+    if step.map is not None:  # a map step starts by resolving its list
+        return begin_map(state, step, attempt, key)
     record = state.steps.get(step.id)
     workflow = route.routed_workflow(step, record) if step.route else step.workflow
     return cmd.StartAttempt(

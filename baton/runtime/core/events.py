@@ -406,6 +406,102 @@ class BudgetRaised(EventBody):
     previous: dict[str, JSON] = field(default_factory=dict)
 
 
+# -- map steps (runtime.core.mapping): one attempt per item of a list
+
+
+@dataclass(frozen=True)
+class MapStarted(EventBody):
+    """A map step starts: the list its `over` evaluated to, resolved once (a resumed
+    run maps over these, whatever the scope says by then). `attempt`: the step's own
+    (the map as a whole); `checksum`: of `items`."""
+
+    TYPE: ClassVar[str] = "map_started"
+    step: str
+    attempt: int
+    idempotency_key: str
+    count: int
+    checksum: str
+    items: JSON = None  # a list
+    agent: str | None = None
+
+
+@dataclass(frozen=True)
+class MapItemStarted(EventBody):
+    """Durable before item `index`'s agent is called; `attempt` is the item's own, its
+    key the step's key and the index (`restart`: an interrupted attempt run again)."""
+
+    TYPE: ClassVar[str] = "map_item_started"
+    step: str
+    attempt: int
+    index: int
+    idempotency_key: str
+    attempt_id: str
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class MapItemSucceeded(EventBody):
+    """Item `index`'s output passed the step's handoff: its slot of the step's output."""
+
+    TYPE: ClassVar[str] = "map_item_succeeded"
+    step: str
+    attempt: int
+    index: int
+    checksum: str
+    output: JSON = None
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MapItemFailed(EventBody):
+    """An attempt of item `index` failed (or its output was rejected)."""
+
+    TYPE: ClassVar[str] = "map_item_failed"
+    step: str
+    attempt: int
+    index: int
+    failure: str
+    message: str
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+    retryable: bool = True
+
+
+@dataclass(frozen=True)
+class MapItemRetryScheduled(EventBody):
+    """Item `index` runs again at `due_ms` (the step's retry policy, per item)."""
+
+    TYPE: ClassVar[str] = "map_item_retry_scheduled"
+    step: str
+    attempt: int  # the item's attempt that will run next
+    index: int
+    delay_ms: int
+    due_ms: int
+    jitter: float
+
+
+@dataclass(frozen=True)
+class MapItemDropped(EventBody):
+    """Item `index` failed for good and `tolerate` allows it: its slot is null."""
+
+    TYPE: ClassVar[str] = "map_item_dropped"
+    step: str
+    index: int
+    failure: str
+    message: str
+
+
+MAP_EVENTS = (
+    MapStarted,
+    MapItemStarted,
+    MapItemSucceeded,
+    MapItemFailed,
+    MapItemRetryScheduled,
+    MapItemDropped,
+)
+
+
 EVENT_TYPES: dict[str, type[EventBody]] = {
     cls.TYPE: cls
     for cls in (
@@ -436,6 +532,7 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
         DelegationFailed,
         BudgetExceeded,
         BudgetRaised,
+        *MAP_EVENTS,
     )
 }
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
+from baton.runtime.core.map_state import MapRecord
 from baton.runtime.lifecycle import TERMINAL
 from baton.runtime.model import JSON, StepState
 
@@ -130,6 +131,8 @@ class StepRecord:
     # a routed step's choice (`route_selected`): {"case": 1-based index, "kind": "agent" |
     # "workflow", "target": name}; {"case": 0}: no case matched. None: not chosen yet
     route: dict[str, JSON] | None = None
+    # a map step's items (runtime.core.mapping); None for other steps
+    map: MapRecord | None = None
 
     def to_json(self) -> dict[str, JSON]:
         # by hand, not dataclasses.asdict: that deep-copies every output, and the
@@ -148,6 +151,10 @@ class StepRecord:
             del data["fallback"]
         if self.route is None:  # nor steps without a route
             del data["route"]
+        if self.map is None:  # nor steps that map over no list
+            del data["map"]
+        else:
+            data["map"] = self.map.to_json()
         if self.approval is not None:
             data["approval"] = {name: getattr(self.approval, name) for name in _APPROVAL_FIELDS}
         return data
@@ -169,6 +176,8 @@ class StepRecord:
         values["repairs"] = tuple(values.get("repairs") or ())
         if values.get("approval") is not None:
             values["approval"] = ApprovalRecord(**values["approval"])
+        if values.get("map") is not None:
+            values["map"] = MapRecord.from_json(values["map"])
         return cls(**values)
 
 

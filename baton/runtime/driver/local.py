@@ -34,6 +34,7 @@ from baton.runtime.core import commands as cmd
 from baton.runtime.core import events as ev
 from baton.runtime.core.apply import apply
 from baton.runtime.core.decide import decide, steps_by_id
+from baton.runtime.core.map_commands import RetryItem, StartItem, StartMap
 from baton.runtime.core.outcome import AttemptOutcome, outcome_events
 from baton.runtime.core.plan import run_started, workflow_pin
 from baton.runtime.core.redrive import redrive_event
@@ -47,6 +48,7 @@ from baton.runtime.driver.attempt import (
 )
 from baton.runtime.driver.delegations import Delegations, RecordRequest
 from baton.runtime.driver.journal import Journal
+from baton.runtime.driver.mapitems import dispatch_item, prune_items, take_item
 from baton.runtime.driver.workers import WORKERS
 from baton.runtime.model import JSON, AgentKind, FailureClass, Step, StepState, Workflow
 from baton.runtime.store import Store, new_owner
@@ -98,7 +100,7 @@ class DriveResult:
 class _Done:
     """A worker's report: the attempt's outcome, or that its child run is waiting."""
 
-    command: cmd.StartAttempt
+    command: cmd.StartAttempt | StartItem  # an attempt of a step, or of a map step's item
     outcome: AttemptOutcome | None
 
 
@@ -200,6 +202,7 @@ class LocalDriver:
         options = self.options
         done: queue.Queue[_Done | RecordRequest] = queue.Queue()
         in_flight: dict[str, int] = {}  # step -> attempt whose result we wait for
+        items_in_flight: dict[tuple[str, int], int] = {}  # (map step, index) -> attempt
         children_stop = threading.Event()
         arrived: list[_Done | RecordRequest] = []
         last_poll = -(10**15)
@@ -209,6 +212,11 @@ class LocalDriver:
             for report in arrived:
                 if isinstance(report, RecordRequest):  # a delegation, while its attempt runs
                     self.delegations.take(journal, report, now)
+                    continue
+                if isinstance(report.command, StartItem):  # a map step's item
+                    items_in_flight.pop((report.command.step, report.command.index), None)
+                    if report.outcome is not None:
+                        take_item(journal, report.command, report.outcome, now)
                     continue
                 if in_flight.get(report.command.step) == report.command.attempt:
                     del in_flight[report.command.step]
@@ -227,14 +235,19 @@ class LocalDriver:
                 self._notify(written, journal.state)
             state = journal.state
             _prune(in_flight, state)
+            prune_items(items_in_flight, state)
             for command in to_start:
+                if isinstance(command, StartItem):
+                    items_in_flight[(command.step, command.index)] = command.attempt
+                    self._dispatch_item(state, command, done)
+                    continue
                 in_flight[command.step] = command.attempt
                 self._dispatch(state, command, done, children_stop)
             if state.outcome is not None:
                 children_stop.set()
                 self.delegations.abandon()
                 return DriveResult(state)
-            if options.detach and not in_flight and wake_at is None:
+            if options.detach and not in_flight and not items_in_flight and wake_at is None:
                 return DriveResult(state, detached=True)  # only a decision can move it
             timeout_ms = options.poll_ms if wake_at is None else min(options.poll_ms, wake_at - now)
             try:
@@ -247,9 +260,11 @@ class LocalDriver:
                 self.store.renew_lease(state.run_id, self.owner, options.clock())
                 last_write = options.clock()
 
-    def _decide(self, journal: Journal, now: int) -> tuple[list[cmd.StartAttempt], int | None]:
+    def _decide(
+        self, journal: Journal, now: int
+    ) -> tuple[list[cmd.StartAttempt | StartItem], int | None]:
         """Execute what `decide` says until it says nothing new; the attempts to start."""
-        to_start: list[cmd.StartAttempt] = []
+        to_start: list[cmd.StartAttempt | StartItem] = []
         while True:
             wake_at = None
             actions = []
@@ -261,22 +276,24 @@ class LocalDriver:
             if not actions:
                 return to_start, wake_at
             for command in actions:
-                if isinstance(command, cmd.StartAttempt):
+                if isinstance(command, cmd.StartAttempt | StartMap):
                     step = steps_by_id(self.workflow)[command.step]
                     mismatch = self.integrity.check(journal.state, step)
                     if mismatch is not None:  # the run stops before the data is used
                         journal.emit(failure_event(mismatch), now)
                         return [], None
-                jitter = self.options.jitter() if isinstance(command, cmd.ScheduleRetry) else 0.0
+                retry = isinstance(command, cmd.ScheduleRetry | RetryItem)
+                jitter = self.options.jitter() if retry else 0.0
                 body = cmd.event_for(command, now, jitter)
                 assert body is not None
                 journal.emit(body, now)
-                if isinstance(command, cmd.StartAttempt):
+                if isinstance(command, cmd.StartAttempt | StartItem):
                     to_start.append(command)
 
     def _take(self, journal: Journal, report: _Done, now: int) -> None:
         """Record a worker's outcome, unless the attempt is no longer the live one."""
         command = report.command
+        assert isinstance(command, cmd.StartAttempt)
         record = journal.state.steps[command.step]
         live = (
             record.state is StepState.RUNNING
@@ -344,6 +361,18 @@ class LocalDriver:
             work()  # its agent answers at once: a thread hop would cost more than the call
         else:
             WORKERS.submit(work)
+
+    def _dispatch_item(
+        self, state: RunState, command: StartItem, done: queue.Queue[_Done | RecordRequest]
+    ) -> None:
+        """Run a map step's item (runtime.driver.mapitems)."""
+        step = steps_by_id(self.workflow)[command.step]
+
+        def report(item: StartItem, outcome: AttemptOutcome) -> None:
+            done.put(_Done(item, outcome))
+
+        inline = self._inline(step, command.agent)
+        dispatch_item(self.workflow, step, state, command, self.options.call_agent, report, inline)
 
     def _inline(self, step: Step, agent: str | None = None) -> bool:
         """Whether `step`'s attempts run in the driver's thread: a builtin agent that

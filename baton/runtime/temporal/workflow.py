@@ -65,6 +65,8 @@ with workflow.unsafe.imports_passed_through():
     from baton.runtime.core.apply import apply, fold
     from baton.runtime.core.decide import decide, steps_by_id
     from baton.runtime.core.decisions import DecisionRefused, decision_event
+    from baton.runtime.core.map_commands import RetryItem, StartItem, TimeoutItem
+    from baton.runtime.core.mapping import item_events, item_live, item_scope, next_item_due
     from baton.runtime.core.outcome import AttemptOutcome, outcome_events
     from baton.runtime.core.plan import run_started, workflow_pin
     from baton.runtime.core.route import as_started
@@ -112,7 +114,7 @@ class _Flight:
 class _Arrival:
     """How an attempt came back: an outcome, lost with its worker, or timed out."""
 
-    command: cmd.StartAttempt
+    command: cmd.StartAttempt | StartItem  # a step's attempt, or a map step's item's
     task: asyncio.Task[Any]
     outcome: AttemptOutcome | None = None
     lost: bool = False
@@ -136,6 +138,8 @@ class BatonWorkflow:
         self._integrity = ConsumptionCheck()
         self._arrived: list[_Arrival] = []
         self._in_flight: dict[str, _Flight] = {}
+        # a map step's item attempts (runtime.core.mapping), by (step, index)
+        self._items_in_flight: dict[tuple[str, int], _Flight] = {}
         self._lost: set[str] = set()
         self._poked = False
         # step -> its completed delegations, key -> [output, checksum] (reused on restart)
@@ -159,6 +163,9 @@ class BatonWorkflow:
             if state.outcome is not None:
                 return [event.to_json() for event in self._events]
             wake_at = _retry_due(state)
+            item_due = next_item_due(state)
+            if item_due is not None:
+                wake_at = item_due if wake_at is None else min(wake_at, item_due)
             timeout = None if wake_at is None else max(wake_at - now, 1) / 1000
             try:
                 await workflow.wait_condition(
@@ -175,18 +182,18 @@ class BatonWorkflow:
                     self._emit(ev.CancelRequested(by=by))
             self._poked = False
 
-    def _decide(self, now: int) -> list[cmd.StartAttempt]:
+    def _decide(self, now: int) -> list[cmd.StartAttempt | StartItem]:
         """Execute what `decide` says until it says nothing new; the attempts to start.
 
         While an attempt is lost, no attempt starts: its restart waits for the others.
         """
-        to_start: list[cmd.StartAttempt] = []
+        to_start: list[cmd.StartAttempt | StartItem] = []
         while True:
             actions = [
                 command
                 for command in decide(self._workflow, self.state, now)
                 if not isinstance(command, cmd.Wait)
-                and not (self._lost and isinstance(command, cmd.StartAttempt))
+                and not (self._lost and isinstance(command, cmd.StartAttempt | StartItem))
             ]
             if not actions:
                 return to_start
@@ -197,12 +204,12 @@ class BatonWorkflow:
                     if mismatch is not None:
                         self._emit(failure_event(mismatch))
                         return []
-                retry = isinstance(command, cmd.ScheduleRetry)
+                retry = isinstance(command, cmd.ScheduleRetry | RetryItem)
                 jitter = workflow.random().random() if retry else 0.0
                 body = cmd.event_for(command, now, jitter)
                 assert body is not None
                 self._emit(body)
-                if isinstance(command, cmd.StartAttempt):
+                if isinstance(command, cmd.StartAttempt | StartItem):
                     to_start.append(command)
 
     def _take_arrivals(self) -> None:
@@ -210,6 +217,9 @@ class BatonWorkflow:
         arrived, self._arrived = self._arrived, []
         for arrival in arrived:
             command = arrival.command
+            if isinstance(command, StartItem):
+                self._take_item(arrival, command)
+                continue
             flight = self._in_flight.get(command.step)
             if flight is None or flight.task is not arrival.task:
                 workflow.logger.info("late result of %s discarded", command.attempt_id)
@@ -230,6 +240,27 @@ class BatonWorkflow:
                 workflow.logger.warning("attempt %s lost with its worker", command.attempt_id)
                 self._lost.add(command.step)
 
+    def _take_item(self, arrival: _Arrival, command: StartItem) -> None:
+        """As `_take_arrivals`, for a map step's item attempt."""
+        where = (command.step, command.index)
+        flight = self._items_in_flight.get(where)
+        if flight is None or flight.task is not arrival.task:
+            workflow.logger.info("late result of %s discarded", command.attempt_id)
+            return
+        del self._items_in_flight[where]
+        if not item_live(self.state, command):
+            workflow.logger.info("late result of %s discarded", command.attempt_id)
+        elif arrival.outcome is not None:
+            for body in item_events(arrival.outcome, command.index):
+                self._emit(body)
+        elif arrival.timed_out:
+            timeout_ms = self._steps[command.step].timeout_ms
+            timeout = TimeoutItem(command.step, command.index, command.attempt, timeout_ms)
+            self._emit(cmd.event_for(timeout, self._now()) or ev.CancelRequested())
+        elif arrival.lost:
+            workflow.logger.warning("attempt %s lost with its worker", command.attempt_id)
+            self._lost.add(command.step)
+
     def _restart_lost(self) -> None:
         """Once only lost attempts are in flight, run them again (same key, same number).
 
@@ -244,6 +275,8 @@ class BatonWorkflow:
             return
         if any(not flight.child for flight in self._in_flight.values()):
             return
+        if self._items_in_flight:  # item attempts still running are not lost
+            return
         self._emit(ev.RunResumed(owner="temporal", spec_sha256=state.spec_sha256))
         self._lost.clear()
 
@@ -254,10 +287,43 @@ class BatonWorkflow:
             record = state.steps[step]
             if not (record.attempt_open and record.attempts == flight.attempt):
                 del self._in_flight[step]
+        for (step, index), flight in list(self._items_in_flight.items()):
+            mapped = state.steps[step].map
+            item = mapped.active.get(index) if mapped is not None else None
+            running = state.steps[step].state is StepState.RUNNING
+            if not (running and item and item.attempt_open and item.attempts == flight.attempt):
+                del self._items_in_flight[(step, index)]
 
     # -- attempts
 
-    def _dispatch(self, command: cmd.StartAttempt) -> None:
+    def _dispatch_item(self, command: StartItem) -> None:
+        """A map step's item attempt: the attempt activity, the item in its scope."""
+        step = self._steps[command.step]
+        state = self.state
+        scope = item_scope(state.scope(), step, command.item)
+        tainted = [name for name, record in state.steps.items() if record.untrusted_sources]
+        mapped = state.steps[step.id].map
+        item = mapped.active.get(command.index) if mapped is not None else None
+        restarts = item.restarts if item is not None else 0
+        task = workflow.start_activity(
+            ATTEMPT_ACTIVITY,
+            attempt_input(self._input.ref, state.run_id, command.as_attempt(), scope, tainted),
+            schedule_to_close_timeout=timedelta(milliseconds=step.timeout_ms),
+            heartbeat_timeout=timedelta(milliseconds=self._input.heartbeat_ms)
+            if self._input.heartbeat_ms > 0
+            else None,
+            retry_policy=NO_RETRY,
+            activity_id=f"{step.id}[{command.index}]#{command.attempt}"
+            + (f".{restarts}" if restarts else ""),
+            summary=f"{step.id} item {command.index} attempt {command.attempt}",
+        )
+        self._items_in_flight[(step.id, command.index)] = _Flight(command.attempt, task)
+        task.add_done_callback(lambda done: self._arrived.append(_arrival(command, done)))
+
+    def _dispatch(self, command: cmd.StartAttempt | StartItem) -> None:
+        if isinstance(command, StartItem):
+            self._dispatch_item(command)
+            return
         step = as_started(self._steps[command.step], command)  # a routed step's target
         flight = self._in_flight.get(step.id)
         if flight is not None and flight.child and flight.attempt == command.attempt:
@@ -459,7 +525,7 @@ class BatonWorkflow:
         return int(workflow.now().timestamp() * 1000)
 
 
-def _arrival(command: cmd.StartAttempt, task: asyncio.Task[Any]) -> _Arrival:
+def _arrival(command: cmd.StartAttempt | StartItem, task: asyncio.Task[Any]) -> _Arrival:
     """Classify a finished attempt task (called on the workflow's own event loop)."""
     try:
         result = task.result()
@@ -487,7 +553,7 @@ def _worker_shutdown(cause: BaseException | None) -> bool:
     return cause.type == "WorkerShutdown" or cause.message == "Worker shutting down"
 
 
-def _internal_error(command: cmd.StartAttempt, message: str) -> AttemptOutcome:
+def _internal_error(command: cmd.StartAttempt | StartItem, message: str) -> AttemptOutcome:
     return AttemptOutcome(
         step=command.step,
         attempt=command.attempt,
