@@ -118,9 +118,8 @@ def expected(workflow: ir.Workflow) -> dict[str, Any]:
 
 _NODE = re.compile(
     r'^    (?P<id>n\d+(?:r\d+)?)(?:\["(?P<square>[^"]*)"\]|\{\{"(?P<hexagon>[^"]*)"\}\}'
-    r'|\[\["(?P<subroutine>[^"]*)"\]\]|\{"(?P<diamond>[^"]*)"\}|\(\["(?P<stadium>[^"]*)"\]\))$'
-    r'^    (?P<id>n\d+)(?:\["(?P<square>[^"]*)"\]|\{\{"(?P<hexagon>[^"]*)"\}\}'
-    r'|\[\["(?P<subroutine>[^"]*)"\]\]|\[/"(?P<lean_right>[^"]*)"/\])$'
+    r'|\[\["(?P<subroutine>[^"]*)"\]\]|\{"(?P<diamond>[^"]*)"\}|\(\["(?P<stadium>[^"]*)"\]\)'
+    r'|\[/"(?P<lean_right>[^"]*)"/\])$'
 )
 _EDGE = re.compile(r"^    (n\d+) --> (n\d+)$")
 _CASE_EDGE = re.compile(r'^    (n\d+) -->\|"(?P<label>[^"]*)"\| (n\d+r\d+)$')  # a route case
@@ -146,8 +145,7 @@ def structure(diagram: str) -> dict[str, Any]:
     external: list[str] = []
     for line in lines[1:]:
         if match := _NODE.match(line):
-            shapes = ("square", "hexagon", "subroutine", "diamond", "stadium")
-            shapes = ("square", "hexagon", "subroutine", "lean_right")
+            shapes = ("square", "hexagon", "subroutine", "diamond", "stadium", "lean_right")
             shape = next(k for k in shapes if match[k] is not None)
             assert _LABEL.match(match[shape]), line
             nodes[match["id"]] = (shape, decode_label(match[shape]))
