@@ -117,12 +117,12 @@ def create_app(config: Config) -> Starlette:
 
     # -- helpers
 
-    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def page(request: Request, name: str, http_status: int = 200, **context: Any) -> HTMLResponse:
         session = _session(request)
         html = env.get_template(name).render(
             session=session, path=request.url.path, **context
         )
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=http_status)
 
     def _session(request: Request) -> auth.Session | None:
         return sessions.get(request.cookies.get(auth.COOKIE))
