@@ -45,7 +45,12 @@ def is_loopback(host: str) -> bool:
 @root_option
 @db_option
 def serve_command(
-    specs: tuple[str, ...], host: str, port: int, allow_remote: bool, root: str | None, db: str | None
+    specs: tuple[str, ...],
+    host: str,
+    port: int,
+    allow_remote: bool,
+    root: str | None,
+    db: str | None,
 ) -> None:
     """Serve the web console and JSON API for the runs in the database; continue a run
     when a decision for it arrives. SPECS: spec files or directories to find a run's
@@ -89,6 +94,4 @@ def serve_command(
             "no principals yet: nobody can log in; add one with `baton principal add NAME`",
             err=True,
         )
-    uvicorn.run(
-        create_app(config), host=host, port=port, log_level="warning", access_log=False
-    )
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)

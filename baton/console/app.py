@@ -10,8 +10,10 @@ API and the security model.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +87,9 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0] not in dict(SECURITY_HEADERS)]
+                headers = [
+                    h for h in message.get("headers", []) if h[0] not in dict(SECURITY_HEADERS)
+                ]
                 message["headers"] = headers + SECURITY_HEADERS
             await send(message)
 
@@ -119,9 +123,7 @@ def create_app(config: Config) -> Starlette:
 
     def page(request: Request, name: str, http_status: int = 200, **context: Any) -> HTMLResponse:
         session = _session(request)
-        html = env.get_template(name).render(
-            session=session, path=request.url.path, **context
-        )
+        html = env.get_template(name).render(session=session, path=request.url.path, **context)
         return HTMLResponse(html, status_code=http_status)
 
     def _session(request: Request) -> auth.Session | None:
@@ -180,18 +182,28 @@ def create_app(config: Config) -> Starlette:
         client = request.client.host if request.client else "?"
         fields = await form(request)
         nonce = request.cookies.get(LOGIN_COOKIE, "")
-        if not nonce or not auth.hmac.compare_digest(nonce, fields.get("csrf", "")):
-            raise Problem(403, "the login form expired or did not come from this console; reload it")
+        if not nonce or not hmac.compare_digest(nonce, fields.get("csrf", "")):
+            raise Problem(
+                403, "the login form expired or did not come from this console; reload it"
+            )
         if limiter.blocked(client):
             return page(
-                request, "login.html", 429, nonce=nonce, no_principals=False,
+                request,
+                "login.html",
+                429,
+                nonce=nonce,
+                no_principals=False,
                 error="too many failed logins; wait a minute",
             )
         found = await run_in_threadpool(auth.principal_of, config.db, fields.get("token", ""))
         if found is None:
             limiter.failed(client)
             return page(
-                request, "login.html", 401, nonce=nonce, no_principals=False,
+                request,
+                "login.html",
+                401,
+                nonce=nonce,
+                no_principals=False,
                 error="that token is not a live principal's token",
             )
         session_id, _ = sessions.open(*found)
@@ -225,8 +237,15 @@ def create_app(config: Config) -> Starlette:
             return "/runs?" + urlencode({k: v for k, v in query.items() if v})
 
         return page(
-            request, "runs.html", listing=listing, status=status, workflow=workflow,
-            statuses=views.RUN_STATUSES, link=link, version=version, poll="/poll?view=runs",
+            request,
+            "runs.html",
+            listing=listing,
+            status=status,
+            workflow=workflow,
+            statuses=views.RUN_STATUSES,
+            link=link,
+            version=version,
+            poll="/poll?view=runs",
         )
 
     async def run_page(request: Request) -> Response:
@@ -236,8 +255,12 @@ def create_app(config: Config) -> Starlette:
         run_id = _run_id(request)
         detail = await run_in_threadpool(_run_detail, config, workflows, run_id)
         return page(
-            request, "run.html", **detail, version=_run_version(detail["state"]),
-            poll=f"/poll?view=run&run={run_id}", problem=config.continuer.problems.get(run_id),
+            request,
+            "run.html",
+            **detail,
+            version=_run_version(detail["state"]),
+            poll=f"/poll?view=run&run={run_id}",
+            problem=config.continuer.problems.get(run_id),
         )
 
     async def approvals_page(request: Request) -> Response:
@@ -249,9 +272,15 @@ def create_app(config: Config) -> Starlette:
         version = await run_in_threadpool(_runs_version, config.db)
         notice = request.query_params.get("decided")
         return page(
-            request, "approvals.html", pending=pending, principal=principal, version=version,
-            poll="/poll?view=approvals", notice=notice if notice in _NOTICES else None,
-            notices=_NOTICES, run=request.query_params.get("run", ""),
+            request,
+            "approvals.html",
+            pending=pending,
+            principal=principal,
+            version=version,
+            poll="/poll?view=approvals",
+            notice=notice if notice in _NOTICES else None,
+            notices=_NOTICES,
+            run=request.query_params.get("run", ""),
             step=request.query_params.get("step", ""),
         )
 
@@ -264,9 +293,7 @@ def create_app(config: Config) -> Starlette:
         sha = fields.get("shown_sha256", "")
         if not sha:
             raise Problem(400, "the decision does not say what it was shown (shown_sha256)")
-        result = await run_in_threadpool(
-            _decide, config, workflows, principal, fields, "web"
-        )
+        result = await run_in_threadpool(_decide, config, workflows, principal, fields, "web")
         past = "approved" if result["decision"] == APPROVE else "rejected"
         query = urlencode({"decided": past, "run": result["run_id"], "step": result["step"]})
         return RedirectResponse(f"/approvals?{query}", status_code=303)
@@ -363,7 +390,9 @@ def create_app(config: Config) -> Starlette:
     middleware = [Middleware(SecurityHeaders)]
     if not config.remote:  # a page elsewhere must not reach us by rebinding its DNS name
         middleware.append(
-            Middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]", "::1"])
+            Middleware(
+                TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]", "::1"]
+            )
         )
     return Starlette(
         routes=routes,
@@ -387,7 +416,7 @@ async def _body(request: Request) -> bytes:
 
 
 def _nonce() -> str:
-    return auth.secrets.token_urlsafe(32)
+    return secrets.token_urlsafe(32)
 
 
 def _any_principal(db: Path) -> bool:
@@ -492,7 +521,8 @@ def _decide(
     gate = state.gates.get(step)
     if gate is None:
         raise Problem(409, f"step '{step}' has no approval gate")
-    holders = [str(p) for p in gate.get("principals", [])]  # type: ignore[union-attr]
+    listed = gate.get("principals", [])
+    holders = [str(p) for p in listed] if isinstance(listed, list) else []
     if principal not in holders:
         raise Problem(
             403, f"'{principal}' may not decide step '{step}': it needs role '{gate['role']}'"
@@ -500,7 +530,9 @@ def _decide(
     record = state.steps[step]
     waiting = record.state in (StepState.AWAITING_APPROVAL, StepState.AWAITING_REVIEW)
     if state.outcome is not None or not waiting or record.approval is None:
-        raise Problem(409, f"step '{step}' is not waiting for approval (it is {record.state.value})")
+        raise Problem(
+            409, f"step '{step}' is not waiting for approval (it is {record.state.value})"
+        )
     if record.approval.decision is not None:
         raise Problem(409, f"step '{step}' was already {record.approval.decision}")
     if shown is not None:
@@ -513,9 +545,7 @@ def _decide(
                 "look at it again",
             )
     try:
-        outcome = config.backend.decide(
-            decision, run_id, step, principal, comment, channel
-        )
+        outcome = config.backend.decide(decision, run_id, step, principal, comment, channel)
     except api.RunError as error:
         raise Problem(409, str(error)) from None
     config.continuer.kick(run_id)

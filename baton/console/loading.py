@@ -27,7 +27,9 @@ def spec_loader(root: str | None, specs: tuple[str, ...] = ()) -> LoadWorkflow:
         try:
             return load_spec(chosen, root)
         except click.ClickException as error:
-            raise LoadFailed(f"cannot load the spec this run started from: {error.message}") from None
+            raise LoadFailed(
+                f"cannot load the spec this run started from: {error.message}"
+            ) from None
 
     return load
 

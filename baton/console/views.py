@@ -388,7 +388,7 @@ def step_views(state: RunState, workflow: Workflow | None) -> list[StepView]:
                 agent=_agent_of(workflow, step, record),
                 attempts=record.attempts,
                 usage=record.usage.to_json(),
-                input=None if problem else rendered,  # type: ignore[arg-type]
+                input=None if problem else rendered,
                 input_problem=problem,
                 output=record.output,
                 has_output=record.checksum is not None

@@ -196,7 +196,9 @@ def test_csrf_is_required_for_every_state_change(server: Server) -> None:
     assert server.form("/login", {"token": server.tokens["alice"]}).status == 403  # no nonce
     assert decisions(server.db) == []
     ok = server.form("/approvals/decide", {**fields, "csrf": csrf[1]}, cookie)
-    assert ok.status == 303 and ok.header("location", ).startswith("/approvals?decided=approved")
+    assert ok.status == 303 and ok.header(
+        "location",
+    ).startswith("/approvals?decided=approved")
     wait_for(lambda: run_status(server.db, "r1") == "succeeded", "r1 succeeded")
     assert decisions(server.db) == [("approval_granted", "web")]
 
@@ -240,22 +242,27 @@ def test_tokens_never_reach_pages_events_or_logs(server: Server) -> None:
     cookie, _ = server.login("alice")
     session_id = cookie.split("=", 1)[1]
     server.request("GET", "/login?token=" + server.tokens["carol"])  # a token in a URL
-    seen = [server.request("GET", p, headers={"Cookie": cookie}).body for p in (
-        "/runs", "/runs/r1", "/approvals"
-    )]
+    seen = [
+        server.request("GET", p, headers={"Cookie": cookie}).body
+        for p in ("/runs", "/runs/r1", "/approvals")
+    ]
     seen += [server.api("GET", p).body for p in ("/api/runs", "/api/runs/r1", "/api/approvals")]
     [pending] = server.api("GET", "/api/approvals").json()["approvals"]
     decided = server.api(
         "POST",
         "/api/decide",
-        data={"run_id": "r1", "step": "publish", "decision": "approve",
-              "shown_sha256": pending["shown_sha256"]},
+        data={
+            "run_id": "r1",
+            "step": "publish",
+            "decision": "approve",
+            "shown_sha256": pending["shown_sha256"],
+        },
     )
     seen.append(decided.body)
     wait_for(lambda: run_status(server.db, "r1") == "succeeded", "r1 succeeded")
     seen.append(server.api("GET", "/api/runs/r1/events").body)
     log = server.stop()
-    with_db = seen + [log, (server.db).read_bytes().decode("latin-1")]
+    with_db = [*seen, log, server.db.read_bytes().decode("latin-1")]
     for secret in (*server.tokens.values(), session_id):
         for text in with_db:
             assert secret not in text
@@ -265,12 +272,21 @@ def test_decision_on_output_of_a_stage_after_gate(server: Server) -> None:
     start_waiting(server.tmp, "r2", text="plain", spec="reviewed.yaml")
     pending = {p["run_id"]: p for p in server.api("GET", "/api/approvals").json()["approvals"]}
     after = pending["r2"]
-    assert (after["stage"], after["subject"], after["value"]) == ("after", "output", {"text": "plain"})
+    assert (after["stage"], after["subject"], after["value"]) == (
+        "after",
+        "output",
+        {"text": "plain"},
+    )
     rejected = server.api(
         "POST",
         "/api/decide",
-        data={"run_id": "r2", "step": "publish", "decision": "reject", "comment": "no",
-              "shown_sha256": after["shown_sha256"]},
+        data={
+            "run_id": "r2",
+            "step": "publish",
+            "decision": "reject",
+            "comment": "no",
+            "shown_sha256": after["shown_sha256"],
+        },
     )
     assert rejected.status == 200, rejected.body
     wait_for(lambda: run_status(server.db, "r2") == "failed", "r2 failed")

@@ -135,8 +135,13 @@ def test_role_and_csrf_refusals_in_the_browser(browser: Any, server: Server) -> 
     csrf = page.locator("form.logout input[name=csrf]").get_attribute("value")
     answer = page.request.post(
         "/approvals/decide",
-        form={"csrf": csrf, "run_id": "r1", "step": "publish", "decision": "approve",
-              "shown_sha256": "0" * 64},
+        form={
+            "csrf": csrf,
+            "run_id": "r1",
+            "step": "publish",
+            "decision": "approve",
+            "shown_sha256": "0" * 64,
+        },
     )
     assert answer.status == 403
     # alice, with the CSRF field tampered with in the page: refused, nothing recorded
@@ -147,5 +152,11 @@ def test_role_and_csrf_refusals_in_the_browser(browser: Any, server: Server) -> 
     form.locator("button.approve").click()
     assert page2.locator("main h1").inner_text() == "403"
     assert "CSRF" in page2.locator("main .error").inner_text()
-    assert rows(server.db, "SELECT count(*) FROM events WHERE type IN ('approval_granted', 'approval_rejected')")[0][0] == 0
+    assert (
+        rows(
+            server.db,
+            "SELECT count(*) FROM events WHERE type IN ('approval_granted', 'approval_rejected')",
+        )[0][0]
+        == 0
+    )
     assert run_status(server.db, "r1") == "waiting"
