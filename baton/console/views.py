@@ -210,9 +210,7 @@ def pending_approvals(db: Path, workflows: Workflows) -> list[PendingApproval]:
     first."""
     found: list[PendingApproval] = []
     for summary in api.list_runs(db):
-        if "approval" not in summary.waiting_on and summary.status in ("succeeded", "failed"):
-            continue
-        if summary.status not in ("waiting", "running"):
+        if summary.status not in ("waiting", "running"):  # an ended run waits for nobody
             continue
         try:
             state = api.get_state(db, summary.run_id)
