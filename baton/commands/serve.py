@@ -87,6 +87,7 @@ def serve_command(
         continuer=Continuer(backend, load),
         remote=not is_loopback(host),
     )
+    config.continuer.watch(path)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"baton serve: http://{shown}:{port}/ (database {path})", err=True)
     if not live:

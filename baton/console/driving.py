@@ -5,16 +5,25 @@ The run's lease (runtime.store.lease) keeps this safe: if another process drives
 run, `resume` refuses (RunBusy) and that process applies the decision itself; two
 decisions for the same run while it is being continued start no second thread here,
 the thread just goes round once more.
+
+`watch` also picks up decisions that came another way (`baton approve` on the command
+line while serve runs): a run with a decided gate that no process drives is continued
+too. Runs that stopped for another reason (an interrupted driver) are left to `baton
+resume`: serve continues only what a person's decision moved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from pathlib import Path
 
 from baton.console.views import LoadFailed
 from baton.runtime import api
 from baton.runtime.backend import Follow, LocalBackend
+from baton.runtime.core.state import RunState
+from baton.runtime.model import StepState
 
 log = logging.getLogger("baton.console")
 
@@ -30,6 +39,7 @@ class Continuer:
         self._again: set[str] = set()
         self._threads: list[threading.Thread] = []
         self.problems: dict[str, str] = {}  # run id -> why it could not be continued
+        self._failed_at: dict[str, int] = {}  # run id -> its last event when it could not
 
     def kick(self, run_id: str) -> None:
         with self._lock:
@@ -44,6 +54,27 @@ class Continuer:
             self._threads.append(thread)
         thread.start()
 
+    def watch(self, db: Path, every_s: float = 1.0) -> threading.Event:
+        """Look every `every_s` for runs a decision moved that nothing drives, and
+        continue them; set the returned event to stop."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every_s):
+                try:
+                    for run_id, last_seq in decided_and_idle(db):
+                        if self._failed_at.get(run_id) != last_seq:  # not again for nothing
+                            self.kick(run_id)
+                except (api.RunError, api.StoreError) as error:
+                    log.warning("cannot look for decided runs: %s", error)
+
+        threading.Thread(target=loop, name="baton-serve-watch", daemon=True).start()
+        return stop
+
+    def _remember_failure(self, run_id: str) -> None:
+        with contextlib.suppress(api.RunError, api.StoreError):
+            self._failed_at[run_id] = self._backend.state(run_id).last_seq
+
     def busy(self) -> bool:
         with self._lock:
             return bool(self._active)
@@ -57,9 +88,11 @@ class Continuer:
                 pass  # another process drives it, and applies the decision itself
             except (api.RunError, api.StoreError, LoadFailed) as error:
                 self.problems[run_id] = str(error)
+                self._remember_failure(run_id)
                 log.warning("cannot continue run %s: %s", run_id, error)
             except Exception:  # a bug must not kill the server; the run stays resumable
                 self.problems[run_id] = "an internal error stopped it; see the server log"
+                self._remember_failure(run_id)
                 log.exception("continuing run %s failed", run_id)
             with self._lock:
                 if run_id in self._again:
@@ -67,3 +100,25 @@ class Continuer:
                     continue
                 self._active.discard(run_id)
                 return
+
+
+def decided_and_idle(db: Path) -> list[tuple[str, int]]:
+    """(run id, last event) of the runs with a granted gate that has not moved yet,
+    and no live driver."""
+    found = []
+    for summary in api.list_runs(db):
+        if summary.status != "running":
+            continue
+        state = api.get_state(db, summary.run_id)
+        if _decided_gate(state) and api.is_idle(db, state):
+            found.append((state.run_id, state.last_seq))
+    return found
+
+
+def _decided_gate(state: RunState) -> bool:
+    return any(
+        record.state in (StepState.AWAITING_APPROVAL, StepState.AWAITING_REVIEW)
+        and record.approval is not None
+        and record.approval.decision == "granted"
+        for record in state.steps.values()
+    )

@@ -301,3 +301,14 @@ def test_remote_bind_is_refused_without_allow_remote(tmp_path: Path) -> None:
         assert refused.returncode == 2
         assert "--allow-remote" in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "baton.db").exists()
+
+
+def test_a_decision_from_the_cli_is_continued_by_serve(server: Server) -> None:
+    """`baton approve` while serve runs: serve sees the decided gate that nothing drives
+    and continues the run (no `baton resume`)."""
+    approved = baton(
+        server.tmp, "approve", "r1", "publish", "--as", "alice", token=server.tokens["alice"]
+    )
+    assert approved.returncode == 0, approved.stderr
+    wait_for(lambda: run_status(server.db, "r1") == "succeeded", "r1 continued by serve")
+    assert decisions(server.db) == [("approval_granted", "cli")]
