@@ -312,3 +312,53 @@ def test_a_decision_from_the_cli_is_continued_by_serve(server: Server) -> None:
     assert approved.returncode == 0, approved.stderr
     wait_for(lambda: run_status(server.db, "r1") == "succeeded", "r1 continued by serve")
     assert decisions(server.db) == [("approval_granted", "cli")]
+
+
+def test_never_two_drivers_a_live_driver_applies_the_decision(server: Server) -> None:
+    """A `baton run` that waits in the foreground drives its run (holds the lease):
+    a decision through the API is applied by it, and serve does not resume the run."""
+    import subprocess
+
+    from console_support import BATON
+
+    driver = subprocess.Popen(
+        [BATON, "run", "notes.yaml", "--run-id", "r3", "--input", '{"text": "held"}',
+         "--db", str(server.db)],
+        cwd=server.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(
+            lambda: (
+                bool(rows(server.db, "SELECT 1 FROM runs WHERE run_id = 'r3'"))
+                and run_status(server.db, "r3") == "waiting"
+            ),
+            "r3 waiting",
+        )
+        [pending] = [
+            p
+            for p in server.api("GET", "/api/approvals").json()["approvals"]
+            if p["run_id"] == "r3"
+        ]
+        decided = server.api(
+            "POST",
+            "/api/decide",
+            data={"run_id": "r3", "step": "publish", "decision": "approve",
+                  "shown_sha256": pending["shown_sha256"]},
+        )  # fmt: skip
+        assert decided.status == 200, decided.body
+        out, err = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 0, out + err
+    assert run_status(server.db, "r3") == "succeeded"
+    resumed = rows(
+        server.db, "SELECT count(*) FROM events WHERE run_id = 'r3' AND type = 'run_resumed'"
+    )
+    assert resumed == [(0,)]  # serve never took the run over
+    attempts = rows(
+        server.db,
+        "SELECT step, count(*) FROM events WHERE run_id = 'r3' AND type = 'attempt_started' "
+        "GROUP BY step ORDER BY step",
+    )
+    assert attempts == [("draft", 1), ("publish", 1)]
