@@ -425,12 +425,22 @@ def _any_principal(db: Path) -> bool:
     return identity.enforced(db)
 
 
+# a run id as `baton run --run-id` takes it, and a child run's (`PARENT:STEP:N`)
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,1023}$")
+
+
+def _check_run_id(run_id: str) -> None:
+    if not RUN_ID.match(run_id):
+        raise Problem(
+            400,
+            "invalid run id: use letters, digits, '.', '_', ':' and '-', "
+            "starting with a letter or digit",
+        )
+
+
 def _run_id(request: Request, given: str | None = None) -> str:
     run_id = given if given is not None else str(request.path_params.get("run_id", ""))
-    try:
-        api.check_run_id(run_id)
-    except api.RunError as error:
-        raise Problem(400, str(error)) from None
+    _check_run_id(run_id)
     return run_id
 
 
@@ -511,10 +521,7 @@ def _decide(
         raise Problem(400, f"comment must be a string of at most {MAX_COMMENT} characters")
     if shown is not None and (not isinstance(shown, str) or not re.match(r"^[0-9a-f]{64}$", shown)):
         raise Problem(400, "shown_sha256 must be 64 lowercase hex digits")
-    try:
-        api.check_run_id(run_id)
-    except api.RunError as error:
-        raise Problem(400, str(error)) from None
+    _check_run_id(run_id)
     state = _state(config, run_id)
     if step not in state.steps:
         raise Problem(404, f"run '{run_id}' has no step '{step}'")
@@ -548,7 +555,9 @@ def _decide(
         outcome = config.backend.decide(decision, run_id, step, principal, comment, channel)
     except api.RunError as error:
         raise Problem(409, str(error)) from None
-    config.continuer.kick(run_id)
+    from baton.console.driving import root_run
+
+    config.continuer.kick(root_run(config.db, state))  # a child run: its top run drives it
     return {
         "run_id": run_id,
         "step": step,

@@ -14,9 +14,9 @@ resume`: serve continues only what a person's decision moved.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
+import time
 from pathlib import Path
 
 from baton.console.views import LoadFailed
@@ -26,6 +26,7 @@ from baton.runtime.core.state import RunState
 from baton.runtime.model import StepState
 
 log = logging.getLogger("baton.console")
+RETRY_FAILED_S = 60.0  # a run serve could not continue is tried again after this
 
 
 class Continuer:
@@ -39,9 +40,10 @@ class Continuer:
         self._again: set[str] = set()
         self._threads: list[threading.Thread] = []
         self.problems: dict[str, str] = {}  # run id -> why it could not be continued
-        self._failed_at: dict[str, int] = {}  # run id -> its last event when it could not
+        self._failed_at: dict[str, float] = {}  # run id -> when it last could not (monotonic)
 
     def kick(self, run_id: str) -> None:
+        """Continue `run_id` (a top run: see `root_run`) in the background."""
         with self._lock:
             if run_id in self._active:
                 self._again.add(run_id)
@@ -62,8 +64,9 @@ class Continuer:
         def loop() -> None:
             while not stop.wait(every_s):
                 try:
-                    for run_id, last_seq in decided_and_idle(db):
-                        if self._failed_at.get(run_id) != last_seq:  # not again for nothing
+                    for run_id in decided_and_idle(db):
+                        failed = self._failed_at.get(run_id)
+                        if failed is None or time.monotonic() - failed > RETRY_FAILED_S:
                             self.kick(run_id)
                 except (api.RunError, api.StoreError) as error:
                     log.warning("cannot look for decided runs: %s", error)
@@ -72,8 +75,7 @@ class Continuer:
         return stop
 
     def _remember_failure(self, run_id: str) -> None:
-        with contextlib.suppress(api.RunError, api.StoreError):
-            self._failed_at[run_id] = self._backend.state(run_id).last_seq
+        self._failed_at[run_id] = time.monotonic()
 
     def busy(self) -> bool:
         with self._lock:
@@ -102,16 +104,31 @@ class Continuer:
                 return
 
 
-def decided_and_idle(db: Path) -> list[tuple[str, int]]:
-    """(run id, last event) of the runs with a granted gate that has not moved yet,
-    and no live driver."""
+def root_run(db: Path, state: RunState) -> str:
+    """The top run of a sub-workflow's child run (itself for a top run): continuing
+    the top run drives its waiting children too, as `baton resume` does."""
+    seen = {state.run_id}
+    while state.parent is not None:
+        parent = state.parent.get("run_id")
+        if not parent or parent in seen:
+            break
+        seen.add(parent)
+        try:
+            state = api.get_state(db, parent)
+        except (api.RunError, api.StoreError):
+            break
+    return state.run_id
+
+
+def decided_and_idle(db: Path) -> list[str]:
+    """The (top) runs with a granted gate that has not moved yet and no live driver."""
     found = []
     for summary in api.list_runs(db):
         if summary.status != "running":
             continue
         state = api.get_state(db, summary.run_id)
         if _decided_gate(state) and api.is_idle(db, state):
-            found.append((state.run_id, state.last_seq))
+            found.append(root_run(db, state))
     return found
 
 

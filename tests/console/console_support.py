@@ -71,6 +71,27 @@ result: publish
 REVIEWED = NOTES.replace("name: notes", "name: reviewed").replace("stage: before", "stage: after")
 
 
+# a sub-workflow step: its child run waits at `publish`, and the parent waits for it
+PARENT = """\
+baton: 1
+name: parent
+version: 1
+roster: roster.yaml
+owner: writer
+inputs:
+  type: object
+  required: [text]
+  properties:
+    text: {type: string}
+steps:
+  child:
+    workflow: notes
+    input:
+      text: "{{ inputs.text }}"
+result: child
+"""
+
+
 def baton(tmp: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("BATON_TOKEN", None)
@@ -91,6 +112,7 @@ def write_specs(tmp: Path) -> None:
     (tmp / "roster.yaml").write_text(ROSTER)
     (tmp / "notes.yaml").write_text(NOTES)
     (tmp / "reviewed.yaml").write_text(REVIEWED)
+    (tmp / "parent.yaml").write_text(PARENT)
 
 
 def start_waiting(tmp: Path, run_id: str, text: str = XSS, spec: str = "notes.yaml") -> None:

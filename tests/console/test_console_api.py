@@ -362,3 +362,22 @@ def test_never_two_drivers_a_live_driver_applies_the_decision(server: Server) ->
         "GROUP BY step ORDER BY step",
     )
     assert attempts == [("draft", 1), ("publish", 1)]
+
+
+def test_a_decision_in_a_child_run_continues_its_parent(server: Server) -> None:
+    start_waiting(server.tmp, "p1", text="nested", spec="parent.yaml")
+    [pending] = [
+        p for p in server.api("GET", "/api/approvals").json()["approvals"] if p["run_id"] != "r1"
+    ]
+    assert pending["run_id"] == "p1:child:1" and pending["value"] == {"text": "nested"}
+    page = server.api("GET", "/api/runs/p1:child:1").json()
+    assert page["run"]["parent"]["run_id"] == "p1"
+    decided = server.api(
+        "POST",
+        "/api/decide",
+        data={"run_id": "p1:child:1", "step": "publish", "decision": "approve",
+              "shown_sha256": pending["shown_sha256"]},
+    )  # fmt: skip
+    assert decided.status == 200, decided.body
+    wait_for(lambda: run_status(server.db, "p1") == "succeeded", "the parent run succeeded")
+    assert run_status(server.db, "p1:child:1") == "succeeded"
