@@ -9,6 +9,7 @@ session cookie is then marked Secure).
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import click
 
@@ -36,7 +37,7 @@ def is_loopback(host: str) -> bool:
 @click.command("serve")
 @click.argument("specs", nargs=-1, type=click.Path())
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
-@click.option("--port", default=8700, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--allow-remote",
     is_flag=True,
@@ -78,6 +79,7 @@ def serve_command(
         live = identity.enforced(path)
     except (StoreError, OSError) as error:
         raise Refused(f"cannot use the database {path}: {error}") from None
+    _check_can_listen(host, port)
     load = spec_loader(root, specs)
     backend = LocalBackend(path)
     config = Config(
@@ -96,3 +98,17 @@ def serve_command(
             err=True,
         )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Refuse with one line (exit 2) when the address cannot be bound (in use, not an
+    address of this machine), before the server starts."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise Refused(f"cannot listen on {host}:{port}: {reason}") from None

@@ -381,3 +381,10 @@ def test_a_decision_in_a_child_run_continues_its_parent(server: Server) -> None:
     assert decided.status == 200, decided.body
     wait_for(lambda: run_status(server.db, "p1") == "succeeded", "the parent run succeeded")
     assert run_status(server.db, "p1:child:1") == "succeeded"
+
+
+def test_a_port_in_use_is_one_clear_error(server: Server) -> None:
+    taken = baton(server.tmp, "serve", "--port", str(server.port))
+    assert taken.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{server.port}" in taken.stderr
+    assert "Traceback" not in taken.stderr
