@@ -182,7 +182,8 @@ def create_app(config: Config) -> Starlette:
         client = request.client.host if request.client else "?"
         fields = await form(request)
         nonce = request.cookies.get(LOGIN_COOKIE, "")
-        if not nonce or not hmac.compare_digest(nonce, fields.get("csrf", "")):
+        given = fields.get("csrf", "").encode("utf-8", "replace")
+        if not nonce or not hmac.compare_digest(nonce.encode("utf-8", "replace"), given):
             raise Problem(
                 403, "the login form expired or did not come from this console; reload it"
             )

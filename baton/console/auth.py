@@ -100,7 +100,8 @@ class Sessions:
 
 
 def csrf_ok(session: Session, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(session.csrf.encode(), (given or "").encode())
+    encoded = (given or "").encode("utf-8", "replace")  # any text: never a TypeError
+    return bool(given) and hmac.compare_digest(session.csrf.encode(), encoded)
 
 
 class LoginLimiter:

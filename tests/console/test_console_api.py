@@ -196,6 +196,14 @@ def test_csrf_is_required_for_every_state_change(server: Server) -> None:
     assert api_with_cookie.status == 403
     assert server.form("/logout", {}, cookie).status == 403
     assert server.form("/login", {"token": server.tokens["alice"]}).status == 403  # no nonce
+    odd = server.form("/login", {"csrf": "é", "token": "ü"}, "baton_login=abc")
+    assert odd.status == 403  # not a 500
+    raw = server.request(
+        "POST", "/login", b"csrf=\xff\xfe", {"Cookie": "baton_login=abc",
+        "Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert raw.status == 400
+    assert server.form("/approvals/decide", {**fields, "csrf": "ü"}, cookie).status == 403
     assert decisions(server.db) == []
     ok = server.form("/approvals/decide", {**fields, "csrf": csrf[1]}, cookie)
     assert ok.status == 303 and ok.header(
