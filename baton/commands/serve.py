@@ -37,7 +37,9 @@ def is_loopback(host: str) -> bool:
 @click.command("serve")
 @click.argument("specs", nargs=-1, type=click.Path())
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
-@click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port", default=8700, show_default=True, type=click.IntRange(1, 65535), help="The port."
+)
 @click.option(
     "--allow-remote",
     is_flag=True,

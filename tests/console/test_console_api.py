@@ -396,3 +396,19 @@ def test_a_port_in_use_is_one_clear_error(server: Server) -> None:
     assert taken.returncode == 2
     assert f"cannot listen on 127.0.0.1:{server.port}" in taken.stderr
     assert "Traceback" not in taken.stderr
+
+
+def test_allow_remote_marks_the_session_cookie_secure(tmp_path: Path) -> None:
+    from console_support import add_principal, start_server, write_specs
+
+    write_specs(tmp_path)
+    token = add_principal(tmp_path, "alice")
+    remote = start_server(tmp_path, "--host", "0.0.0.0", "--allow-remote")
+    remote.tokens = {"alice": token}
+    try:
+        _, answer = remote.login("alice")
+        [session] = [c for c in answer.cookies() if c.startswith("baton_session=")]
+        flags = {part.strip().lower() for part in session.split(";")[1:]}
+        assert {"secure", "httponly", "samesite=strict"} <= flags
+    finally:
+        remote.stop()
