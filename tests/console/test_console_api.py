@@ -301,6 +301,12 @@ def test_decision_on_output_of_a_stage_after_gate(server: Server) -> None:
     assert rejected.status == 200, rejected.body
     wait_for(lambda: run_status(server.db, "r2") == "failed", "r2 failed")
     assert run_status(server.db, "r1") == "waiting"
+    cookie, _ = server.login("alice")
+    page = server.request("GET", "/runs/r2", headers={"Cookie": cookie})
+    assert page.status == 200
+    assert 'id="run-status">failed<' in page.body and "rejected by alice: no" in page.body
+    listing = server.request("GET", "/runs?status=failed", headers={"Cookie": cookie}).body
+    assert 'data-run="r2"' in listing and 'data-run="r1"' not in listing
 
 
 def test_remote_bind_is_refused_without_allow_remote(tmp_path: Path) -> None:
