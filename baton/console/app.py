@@ -295,6 +295,9 @@ def create_app(config: Config) -> Starlette:
         if not sha:
             raise Problem(400, "the decision does not say what it was shown (shown_sha256)")
         result = await run_in_threadpool(_decide, config, workflows, principal, fields, "web")
+        back = fields.get("back", "")
+        if back.startswith("/runs/") and RUN_ID.match(back.removeprefix("/runs/")):
+            return RedirectResponse(back, status_code=303)  # only a run page: no open redirect
         past = "approved" if result["decision"] == APPROVE else "rejected"
         query = urlencode({"decided": past, "run": result["run_id"], "step": result["step"]})
         return RedirectResponse(f"/approvals?{query}", status_code=303)

@@ -205,10 +205,10 @@ def test_csrf_is_required_for_every_state_change(server: Server) -> None:
     assert raw.status == 400
     assert server.form("/approvals/decide", {**fields, "csrf": "ü"}, cookie).status == 403
     assert decisions(server.db) == []
-    ok = server.form("/approvals/decide", {**fields, "csrf": csrf[1]}, cookie)
-    assert ok.status == 303 and ok.header(
-        "location",
-    ).startswith("/approvals?decided=approved")
+    elsewhere = {**fields, "csrf": csrf[1], "back": "https://evil.example/"}
+    ok = server.form("/approvals/decide", elsewhere, cookie)  # never an open redirect
+    assert ok.status == 303
+    assert (ok.header("location") or "").startswith("/approvals?decided=approved")
     wait_for(lambda: run_status(server.db, "r1") == "succeeded", "r1 succeeded")
     assert decisions(server.db) == [("approval_granted", "web")]
 
