@@ -30,6 +30,8 @@ COMMANDS = {
     "cancel": "baton.commands.decide:cancel_command",
     "worker": "baton.commands.worker:worker_command",
     "principal": "baton.commands.principal:principal_group",
+    "serve": "baton.commands.serve:serve_command",
+    "approvals": "baton.commands.approvals:approvals_command",
 }
 
 
@@ -52,6 +54,8 @@ SUMMARIES = {
     "cancel": "Cancel a run.",
     "worker": "Run a Temporal worker for compiled workflows.",
     "principal": "Add, list or revoke principals (who decides, with a token).",
+    "serve": "Serve the web console and JSON API; continue runs as decisions arrive.",
+    "approvals": "List the approvals waiting, with exactly what is decided.",
 }
 
 
