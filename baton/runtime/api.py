@@ -262,6 +262,12 @@ def redrive_run(
     return result
 
 
+def check_spec_change(state: RunState, loaded: LoadedWorkflow, allowed: bool) -> None:
+    """RunError unless a changed spec may drive the run: `allowed`, and compatible
+    (every step keeps its needs and output handoff). Also for the Temporal backend."""
+    _check_spec_change(state, loaded, allowed)
+
+
 def _check_spec_change(state: RunState, loaded: LoadedWorkflow, allowed: bool) -> None:
     pinned, now = state.spec_sha256[:12], loaded.pin[:12]
     if not allowed:

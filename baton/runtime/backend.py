@@ -271,10 +271,26 @@ class TemporalBackend:
         allow_spec_change: bool,
         follow: Follow,
     ) -> DriveResult:
-        raise RunError(
-            "redrive (`baton retry`) is not yet supported on the Temporal backend; "
-            "start a new run, or use the local backend"
-        )
+        """A new execution of the run's workflow id goes on from its log (see
+        `runtime.temporal.redrive`); followed from the events it adds."""
+        from baton.runtime.temporal import client
+        from baton.runtime.temporal.messages import DEFAULT_HEARTBEAT_MS
+
+        target = self.target()
+        heartbeat_ms = self.heartbeat_ms or DEFAULT_HEARTBEAT_MS
+
+        async def go(connection: Any) -> DriveResult:
+            before = await client.redrive(
+                connection, target, load, run_id, steps, by, allow_spec_change, heartbeat_ms
+            )
+
+            def newer(event: api.events.Event, state: RunState) -> None:
+                if event.seq > before.last_seq and follow.on_event is not None:
+                    follow.on_event(event, state)
+
+            return await _watch(connection, run_id, Follow(follow.detach, newer))
+
+        return client.blocking(client.with_client(target, go))
 
     def existing(self, run_id: str) -> RunState | None:
         try:

@@ -84,6 +84,7 @@ with workflow.unsafe.imports_passed_through():
         event_from_json,
         outcome_from_json,
     )
+    from baton.runtime.temporal.redrive import continue_from
     from baton.runtime.validate import validate
 
 NO_RETRY = TemporalRetryPolicy(maximum_attempts=1)  # Baton's retry policy decides
@@ -140,7 +141,14 @@ class BatonWorkflow:
         # step -> its completed delegations, key -> [output, checksum] (reused on restart)
         self._delegations: dict[str, dict[str, JSON]] = {}
         start = self._input
-        self._emit(run_started(self._workflow, start.inputs, start.pin, start.spec, start.parent))
+        if start.log is not None:  # a redrive: go on from the run's log (temporal.redrive)
+            self._events, self._state, first = continue_from(start.log, start.redrive, start.pin)
+            for body in first:
+                self._emit(body)
+        else:
+            self._emit(
+                run_started(self._workflow, start.inputs, start.pin, start.spec, start.parent)
+            )
 
     # -- the loop
 
