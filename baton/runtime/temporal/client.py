@@ -299,6 +299,7 @@ async def decide(
     principal: str | None = None,
     comment: str | None = None,
     channel: str = "",
+    shown_sha256: str | None = None,
 ) -> str:
     """Send a decision (approve, reject, cancel) as the run's `baton_decision` Update.
     `channel` (cli, web, api) travels in the Update and is recorded in the event; the
@@ -309,7 +310,7 @@ async def decide(
     """
     current = await state(client, run_id)
     try:
-        decision_event(current, kind, step, principal, comment, channel)
+        decision_event(current, kind, step, principal, comment, channel, shown_sha256)
     except DecisionRefused as refusal:
         raise RunError(str(refusal)) from None
     handle = client.get_workflow_handle(run_id)
@@ -320,6 +321,8 @@ async def decide(
         "comment": comment or "",
         "channel": channel,
     }
+    if shown_sha256:  # what the decider was shown (runtime.approval_subject)
+        request["shown_sha256"] = shown_sha256
     try:
         outcome: str = await handle.execute_update(DECISION_UPDATE, request)
         return outcome

@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.runtime.core import commands as cmd
     from baton.runtime.core import events as ev
     from baton.runtime.core.apply import apply, fold
+    from baton.runtime.core.approvals import next_deadline
     from baton.runtime.core.decide import decide, steps_by_id
     from baton.runtime.core.decisions import DecisionRefused, decision_event
     from baton.runtime.core.outcome import AttemptOutcome, outcome_events
@@ -165,7 +166,7 @@ class BatonWorkflow:
             state = self.state
             if state.outcome is not None:
                 return [event.to_json() for event in self._events]
-            wake_at = _retry_due(state)
+            wake_at = _earliest(_retry_due(state), next_deadline(state))
             timeout = None if wake_at is None else max(wake_at - now, 1) / 1000
             try:
                 await workflow.wait_condition(
@@ -394,6 +395,7 @@ class BatonWorkflow:
                 request.get("principal"),
                 request.get("comment"),
                 request.get("channel"),
+                request.get("shown_sha256"),
             )
         except DecisionRefused as refusal:
             raise ApplicationError(
@@ -513,6 +515,11 @@ _DELEGATION_EVENTS = frozenset(
         ev.DelegationFailed.TYPE,
     }
 )
+
+
+def _earliest(*times: int | None) -> int | None:
+    known = [at for at in times if at is not None]
+    return min(known) if known else None
 
 
 def _retry_due(state: RunState) -> int | None:
