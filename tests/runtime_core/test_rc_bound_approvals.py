@@ -40,9 +40,9 @@ def _subject_sha256(tmp: Path, run_id: str, step: str, variant: str = "a") -> st
     import sys
 
     code = (
-        "import sys; from baton.commands._load import load_spec; "
+        "from pathlib import Path; from baton.commands._load import load_spec; "
         "from baton.runtime import api; from baton.runtime.approval_subject import subject; "
-        f"state = api.get_state(__import__('pathlib').Path({str(tmp / 'baton.db')!r}), {run_id!r}); "
+        f"state = api.get_state(Path({str(tmp / 'baton.db')!r}), {run_id!r}); "
         f"print(subject(load_spec(state.spec).workflow, state, {step!r}).sha256)"
     )
     environ = env(tmp, RC_PEOPLE_VARIANT=variant)
