@@ -14,7 +14,7 @@ from typing import Any
 
 from tb_workflows import AGENTS, FAST_RETRY, text_step, workflow
 
-from baton.runtime.model import AgentBinding, AgentKind, Request
+from baton.runtime.model import AgentBinding, AgentKind, Approval, Request, Workflow
 
 
 def until_fixed(request: Request[Any]) -> dict[str, Any]:
@@ -47,4 +47,34 @@ REDRIVE = workflow(
     ),
     result="summary",
     agents=(*AGENTS, UNTIL_FIXED),
+)
+
+# a gate before `deliver`: its subject is the rendered input
+BOUND = workflow(
+    "tb_bound",
+    text_step("fetch"),
+    text_step(
+        "deliver",
+        needs=("fetch",),
+        input={"text": "{{ steps.fetch.output.text }}+d"},
+        approval=Approval("manager"),
+    ),
+    result="deliver",
+)
+
+
+def _timed(name: str, approval: Approval) -> Workflow:
+    return workflow(
+        name,
+        text_step("fetch"),
+        text_step("deliver", needs=("fetch",), approval=approval),
+        result="deliver",
+    )
+
+
+# no decision within 1 s: rejected; or the ceo is asked (1 s more, then rejected)
+TIMEOUT_REJECT = _timed("tb_timeout_reject", Approval("manager", timeout_ms=1000))
+TIMEOUT_ESCALATE = _timed(
+    "tb_timeout_escalate",
+    Approval("manager", timeout_ms=1000, on_timeout="escalate", escalate_to="ceo"),
 )
