@@ -5,12 +5,20 @@ tests assert on the events and the state, never on durations."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tb_support import replay_failures, worker_in_thread
+from tb_support import (
+    replay_failures,
+    start_worker_process,
+    stop_process,
+    wait_for,
+    worker_in_thread,
+)
 
 from baton.commands._load import load_spec
 from baton.runtime import api
@@ -160,3 +168,45 @@ def test_an_escalation_on_temporal(
         ("approval_rejected", "ceo"),
     ]
     _check_log(other_log, other)
+
+
+def test_sigkill_of_the_worker_after_each_timeout_event(
+    tmp_path: Path, temporal_server: str, unique_task_queue: str
+) -> None:
+    """A real `baton worker` process is SIGKILLed right after the run records
+    `approval_timed_out` + `approval_escalated` (one workflow task); a new worker takes
+    the run on from its history: the escalated request times out and is rejected."""
+    loaded = load_spec("tb_people:TIMEOUT_ESCALATE")
+    target = client.Target(temporal_server, "default", unique_task_queue)
+    spec = "tb_people:TIMEOUT_ESCALATE"
+    worker = start_worker_process(tmp_path, temporal_server, unique_task_queue, spec)
+    run_id = f"kill-{uuid.uuid4().hex[:8]}"
+    try:
+        _run(target, lambda c: client.start(c, target, loaded, INPUTS, run_id))
+
+        def escalated() -> bool:
+            log = _run(target, lambda c: client.events(c, run_id))
+            return any(e["type"] == "approval_escalated" for e in log)
+
+        wait_for(escalated, 60, "the escalation")
+        stop_process(worker, signal.SIGKILL)
+        worker = start_worker_process(tmp_path, temporal_server, unique_task_queue, spec)
+
+        async def finish(connection: Any) -> tuple[Any, list[dict[str, Any]]]:
+            final, _ = await client.watch(connection, run_id, poll_s=0.05)
+            return final, await client.events(connection, run_id)
+
+        final, log = _run(target, finish)
+    finally:
+        stop_process(worker, signal.SIGKILL)
+    # the escalated request's timer fired while no worker ran, or after: the same log
+    assert final.status == "failed"
+    assert _approvals(log) == [
+        ("approval_requested", "manager"),
+        ("approval_timed_out", "escalate"),
+        ("approval_escalated", "ceo"),
+        ("approval_timed_out", "reject"),
+        ("approval_rejected", "ceo"),
+    ]
+    assert [e["step"] for e in log if e["type"] == "attempt_started"] == ["fetch"]
+    _check_log(log, final)
