@@ -78,6 +78,23 @@ def describe(event: ev.Event, state: RunState) -> str | None:
             return f"{step}approved by {body.principal}" + _comment(body.comment)
         case ev.ApprovalRejected():
             return f"{step}rejected by {body.principal}" + _comment(body.comment)
+        case ev.ApprovalVoided():  # runtime.core.approvals
+            return (
+                f"{step}approval by {body.principal} void: it was shown "
+                f"{body.shown_sha256[:12]}, the step would now get {body.current_sha256[:12]}; "
+                f"asked again: baton approve {event.run_id} {body.step} --as PRINCIPAL"
+            )
+        case ev.ApprovalTimedOut():
+            then = "escalating" if body.action == "escalate" else "rejecting"
+            return (
+                f"{step}no decision by role '{body.role}' within "
+                f"{duration(body.timeout_ms)}; {then}"
+            )
+        case ev.ApprovalEscalated():
+            return (
+                f"{step}escalated to role '{body.role}': "
+                f"baton approve {event.run_id} {body.step} --as PRINCIPAL"
+            )
         case ev.BudgetExceeded():
             whose = f"agent {body.agent}'s" if body.agent else "the run's"
             reached = f"{whose} {body.measure} budget reached ({body.spent} of {body.limit})"

@@ -23,6 +23,7 @@ import click
 from baton.commands._backend import backend_options
 from baton.commands._common import Refused, database, os_user, refusals
 from baton.runtime import api, identity
+from baton.runtime.api import RunError
 from baton.runtime.backend import Backend
 from baton.runtime.store import StoreError
 
@@ -71,17 +72,67 @@ def _decision(kind: str) -> click.Command:
         help="Who decides (holds the role; once principals exist: $BATON_TOKEN or a prompt).",
     )
     @click.option("--comment", default="", help="Why; kept in the event log.")
+    @click.option(
+        "--shown-sha256",
+        "shown",
+        metavar="HEX",
+        help="The subject's sha256 you were shown (`baton approvals`, the console): "
+        "refused if what the step would get has changed since.",
+    )
     @backend_options
     @refusals
-    def command(run_id: str, step: str, principal: str, comment: str, backend: Backend) -> None:
+    def command(
+        run_id: str,
+        step: str,
+        principal: str,
+        comment: str,
+        shown: str | None,
+        backend: Backend,
+    ) -> None:
         _check_identity(principal)
-        outcome = backend.decide(kind, run_id, step, principal, comment, CHANNEL)
+        sha256 = _subject_sha256(backend, run_id, step, shown)
+        outcome = backend.decide(kind, run_id, step, principal, comment, CHANNEL, sha256)
         past = "approved" if kind == "approve" else "rejected"
         done = f"step {step} {past} by {principal}" if outcome == "applied" else outcome
         click.echo(f"{run_id}: {done}")
+        if sha256:
+            click.echo(f"subject sha256: {sha256}")
 
     command.help = f"{verb} the gated STEP of RUN as PRINCIPAL."
     return command
+
+
+def _subject_sha256(backend: Backend, run_id: str, step: str, shown: str | None) -> str | None:
+    """The sha256 of what the gate of `step` shows now (runtime.approval_subject): the
+    decision is bound to it. `shown`, if given, must still match it. None (the decision
+    is not bound, with a warning) when the run's spec cannot be loaded here."""
+    from baton.commands._load import load_spec
+    from baton.runtime.approval_subject import NoSubject, subject
+
+    try:
+        state = backend.state(run_id)
+    except (RunError, StoreError):
+        return shown  # the decision itself says why (an unknown run, no database)
+    try:
+        loaded = load_spec(state.spec)
+    except (click.ClickException, OSError, ValueError, ImportError) as error:
+        message = error.format_message() if isinstance(error, click.ClickException) else error
+        click.echo(
+            f"warning: cannot load the run's spec ({message}); the decision is not bound "
+            "to what the step will get",
+            err=True,
+        )
+        return shown
+    try:
+        current = subject(loaded.workflow, state, step).sha256
+    except NoSubject:
+        return shown  # the decision is refused with the reason
+    if shown and shown.lower() != current:
+        raise Refused(
+            f"what step '{step}' would get has changed since it was shown "
+            f"(shown {shown[:12]}, now {current[:12]}): look at it again"
+        )
+    return current
 
 
 approve_command = _decision(api.APPROVE)

@@ -288,6 +288,9 @@ class Builder:
                 _str(approval_node.get("stage")) or "before",
                 approval_node.span,
                 _str(approval_node.get("description")),
+                timeout=_name(approval_node.get("timeout")),
+                on_timeout=_name(approval_node.get("on_timeout")),
+                escalate_to=_name(approval_node.get("escalate_to")),
             )
         quality = None
         if quality_node := _map(node.get("quality")):

@@ -233,6 +233,11 @@ class Approval:
     stage: str  # before | after
     span: Span
     description: str | None = None
+    # no decision within `timeout` (a duration, as written): `on_timeout` (reject |
+    # escalate) happens; escalation goes to role `escalate_to` (rules/approval_timeouts)
+    timeout: Name | None = None
+    on_timeout: Name | None = None
+    escalate_to: Name | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from baton.console import auth, views
 from baton.console.driving import Continuer
 from baton.runtime import api
 from baton.runtime.backend import LocalBackend
+from baton.runtime.core.approvals import principals_for
 from baton.runtime.core.decisions import APPROVE, REJECT
 from baton.runtime.model import StepState
 
@@ -532,12 +533,9 @@ def _decide(
     gate = state.gates.get(step)
     if gate is None:
         raise Problem(409, f"step '{step}' has no approval gate")
-    listed = gate.get("principals", [])
-    holders = [str(p) for p in listed] if isinstance(listed, list) else []
+    role, holders = principals_for(state, step)  # the escalation role's, once escalated
     if principal not in holders:
-        raise Problem(
-            403, f"'{principal}' may not decide step '{step}': it needs role '{gate['role']}'"
-        )
+        raise Problem(403, f"'{principal}' may not decide step '{step}': it needs role '{role}'")
     record = state.steps[step]
     waiting = record.state in (StepState.AWAITING_APPROVAL, StepState.AWAITING_REVIEW)
     if state.outcome is not None or not waiting or record.approval is None:
@@ -556,7 +554,9 @@ def _decide(
                 "look at it again",
             )
     try:
-        outcome = config.backend.decide(decision, run_id, step, principal, comment, channel)
+        outcome = config.backend.decide(
+            decision, run_id, step, principal, comment, channel, shown_sha256=shown
+        )
     except api.RunError as error:
         raise Problem(409, str(error)) from None
     from baton.console.driving import root_run

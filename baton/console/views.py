@@ -15,14 +15,13 @@ sha256 of the subject's canonical JSON, which the console sends back with a deci
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from baton.runtime import api
-from baton.runtime.canonical import canonical_json
+from baton.runtime.core.approvals import principals_for
 from baton.runtime.core.decide import steps_by_id
 from baton.runtime.core.state import RunState, StepRecord
 from baton.runtime.model import JSON, StepState, Workflow
@@ -49,24 +48,28 @@ class Subject:
     problem: str = ""
 
 
-def subject_sha256(value: JSON) -> str:
-    """sha256 hex of the canonical JSON (RFC 8785) of what was shown."""
-    return hashlib.sha256(canonical_json(value)).hexdigest()
-
-
 def shown_subject(state: RunState, step: str, workflow: Workflow | None) -> Subject:
-    """The subject of `step`'s gate as it stands now, with its sha256.
+    """The subject of `step`'s gate as it stands now, with its sha256: the value the
+    runtime binds decisions to (runtime.approval_subject), shown as it is hashed.
 
     The one place that says what an approver is shown (the console and `baton
     approvals`); decisions carry its sha256 back as `shown_sha256`."""
+    from baton.runtime.approval_subject import NoSubject, subject
+
     record = state.steps[step]
     stage = record.approval.stage if record.approval is not None else "before"
-    if stage == "after":
-        return Subject("output", record.output, subject_sha256(record.output))
-    rendered = rendered_input(state, step, workflow)
-    if isinstance(rendered, RenderProblem):
-        return Subject("input", None, "", rendered.message)
-    return Subject("input", rendered, subject_sha256(rendered))
+    kind = "output" if stage == "after" else "input"
+    if workflow is None:
+        return Subject(
+            kind, None, "", "the run's spec cannot be loaded, so its input cannot be rendered"
+        )
+    try:
+        found = subject(workflow, state, step)
+    except NoSubject as error:
+        return Subject(kind, None, "", str(error))
+    # shown: the input (or output); hashed: the whole subject (step, stage, agent and
+    # the prompt too, all on the page), so a decision is void if any of them changes
+    return Subject(kind, found.value.get(kind), found.sha256)
 
 
 @dataclass(frozen=True)
@@ -185,17 +188,16 @@ def pending_in(state: RunState, workflows: Workflows) -> list[PendingApproval]:
         if not loaded:
             workflow, changed = workflows.of(state)
             loaded = True
-        gate = state.gates.get(step, {})
-        holders = gate.get("principals", [])
+        role, holders = principals_for(state, step)  # the escalation role's, once escalated
         pending.append(
             PendingApproval(
                 run_id=state.run_id,
                 workflow=state.workflow,
                 version=state.version,
                 step=step,
-                role=approval.role,
+                role=role,
                 stage=approval.stage,
-                principals=tuple(str(p) for p in holders) if isinstance(holders, list) else (),
+                principals=tuple(holders),
                 requested_ms=approval.requested_ms,
                 agent=_agent_of(workflow, step, record),
                 subject=shown_subject(state, step, workflow),

@@ -262,6 +262,12 @@ def redrive_run(
     return result
 
 
+def check_spec_change(state: RunState, loaded: LoadedWorkflow, allowed: bool) -> None:
+    """RunError unless a changed spec may drive the run: `allowed`, and compatible
+    (every step keeps its needs and output handoff). Also for the Temporal backend."""
+    _check_spec_change(state, loaded, allowed)
+
+
 def _check_spec_change(state: RunState, loaded: LoadedWorkflow, allowed: bool) -> None:
     pinned, now = state.spec_sha256[:12], loaded.pin[:12]
     if not allowed:
@@ -289,16 +295,20 @@ def _decide(
     wait_s: float,
     after_commit: AfterCommit | None = None,
     channel: str | None = None,
+    shown_sha256: str | None = None,
 ) -> str:
     """Record a decision: refuse at once if the run's state does not allow it, else
-    leave it in the inbox and record it now (or let the live driver record it)."""
+    leave it in the inbox and record it now (or let the live driver record it).
+    `shown_sha256`: what the decider was shown (runtime.approval_subject)."""
     with Store(db, create=False, after_commit=after_commit) as store:
         state = store.load_state(run_id)
         try:
-            decision_event(state, kind, step, principal, comment, channel)
+            decision_event(state, kind, step, principal, comment, channel, shown_sha256)
         except DecisionRefused as refusal:
             raise RunError(str(refusal)) from None
-        request = store.post_request(run_id, kind, now_ms(), step, principal, comment, channel)
+        request = store.post_request(
+            run_id, kind, now_ms(), step, principal, comment, channel, shown_sha256
+        )
         if not settle(store, run_id, new_owner(), now_ms()):
             deadline = time.monotonic() + wait_s
             while store.request_outcome(request) is None and time.monotonic() < deadline:
@@ -337,9 +347,13 @@ def approve(
     comment: str = "",
     wait_s: float = 10.0,
     channel: str = "",
+    shown_sha256: str | None = None,
 ) -> str:
-    """Grant a gated step; RunError if the principal lacks its role (or it is not waiting)."""
-    return _decide(db, run_id, APPROVE, step, principal, comment, wait_s, channel=channel)
+    """Grant a gated step; RunError if the principal lacks its role (or it is not waiting).
+    `shown_sha256` binds the grant to what was shown (runtime.approval_subject)."""
+    return _decide(
+        db, run_id, APPROVE, step, principal, comment, wait_s, None, channel, shown_sha256
+    )
 
 
 def reject(
@@ -350,9 +364,12 @@ def reject(
     comment: str = "",
     wait_s: float = 10.0,
     channel: str = "",
+    shown_sha256: str | None = None,
 ) -> str:
     """Reject a gated step: it fails with class `rejected`, and so does the run."""
-    return _decide(db, run_id, REJECT, step, principal, comment, wait_s, channel=channel)
+    return _decide(
+        db, run_id, REJECT, step, principal, comment, wait_s, None, channel, shown_sha256
+    )
 
 
 def cancel(db: Path, run_id: str, by: str = "", wait_s: float = 10.0) -> str:

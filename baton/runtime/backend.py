@@ -100,12 +100,15 @@ class Backend(Protocol):
         principal: str,
         comment: str,
         channel: str = "",
+        shown_sha256: str | None = None,
     ) -> str:
         """approve | reject | cancel | raise_budget: "applied", or what happened instead.
 
         raise_budget: `step` names the agent (None: the run's budget), `comment` holds
         the new limits (runtime.core.budget.encode_limits). `channel`: how an approval
-        or rejection came (cli, web, api), recorded in its event."""
+        or rejection came (cli, web, api), recorded in its event. `shown_sha256`: the
+        sha256 of what the decider was shown (runtime.approval_subject), which binds
+        a grant."""
         ...
 
     def idle(self, state: RunState) -> bool:
@@ -177,6 +180,7 @@ class LocalBackend:
         principal: str,
         comment: str,
         channel: str = "",
+        shown_sha256: str | None = None,
     ) -> str:
         if kind == api.CANCEL:
             return api.cancel(self.db, run_id, by=principal)
@@ -191,7 +195,9 @@ class LocalBackend:
         if step is None:
             raise RunError(f"{kind} needs a step")
         decision = api.approve if kind == api.APPROVE else api.reject
-        return decision(self.db, run_id, step, principal, comment, channel=channel)
+        return decision(
+            self.db, run_id, step, principal, comment, channel=channel, shown_sha256=shown_sha256
+        )
 
     def idle(self, state: RunState) -> bool:
         return api.is_idle(self.db, state)
@@ -271,10 +277,26 @@ class TemporalBackend:
         allow_spec_change: bool,
         follow: Follow,
     ) -> DriveResult:
-        raise RunError(
-            "redrive (`baton retry`) is not yet supported on the Temporal backend; "
-            "start a new run, or use the local backend"
-        )
+        """A new execution of the run's workflow id goes on from its log (see
+        `runtime.temporal.redrive`); followed from the events it adds."""
+        from baton.runtime.temporal import client
+        from baton.runtime.temporal.messages import DEFAULT_HEARTBEAT_MS
+
+        target = self.target()
+        heartbeat_ms = self.heartbeat_ms or DEFAULT_HEARTBEAT_MS
+
+        async def go(connection: Any) -> DriveResult:
+            before = await client.redrive(
+                connection, target, load, run_id, steps, by, allow_spec_change, heartbeat_ms
+            )
+
+            def newer(event: api.events.Event, state: RunState) -> None:
+                if event.seq > before.last_seq and follow.on_event is not None:
+                    follow.on_event(event, state)
+
+            return await _watch(connection, run_id, Follow(follow.detach, newer))
+
+        return client.blocking(client.with_client(target, go))
 
     def existing(self, run_id: str) -> RunState | None:
         try:
@@ -302,13 +324,16 @@ class TemporalBackend:
         principal: str,
         comment: str,
         channel: str = "",
+        shown_sha256: str | None = None,
     ) -> str:
         from baton.runtime.temporal import client
 
         return client.blocking(
             client.with_client(
                 self.target(),
-                lambda c: client.decide(c, run_id, kind, step, principal, comment, channel),
+                lambda c: client.decide(
+                    c, run_id, kind, step, principal, comment, channel, shown_sha256
+                ),
             )
         )
 

@@ -147,6 +147,11 @@ class Approval:
 
     role: str
     stage: ApprovalStage = ApprovalStage.BEFORE
+    # no decision within `timeout_ms`: `on_timeout` `reject` (the step fails, class
+    # `rejected`) or `escalate` (the request goes to role `escalate_to`, once)
+    timeout_ms: int | None = None
+    on_timeout: str = "reject"
+    escalate_to: str | None = None
 
 
 class LazyModels:

@@ -31,10 +31,12 @@ def test_approvals_cut_full_and_json(tmp_path: Path) -> None:
     assert by_run["xss"]["value"] == {"text": XSS}
     assert (by_run["after"]["subject"], by_run["after"]["value"]) == ("output", {"text": "done"})
     assert all(len(p["shown_sha256"]) == 64 for p in as_json)
-    # the sha256 of exactly what is shown: the same one the console binds decisions to
-    from baton.console.views import subject_sha256
+    # the sha256 the runtime binds decisions to (runtime.approval_subject): the input
+    # shown, with the step, its stage and agent
+    from baton.runtime.canonical import checksum
 
-    assert by_run["long"]["shown_sha256"] == subject_sha256({"text": LONG})
+    subject = {"step": "publish", "stage": "before", "agent": by_run["long"]["agent"]}
+    assert by_run["long"]["shown_sha256"] == checksum({**subject, "input": {"text": LONG}})
 
 
 def test_show_json_cuts_nothing(tmp_path: Path) -> None:

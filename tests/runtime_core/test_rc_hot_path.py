@@ -144,6 +144,6 @@ def test_a_version_1_database_is_migrated_with_its_log(tmp_path: Path) -> None:
     with sqlite3.connect(old) as db:
         [version] = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
-    assert version == str(SCHEMA_VERSION) == "3"
+    assert version == str(SCHEMA_VERSION) == "4"
     assert "outputs_by_run" not in indexes and "events_v2" not in indexes
     assert "principals" in indexes  # v3: identity

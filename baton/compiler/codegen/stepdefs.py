@@ -245,12 +245,20 @@ def map_over(spec: ir.Map) -> Doc:
 
 
 def approval(gate: ir.Approval) -> Doc:
+    from baton.compiler.build import duration_ms
+
     stage = enum_value(rt.ApprovalStage, gate.stage)
+    timeout_ms = duration_ms(gate.timeout.value) if gate.timeout else None
+    on_timeout = gate.on_timeout.value if gate.on_timeout else "reject"
+    escalate_to = gate.escalate_to.value if gate.escalate_to else None
     return construct(
         rt.Approval,
         {
             "role": (gate.role.value, literals.value(gate.role.value)),
             "stage": (stage, member(stage)),
+            "timeout_ms": (timeout_ms, literals.value(timeout_ms)),
+            "on_timeout": (on_timeout, literals.value(on_timeout)),
+            "escalate_to": (escalate_to, literals.value(escalate_to)),
         },
     )
 

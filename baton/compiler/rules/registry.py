@@ -15,6 +15,7 @@ from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Diagnostic, Report, Reporter, Severity
 from baton.compiler.rules import (
     agents,
+    approval_timeouts,
     approvals,
     compatibility,
     dataflow,
@@ -221,6 +222,48 @@ RULES: tuple[Rule, ...] = (
         W,
         "untrusted data reaches an `effect: external` step with no approval in between",
         approvals.untrusted_to_effect,
+    ),
+    Rule(
+        "B450",
+        "escalate-unknown-role",
+        E,
+        "an approval's `escalate_to` names a role the roster's `approvers` does not define",
+        approval_timeouts.escalate_unknown_role,
+    ),
+    Rule(
+        "B451",
+        "escalate-without-target",
+        E,
+        "`on_timeout: escalate` without `escalate_to`",
+        approval_timeouts.escalate_without_target,
+    ),
+    Rule(
+        "B452",
+        "approval-timeout-not-positive",
+        E,
+        "an approval `timeout` of zero: nobody could ever decide it",
+        approval_timeouts.timeout_not_positive,
+    ),
+    Rule(
+        "B453",
+        "timeout-keys-without-timeout",
+        W,
+        "`on_timeout` or `escalate_to` on an approval without `timeout` (never happens)",
+        approval_timeouts.timeout_keys_without_timeout,
+    ),
+    Rule(
+        "B454",
+        "escalate-to-same-role",
+        W,
+        "an approval's `escalate_to` is its own `role`",
+        approval_timeouts.escalate_to_same_role,
+    ),
+    Rule(
+        "B455",
+        "escalate-never-asked",
+        W,
+        "`escalate_to` while `on_timeout` is `reject`: the escalation role is never asked",
+        approval_timeouts.escalate_without_escalation,
     ),
     Rule(
         "B501",

@@ -8,6 +8,7 @@ move is a bug (or a tampered log), never a user error.
 
 from __future__ import annotations
 
+from baton.runtime.core import approvals
 from baton.runtime.core import events as ev
 from baton.runtime.core.budget import scope_of
 from baton.runtime.core.state import (
@@ -108,6 +109,20 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
             )
             error = {"failure": FailureClass.REJECTED.value, "message": message}
             return _put(state, body.step, evolve(record, error=error, finished_ms=ts))
+        case ev.ApprovalVoided():
+            record = _record(state, body.step)
+            if record.approval is None or record.approval.decision != "granted":
+                raise IllegalTransition(f"step '{body.step}' has no grant to void")
+            return _put(state, body.step, approvals.voided(record, ts))
+        case ev.ApprovalTimedOut():
+            record = _decidable(state, body.step)
+            return _put(state, body.step, approvals.timed_out(record))
+        case ev.ApprovalEscalated():
+            record = _decidable(state, body.step)
+            assert record.approval is not None
+            if not record.approval.timed_out:
+                raise IllegalTransition(f"step '{body.step}': escalation before a timeout")
+            return _put(state, body.step, approvals.escalated(record, body, ts))
         case ev.AttemptStarted():
             return _put(state, body.step, _attempt_started(state, body, ts))
         case ev.OutputReceived():
@@ -406,6 +421,7 @@ def _decided(
         comment=body.comment,
         decided_ms=ts,
         channel=body.channel or None,
+        shown_sha256=body.shown_sha256 or None,
     )
     return evolve(record, approval=approval)
 

@@ -126,6 +126,14 @@ class ExceedBudget:
 
 
 @dataclass(frozen=True)
+class RecordEvent:
+    """Record `body` as it is: its event needs nothing only a driver has (the clock
+    stamps the envelope). Issued by `runtime.core.approvals`."""
+
+    body: ev.EventBody
+
+
+@dataclass(frozen=True)
 class Wait:
     """Nothing to do before `until_ms` (a retry due, an attempt deadline) or an event."""
 
@@ -144,6 +152,7 @@ Command = (
     | FailStep
     | FinishRun
     | ExceedBudget
+    | RecordEvent
     | Wait
     | MapCommand  # a map step's (runtime.core.mapping)
 )
@@ -231,6 +240,8 @@ def event_for(command: Command, now_ms: int, jitter_sample: float = 0.0) -> ev.E
                 limit=command.limit,
                 mode=command.mode,
             )
+        case RecordEvent():
+            return command.body
         case Wait():
             return None
     if isinstance(command, MAP_COMMANDS):

@@ -15,6 +15,8 @@ from __future__ import annotations
 from baton.runtime.canonical import attempt_id, idempotency_key
 from baton.runtime.core import commands as cmd
 from baton.runtime.core import route
+from baton.runtime.core.approvals import WAITING as WAITING_FOR_PEOPLE
+from baton.runtime.core.approvals import advance as advance_gate
 from baton.runtime.core.budget import admit
 from baton.runtime.core.decisions import run_end
 from baton.runtime.core.mapping import advance as advance_map
@@ -58,7 +60,10 @@ def decide(workflow: Workflow, state: RunState, now_ms: int) -> list[cmd.Command
                 blocked = blocked or need_state is not S.COMMITTED
             if blocked:
                 continue
-        found, due = _advance(state, step, record, now_ms)
+        # a gate's binding to what was shown, its timeout (runtime.core.approvals)
+        gated = record.approval is not None and record.state in WAITING_FOR_PEOPLE
+        people = advance_gate(workflow, state, step, record, now_ms) if gated else None
+        found, due = people if people is not None else _advance(state, step, record, now_ms)
         if isinstance(found, cmd.FinishRun):
             return [found]  # a condition could not be evaluated: the run cannot go on
         if isinstance(found, cmd.StartAttempt) and state.budgets and not found.restart:

@@ -10,6 +10,7 @@ end the run it ended (a rejection fails it, a cancel cancels it).
 from __future__ import annotations
 
 from baton.runtime.core import events as ev
+from baton.runtime.core.approvals import principals_for
 from baton.runtime.core.budget import (
     RAISE_BUDGET,
     BudgetRefused,
@@ -38,9 +39,12 @@ def decision_event(
     principal: str | None = None,
     comment: str | None = None,
     channel: str | None = None,
+    shown_sha256: str | None = None,
 ) -> ev.EventBody:
     """The event recording a decision; raises DecisionRefused with the reason.
-    `channel`: how an approval or rejection came (cli, web, api), kept in its event."""
+    `channel`: how an approval or rejection came (cli, web, api), kept in its event;
+    `shown_sha256`: the sha256 of the subject the decider was shown
+    (runtime.approval_subject), which binds a grant (runtime.core.approvals)."""
     if state.outcome is not None:
         raise DecisionRefused(f"run '{state.run_id}' has already {_ended(state.outcome)}")
     if kind == CANCEL:
@@ -65,8 +69,7 @@ def decision_event(
         gated = sorted(state.gates)
         hint = f"; gated steps: {', '.join(gated)}" if gated else "; no step of this run is gated"
         raise DecisionRefused(f"step '{step}' has no approval gate{hint}")
-    role = str(gate["role"])
-    principals = [str(p) for p in gate.get("principals", [])]
+    role, principals = principals_for(state, step)  # the escalation role's, once escalated
     if principal not in principals:
         raise DecisionRefused(
             f"'{principal}' may not decide step '{step}': it needs role '{role}' "
@@ -82,6 +85,8 @@ def decision_event(
         raise DecisionRefused(
             f"step '{step}' was already {record.approval.decision} by {record.approval.principal}"
         )
+    if record.approval.timed_out:
+        raise DecisionRefused(f"step '{step}': its approval timed out")
     assert principal is not None
     cls = ev.ApprovalGranted if kind == APPROVE else ev.ApprovalRejected
     return cls(
@@ -92,6 +97,7 @@ def decision_event(
         comment=comment or "",
         requested_ms=record.approval.requested_ms,
         channel=channel or "",
+        shown_sha256=shown_sha256 or "",
     )
 
 

@@ -136,6 +136,9 @@ class ApprovalGranted(EventBody):
     comment: str = ""
     requested_ms: int = 0
     channel: str = ""  # cli | web | api ("" in logs older than identity)
+    # sha256 of the subject the decider was shown (runtime.approval_subject): the
+    # rendered input (stage before) or the output (after); "" when not bound
+    shown_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,48 @@ class ApprovalRejected(EventBody):
     comment: str = ""
     requested_ms: int = 0
     channel: str = ""  # cli | web | api ("" in logs older than identity)
+    # sha256 of the subject the decider was shown (runtime.approval_subject): the
+    # rendered input (stage before) or the output (after); "" when not bound
+    shown_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class ApprovalVoided(EventBody):
+    """A grant bound to what was shown (`shown_sha256`) no longer matches what the step
+    would receive (`current_sha256`, after a spec change or a redrive): the grant is
+    void and the step waits for a decision again (runtime.core.approvals)."""
+
+    TYPE: ClassVar[str] = "approval_voided"
+    step: str
+    role: str
+    stage: str
+    principal: str
+    shown_sha256: str
+    current_sha256: str
+
+
+@dataclass(frozen=True)
+class ApprovalTimedOut(EventBody):
+    """No decision within the gate's `timeout`: `action` (`reject` or `escalate`) is
+    recorded next, as `approval_rejected` or `approval_escalated`."""
+
+    TYPE: ClassVar[str] = "approval_timed_out"
+    step: str
+    role: str
+    stage: str
+    timeout_ms: int
+    action: str
+
+
+@dataclass(frozen=True)
+class ApprovalEscalated(EventBody):
+    """A timed-out approval now waits for `role` (the gate's `escalate_to`), afresh."""
+
+    TYPE: ClassVar[str] = "approval_escalated"
+    step: str
+    stage: str
+    from_role: str
+    role: str
 
 
 # -- attempts
@@ -515,6 +560,9 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
         ApprovalRequested,
         ApprovalGranted,
         ApprovalRejected,
+        ApprovalVoided,
+        ApprovalTimedOut,
+        ApprovalEscalated,
         AttemptStarted,
         OutputReceived,
         OutputRejected,

@@ -11,7 +11,7 @@ from baton.runtime.canonical import checksum
 from baton.runtime.core.budget import pinned_budgets
 from baton.runtime.core.events import RunStarted
 from baton.runtime.lifecycle import applicable_triggers
-from baton.runtime.model import JSON, Step, Workflow
+from baton.runtime.model import JSON, Approval, Step, Workflow
 
 
 def plan_order(workflow: Workflow) -> tuple[str, ...]:
@@ -75,6 +75,17 @@ def shape_changes(old: dict[str, str], new: dict[str, str]) -> list[str]:
     return changes
 
 
+def timeout_gate(workflow: Workflow, approval: Approval) -> dict[str, JSON]:
+    """A gate's timeout, in `run_started`: what happens without a decision in time."""
+    escalate_to = approval.escalate_to
+    return {
+        "timeout_ms": approval.timeout_ms,
+        "on_timeout": approval.on_timeout,
+        "escalate_to": escalate_to,
+        "escalate_principals": list(workflow.principals(escalate_to)) if escalate_to else [],
+    }
+
+
 def run_started(
     workflow: Workflow,
     inputs: JSON,
@@ -92,6 +103,8 @@ def run_started(
                 "stage": step.approval.stage.value,
                 "principals": list(workflow.principals(role)),
             }
+            if step.approval.timeout_ms is not None:  # runtime.core.approvals
+                gates[step.id].update(timeout_gate(workflow, step.approval))
     return RunStarted(
         workflow=workflow.name,
         version=workflow.version,

@@ -86,6 +86,13 @@ class ApprovalRecord:
     comment: str | None = None
     decided_ms: int | None = None
     channel: str | None = None  # cli | web | api: how the decision came
+    # runtime.core.approvals: the sha256 of what the decider was shown; grants voided
+    # so far; whether the request timed out (its follow-up not yet recorded); the role
+    # it was escalated from. In the JSON only when set (older states look the same).
+    shown_sha256: str | None = None
+    voided: int = 0
+    timed_out: bool = False
+    escalated_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +163,11 @@ class StepRecord:
         else:
             data["map"] = self.map.to_json()
         if self.approval is not None:
-            data["approval"] = {name: getattr(self.approval, name) for name in _APPROVAL_FIELDS}
+            data["approval"] = {
+                name: getattr(self.approval, name)
+                for name in _APPROVAL_FIELDS
+                if name not in _APPROVAL_OPTIONAL or getattr(self.approval, name)
+            }
         return data
 
     @cached_property
@@ -183,6 +194,7 @@ class StepRecord:
 
 _STEP_FIELDS = tuple(f.name for f in dataclasses.fields(StepRecord))
 _APPROVAL_FIELDS = tuple(f.name for f in dataclasses.fields(ApprovalRecord))
+_APPROVAL_OPTIONAL = frozenset({"shown_sha256", "voided", "timed_out", "escalated_from"})
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ class Journal:
                     request.principal,
                     request.comment,
                     request.channel,
+                    request.shown_sha256,
                 )
             except DecisionRefused as refusal:
                 self.inbox_outcomes.append((request.id, f"refused: {refusal}"))

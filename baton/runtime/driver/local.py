@@ -38,7 +38,7 @@ from baton.runtime.core.map_commands import RetryItem, StartItem, StartMap
 from baton.runtime.core.outcome import AttemptOutcome, outcome_events
 from baton.runtime.core.plan import run_started, workflow_pin
 from baton.runtime.core.redrive import redrive_event
-from baton.runtime.core.state import RunState
+from baton.runtime.core.state import WAITING, RunState
 from baton.runtime.driver.attempt import (
     CallAgent,
     ChildResult,
@@ -247,8 +247,15 @@ class LocalDriver:
                 children_stop.set()
                 self.delegations.abandon()
                 return DriveResult(state)
-            if options.detach and not in_flight and not items_in_flight and wake_at is None:
-                return DriveResult(state, detached=True)  # only a decision can move it
+            # only a decision can move it (an approval's timeout, if any, fires in a
+            # later `resume` or a driver that stays: runtime.core.approvals)
+            if (
+                options.detach
+                and not in_flight
+                and not items_in_flight
+                and (wake_at is None or state.status == WAITING)
+            ):
+                return DriveResult(state, detached=True)
             timeout_ms = options.poll_ms if wake_at is None else min(options.poll_ms, wake_at - now)
             try:
                 arrived.append(done.get(timeout=max(timeout_ms, 0) / 1000))

@@ -61,3 +61,4 @@ class InboxRequest:
     comment: str | None
     ts: int
     channel: str | None = None  # cli | web | api (None: before identity)
+    shown_sha256: str | None = None  # what the decider was shown (runtime.approval_subject)

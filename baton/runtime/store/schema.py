@@ -109,8 +109,19 @@ CREATE TABLE principals (
 ALTER TABLE inbox ADD COLUMN channel TEXT;
 """
 
+# v4: approvals bound to what was shown. A decision in the inbox carries the sha256
+# of the subject its decider saw (runtime.approval_subject).
+SCHEMA_V4 = """
+ALTER TABLE inbox ADD COLUMN shown_sha256 TEXT;
+"""
+
 # (version, script): applied in order to databases below that version
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3))
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, SCHEMA_V1),
+    (2, SCHEMA_V2),
+    (3, SCHEMA_V3),
+    (4, SCHEMA_V4),
+)
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -526,12 +526,13 @@ class Store:
         principal: str | None = None,
         comment: str | None = None,
         channel: str | None = None,
+        shown_sha256: str | None = None,
     ) -> int:
         with self._write() as db:
             cursor = db.execute(
-                "INSERT INTO inbox(run_id, kind, step, principal, comment, ts, channel) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (run_id, kind, step, principal, comment, ts, channel),
+                "INSERT INTO inbox(run_id, kind, step, principal, comment, ts, channel, "
+                "shown_sha256) VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, kind, step, principal, comment, ts, channel, shown_sha256),
             )
             request = cursor.lastrowid
         assert request is not None
@@ -539,7 +540,8 @@ class Store:
 
     def open_requests(self, run_id: str) -> list[InboxRequest]:
         rows = self._read(
-            "SELECT id, run_id, kind, step, principal, comment, ts, channel FROM inbox "
+            "SELECT id, run_id, kind, step, principal, comment, ts, channel, shown_sha256 "
+            "FROM inbox "
             "WHERE run_id = ? AND outcome IS NULL ORDER BY id",
             (run_id,),
         )

@@ -169,6 +169,65 @@ async def watch(
         await asyncio.sleep(poll_s)
 
 
+async def redrive(
+    client: Client,
+    target: Target,
+    load: Callable[[str], LoadedWorkflow],
+    run_id: str,
+    steps: tuple[str, ...] = (),
+    by: str = "",
+    allow_spec_change: bool = False,
+    heartbeat_ms: int = DEFAULT_HEARTBEAT_MS,
+) -> RunState:
+    """Take a failed run up again (`baton retry`): a new execution of the run's
+    workflow id goes on from its log (`runtime.temporal.redrive`); the state it was
+    taken up from. RunError if the run did not fail, a step cannot be redriven, or its
+    spec changed (as on the local backend)."""
+    from baton.runtime.api import check_spec_change
+    from baton.runtime.core.redrive import RedriveRefused, redrive_event
+    from baton.runtime.temporal.redrive import request as redrive_request
+
+    log = await events(client, run_id)
+    current = fold([event_from_json(data) for data in log])
+    try:
+        redrive_event(current, steps, by)  # refuse before loading the spec
+    except RedriveRefused as refusal:
+        raise RunError(str(refusal)) from None
+    loaded = load(current.spec)
+    if loaded.pin != current.spec_sha256:
+        check_spec_change(current, loaded, allow_spec_change)
+    handle = client.get_workflow_handle(run_id)
+    if await _status(handle, run_id) is not WorkflowExecutionStatus.COMPLETED:
+        raise RunError(f"run '{run_id}' has not closed on Temporal; not redriving it")
+    request = RunInput(
+        run_id=run_id,
+        ref=WorkflowRef.of(loaded),
+        pin=loaded.pin,
+        spec=loaded.spec,
+        inputs=current.inputs,
+        parent=current.parent,
+        heartbeat_ms=heartbeat_ms,
+        trace_id=current.trace_id,
+        log=log,
+        redrive=redrive_request(steps, by),
+    )
+    try:
+        # the same workflow id again: a new execution, allowed once the last one closed
+        # (a second redrive racing this one finds it running and is refused)
+        await client.start_workflow(
+            WORKFLOW_TYPE,
+            request.to_json(),
+            id=run_id,
+            task_queue=target.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=f"{loaded.workflow.name} v{loaded.workflow.version} (redrive)",
+        )
+    except WorkflowAlreadyStartedError:
+        raise RunError(f"run '{run_id}' is being redriven already") from None
+    return current
+
+
 # -- reading
 
 
@@ -240,6 +299,7 @@ async def decide(
     principal: str | None = None,
     comment: str | None = None,
     channel: str = "",
+    shown_sha256: str | None = None,
 ) -> str:
     """Send a decision (approve, reject, cancel) as the run's `baton_decision` Update.
     `channel` (cli, web, api) travels in the Update and is recorded in the event; the
@@ -250,7 +310,7 @@ async def decide(
     """
     current = await state(client, run_id)
     try:
-        decision_event(current, kind, step, principal, comment, channel)
+        decision_event(current, kind, step, principal, comment, channel, shown_sha256)
     except DecisionRefused as refusal:
         raise RunError(str(refusal)) from None
     handle = client.get_workflow_handle(run_id)
@@ -261,6 +321,8 @@ async def decide(
         "comment": comment or "",
         "channel": channel,
     }
+    if shown_sha256:  # what the decider was shown (runtime.approval_subject)
+        request["shown_sha256"] = shown_sha256
     try:
         outcome: str = await handle.execute_update(DECISION_UPDATE, request)
         return outcome

@@ -41,9 +41,18 @@ class RunInput:
     parent: dict[str, str] | None = None
     heartbeat_ms: int = DEFAULT_HEARTBEAT_MS
     trace_id: str | None = None  # a child run joins its parent's trace
+    # a redrive (`baton retry`): a new execution of the same workflow id that goes on
+    # from `log` (the run's events so far) after recording `run_redriven` with `redrive`
+    # ({"by", "steps": the steps named}); runtime.temporal.redrive
+    log: list[dict[str, JSON]] | None = None
+    redrive: dict[str, JSON] | None = None
 
     def to_json(self) -> dict[str, JSON]:
+        extra: dict[str, JSON] = {}
+        if self.log is not None:  # only a redrive's input carries them
+            extra = {"log": list(self.log), "redrive": self.redrive}
         return {
+            **extra,
             "run_id": self.run_id,
             "ref": self.ref.to_json(),
             "pin": self.pin,
@@ -65,6 +74,8 @@ class RunInput:
             parent=data.get("parent"),
             heartbeat_ms=int(data.get("heartbeat_ms", DEFAULT_HEARTBEAT_MS)),
             trace_id=data.get("trace_id"),
+            log=data.get("log"),
+            redrive=data.get("redrive"),
         )
 
 

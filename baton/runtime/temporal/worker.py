@@ -59,7 +59,11 @@ def passed_through() -> tuple[str, ...]:
         for module in pkgutil.iter_modules(runtime.__path__)
         if module.name != "temporal"
     ]
-    own += ["baton.runtime.temporal.catalog", "baton.runtime.temporal.messages"]
+    own += [
+        "baton.runtime.temporal.catalog",
+        "baton.runtime.temporal.messages",
+        "baton.runtime.temporal.redrive",
+    ]
     return (*sorted(own), *PASSED_THROUGH)
 
 

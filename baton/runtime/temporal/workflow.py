@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.runtime.core import commands as cmd
     from baton.runtime.core import events as ev
     from baton.runtime.core.apply import apply, fold
+    from baton.runtime.core.approvals import next_deadline
     from baton.runtime.core.decide import decide, steps_by_id
     from baton.runtime.core.decisions import DecisionRefused, decision_event
     from baton.runtime.core.map_commands import RetryItem, StartItem, TimeoutItem
@@ -87,6 +88,7 @@ with workflow.unsafe.imports_passed_through():
         event_from_json,
         outcome_from_json,
     )
+    from baton.runtime.temporal.redrive import continue_from
     from baton.runtime.validate import validate
 
 NO_RETRY = TemporalRetryPolicy(maximum_attempts=1)  # Baton's retry policy decides
@@ -145,7 +147,14 @@ class BatonWorkflow:
         # step -> its completed delegations, key -> [output, checksum] (reused on restart)
         self._delegations: dict[str, dict[str, JSON]] = {}
         start = self._input
-        self._emit(run_started(self._workflow, start.inputs, start.pin, start.spec, start.parent))
+        if start.log is not None:  # a redrive: go on from the run's log (temporal.redrive)
+            self._events, self._state, first = continue_from(start.log, start.redrive, start.pin)
+            for body in first:
+                self._emit(body)
+        else:
+            self._emit(
+                run_started(self._workflow, start.inputs, start.pin, start.spec, start.parent)
+            )
 
     # -- the loop
 
@@ -162,10 +171,7 @@ class BatonWorkflow:
             state = self.state
             if state.outcome is not None:
                 return [event.to_json() for event in self._events]
-            wake_at = _retry_due(state)
-            item_due = next_item_due(state)
-            if item_due is not None:
-                wake_at = item_due if wake_at is None else min(wake_at, item_due)
+            wake_at = _earliest(_retry_due(state), next_deadline(state), next_item_due(state))
             timeout = None if wake_at is None else max(wake_at - now, 1) / 1000
             try:
                 await workflow.wait_condition(
@@ -453,6 +459,7 @@ class BatonWorkflow:
                 request.get("principal"),
                 request.get("comment"),
                 request.get("channel"),
+                request.get("shown_sha256"),
             )
         except DecisionRefused as refusal:
             raise ApplicationError(
@@ -572,6 +579,11 @@ _DELEGATION_EVENTS = frozenset(
         ev.DelegationFailed.TYPE,
     }
 )
+
+
+def _earliest(*times: int | None) -> int | None:
+    known = [at for at in times if at is not None]
+    return min(known) if known else None
 
 
 def _retry_due(state: RunState) -> int | None:

@@ -1,0 +1,74 @@
+"""An approval's `timeout`, `on_timeout` and `escalate_to` compile to
+`rt.Approval(timeout_ms=..., on_timeout=..., escalate_to=...)` (only what differs from
+the defaults): deterministic, ruff- and mypy-clean; a run's `run_started` pins them in
+its gates with the escalation role's principals."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import baton.runtime as rt
+from baton.commands.compile import compile_command
+from baton.runtime.core.plan import run_started
+from codegen.codegen_support import ROOT
+
+BIN = Path(sys.executable).parent
+SPECS = ROOT / "tests" / "golden" / "lint" / "ok" / "approval_timeouts"
+
+
+def _compile(out: Path) -> dict[str, bytes]:
+    result = CliRunner().invoke(compile_command, [str(SPECS), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return {p.name: p.read_bytes() for p in sorted(out.rglob("*.py"))}
+
+
+def test_approval_timeouts_compile_deterministic_and_clean(tmp_path: Path) -> None:
+    first = _compile(tmp_path / "a")
+    assert first == _compile(tmp_path / "b")
+    source = next(text.decode() for text in first.values() if b"timeout_ms=14400000" in text)
+    assert 'escalate_to="ceo"' in source and 'on_timeout="escalate"' in source
+    config = str(ROOT / "pyproject.toml")
+    out = str(tmp_path / "a")
+    for command in (
+        (str(BIN / "ruff"), "format", "--check", "--config", config, out),
+        (str(BIN / "ruff"), "check", "--config", config, out),
+        (str(BIN / "mypy"), "--strict", "--no-incremental", out),
+    ):
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_compiled_gates_carry_their_timeouts(tmp_path: Path) -> None:
+    _compile(tmp_path / "out")
+    path = next(p for p in (tmp_path / "out").rglob("*.py") if "timeout_ms=" in p.read_text())
+    spec = importlib.util.spec_from_file_location(f"timeouts_case_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        workflow = next(v for v in vars(module).values() if isinstance(v, rt.Workflow))
+    finally:
+        del sys.modules[spec.name]
+    assert workflow.step("draft").approval == rt.Approval(
+        "manager", rt.ApprovalStage.AFTER, timeout_ms=1_800_000
+    )
+    assert workflow.step("send").approval == rt.Approval(
+        "manager", timeout_ms=14_400_000, on_timeout="escalate", escalate_to="ceo"
+    )
+    assert workflow.step("notify").approval == rt.Approval("ceo", timeout_ms=5_400_000)
+    gates = run_started(workflow, {}, "pin", "wf.yaml").gates
+    assert gates["send"] == {
+        "role": "manager",
+        "stage": "before",
+        "principals": ["alice", "bob"],
+        "timeout_ms": 14_400_000,
+        "on_timeout": "escalate",
+        "escalate_to": "ceo",
+        "escalate_principals": ["carol"],
+    }
