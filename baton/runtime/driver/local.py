@@ -304,7 +304,7 @@ class LocalDriver:
         step = steps_by_id(self.workflow)[command.step]
         scope = state.scope()
         parent = {"run_id": state.run_id, "step": step.id}
-        tainted = [s for s, record in state.steps.items() if record.untrusted_sources]
+        tainted = state.tainted_steps()
         untrusted = untrusted_paths(self.workflow, tainted)
         host = self.delegations.host(command, done, step.timeout_ms)
 
