@@ -50,7 +50,7 @@ SUMMARIES = {
     "approve": "Approve a step waiting for a decision.",
     "reject": "Reject a step waiting for a decision.",
     "cancel": "Cancel a run.",
-    "worker": "Run a Temporal worker for compiled workflows.",
+    "worker": "Run a Temporal worker, or a local worker pool (--local).",
     "principal": "Add, list or revoke principals (who decides, with a token).",
 }
 
