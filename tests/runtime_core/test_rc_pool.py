@@ -49,7 +49,9 @@ def _spec(tmp: Path, seconds: float) -> Path:
         lines += [f"  s{index}:", "    agent: lead"]
         if index:
             lines.append(f"    needs: [s{index - 1}]")
-        lines.append(f'    input: {{seconds: {seconds}, output: {{text: "{{{{ inputs.topic }}}}"}}}}')
+        lines.append(
+            f'    input: {{seconds: {seconds}, output: {{text: "{{{{ inputs.topic }}}}"}}}}'
+        )
         lines.append("    output: note@1")
     lines.append(f"result: s{STEPS - 1}")
     path = tmp / "pooled.yaml"
@@ -70,6 +72,13 @@ def _worker(tmp: Path, *extra: str) -> subprocess.Popen[str]:
 
 def _statuses(db: Path) -> Counter[str]:
     return Counter(status for (status,) in rows(db, "SELECT status FROM runs"))
+
+
+def _driving(db: Path, workers: list[subprocess.Popen[str]]) -> list[int]:
+    """The workers (by index) that hold the lease of a run already under way."""
+    owners = rows(db, "SELECT lease_owner FROM runs WHERE lease_owner IS NOT NULL AND last_seq > 1")
+    pids = {str(owner).split(":")[1] for (owner,) in owners}
+    return [index for index, worker in enumerate(workers) if str(worker.pid) in pids]
 
 
 def _wait(condition: object, seconds: float, what: str) -> None:
@@ -128,10 +137,14 @@ def test_workers_killed_at_random_lose_and_double_nothing(tmp_path: Path) -> Non
     workers = [_worker(tmp_path, "--runs-per-worker", "4") for _ in range(3)]
     kills = 0
     try:
-        # kill a worker at random while runs are in flight, start another in its place
+        # kill, at a random moment, a worker that drives a run (some of whose events are
+        # in), and start another in its place
         while kills < 8 and _statuses(db)["running"]:
-            time.sleep(chance.uniform(0.2, 0.8))
-            victim = chance.randrange(len(workers))
+            time.sleep(chance.uniform(0.1, 0.5))
+            holders = _driving(db, workers)
+            if not holders:
+                continue
+            victim = chance.choice(holders)
             workers[victim].kill()  # SIGKILL: no cleanup, its leases stay behind
             workers[victim].wait()
             kills += 1
