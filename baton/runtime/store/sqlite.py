@@ -38,7 +38,6 @@ from baton.runtime.store.connection import (
 )
 from baton.runtime.store.errors import LeaseLost, RunExists, StoreError, UnknownRun
 from baton.runtime.store.records import Batch, InboxRequest, RunSummary
-from baton.runtime.store.writer_lock import writer_turn
 
 DEFAULT_DB = Path(".baton") / "baton.db"
 AfterCommit = Callable[[int], None]  # called with the number of events a commit made durable
@@ -96,24 +95,19 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (BEGIN IMMEDIATE): all or nothing.
-
-        Writers of several processes (a worker pool) queue on a file lock first: SQLite's
-        own wait for a busy database sleeps in steps of up to 100 ms, which made two
-        processes commit several times slower than one."""
-        with writer_turn(self.path):
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as error:
+        """One write transaction, taken at once (BEGIN IMMEDIATE): all or nothing."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise self._error(error) from error
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException as error:
+            self._db.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
                 raise self._error(error) from error
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException as error:
-                self._db.execute("ROLLBACK")
-                if isinstance(error, sqlite3.Error):
-                    raise self._error(error) from error
-                raise
+            raise
 
     def _error(self, error: sqlite3.Error) -> StoreError:
         if is_read_only_error(error):
