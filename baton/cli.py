@@ -52,7 +52,7 @@ SUMMARIES = {
     "approve": "Approve a step waiting for a decision.",
     "reject": "Reject a step waiting for a decision.",
     "cancel": "Cancel a run.",
-    "worker": "Run a Temporal worker for compiled workflows.",
+    "worker": "Run a Temporal worker, or a local worker pool (--local).",
     "principal": "Add, list or revoke principals (who decides, with a token).",
     "serve": "Serve the web console and JSON API; continue runs as decisions arrive.",
     "approvals": "List the approvals waiting, with exactly what is decided.",

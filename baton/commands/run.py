@@ -31,7 +31,7 @@ from baton.commands._load import load_spec
 from baton.commands._progress import Progress
 from baton.config import root_option
 from baton.runtime import api
-from baton.runtime.backend import Backend, Follow
+from baton.runtime.backend import Backend, Follow, LocalBackend
 from baton.runtime.core.budget import MEASURES, RAISE_BUDGET, encode_limits
 
 
@@ -40,7 +40,14 @@ from baton.runtime.core.budget import MEASURES, RAISE_BUDGET, encode_limits
 @click.option("--input", "input_text", help="The run input: JSON, or @file.json.")
 @click.option("--run-id", help="Name the run; an existing id is not started again.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; call no agent, write nothing.")
-@click.option("--detach", is_flag=True, help="Exit 3 instead of waiting for an approval.")
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Exit 3 instead of waiting for an approval; with a worker pool running, only enqueue.",
+)
+@click.option(
+    "--queue", is_flag=True, help="Only record the run: a `baton worker --local` drives it."
+)
 @click.option("--log-json", is_flag=True, help="A JSON log line per finished attempt (stderr).")
 @cassette_options
 @root_option
@@ -52,6 +59,7 @@ def run_command(
     run_id: str | None,
     dry_run: bool,
     detach: bool,
+    queue: bool,
     log_json: bool,
     root: str | None,
     backend: Backend,
@@ -70,6 +78,8 @@ def run_command(
         if existing is not None:
             _not_again(run_id, existing)
     run_id = run_id or api.new_run_id(loaded.workflow.name)
+    if queue or (detach and _pool_running(backend)):
+        _enqueue(backend, loaded, inputs, run_id)
     try:
         with Progress(run_id, live=False if log_json else None) as progress:
             follow = Follow(detach, api.observers(progress, sys.stderr if log_json else None))
@@ -79,6 +89,27 @@ def run_command(
     except KeyboardInterrupt:
         _interrupted(backend, run_id)
     _finish(backend, result)
+
+
+def _pool_running(backend: Backend) -> bool:
+    from baton.runtime.pool import pool_running
+
+    return isinstance(backend, LocalBackend) and pool_running(backend.db)
+
+
+def _enqueue(backend: Backend, loaded: api.LoadedWorkflow, inputs: object, run_id: str) -> NoReturn:
+    """Record the run for the local worker pool, and exit 0 (runtime.pool)."""
+    from baton.runtime.pool import enqueue, pool_running
+
+    if not isinstance(backend, LocalBackend):
+        raise click.UsageError("--queue needs the local backend (Temporal queues by itself)")
+    try:
+        enqueue(backend.db, loaded, inputs, run_id)
+    except api.RunExists:
+        _not_again(run_id, backend.existing(run_id))
+    then = "" if pool_running(backend.db) else "; start one with `baton worker --local`"
+    click.echo(f"run {run_id} queued for the worker pool{then}")
+    sys.exit(EXIT_OK)
 
 
 @click.command("resume")

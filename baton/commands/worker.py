@@ -1,6 +1,11 @@
 """`baton worker --address HOST:PORT [--namespace N] [--task-queue Q] [SPECS]`: a Temporal
 worker that runs Baton runs (`baton run --backend temporal`).
 
+`baton worker --local [-j N] [--db PATH]`: a local worker pool instead (runtime.pool): N
+processes that claim the runs of the SQLite database that can move (queued by `baton
+run --queue`, or left by a process that died, or approved after a detach) and drive
+them, each under its lease. Each run is loaded from the spec it was started from.
+
 SPECS are what `baton run` takes (spec files, compiled workflow names, `module:attribute`)
 and directories of spec files; each is compiled once, when the worker starts, with its
 sub-workflows, from its own directory (so its pin is the one `baton run --backend
@@ -23,8 +28,9 @@ from pathlib import Path
 import click
 
 from baton.commands._backend import temporal_backend, temporal_options
-from baton.commands._common import cassette_options, refusals
+from baton.commands._common import cassette_options, db_option, refusals
 from baton.commands._load import load_spec
+from baton.commands._pool import serve_local_pool
 from baton.config import root_option
 from baton.runtime.api import LoadedWorkflow, RunError
 from baton.runtime.backend import serve_temporal_worker
@@ -54,6 +60,23 @@ from baton.runtime.backend import serve_temporal_worker
     show_default=True,
     help="On SIGTERM, seconds the attempts in flight get to finish.",
 )
+@click.option("--local", is_flag=True, help="A local worker pool on the SQLite database.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --local: worker processes.",
+)
+@click.option(
+    "--runs-per-worker",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="With --local: runs one worker process drives at once.",
+)
+@db_option
 @cassette_options
 @root_option
 @refusals
@@ -65,9 +88,19 @@ def worker_command(
     max_concurrent_attempts: int,
     sticky_timeout: float,
     graceful_shutdown: float,
+    local: bool,
+    jobs: int,
+    runs_per_worker: int,
+    db: str | None,
     root: str | None,
 ) -> None:
-    """Run Baton workflows on Temporal: poll TASK_QUEUE, host SPECS."""
+    """Run Baton workflows on Temporal (poll TASK_QUEUE, host SPECS), or with --local
+    drive the runs of the local database in a pool of worker processes."""
+    if local:
+        if specs:
+            raise click.UsageError("--local loads each run's own spec; give no SPECS")
+        serve_local_pool(db, root, jobs, runs_per_worker, graceful_shutdown)
+        return
     if not address:
         raise click.UsageError("--address HOST:PORT is required (or BATON_TEMPORAL_ADDRESS)")
     loaded = [workflow for spec in specs for workflow in _load_all(spec, root)]

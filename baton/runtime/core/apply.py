@@ -11,6 +11,7 @@ from __future__ import annotations
 from baton.runtime.core import approvals
 from baton.runtime.core import events as ev
 from baton.runtime.core.budget import scope_of
+from baton.runtime.core.index import carry
 from baton.runtime.core.state import (
     CANCELLED,
     FAILED,
@@ -356,7 +357,9 @@ def _move(state: RunState, step: str, trigger: str) -> StepRecord:
 
 
 def _put(state: RunState, step: str, record: StepRecord) -> RunState:
-    return evolve(state, steps={**state.steps, step: record})
+    after = evolve(state, steps={**state.steps, step: record})
+    carry(state, after, ((step, record),))  # the step index moves with it: O(1)
+    return after
 
 
 def _open_attempt(state: RunState, step: str, attempt: int) -> StepRecord:

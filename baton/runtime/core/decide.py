@@ -1,9 +1,9 @@
 """`decide(workflow, state, now_ms) -> [command]`: what a run should do next. Pure.
 
 No I/O, no clock (`now_ms` is an argument), no randomness. Called after every batch
-of events; it looks at each step in plan order, so the same state always yields the
-same commands in the same order. A command is issued once: its event moves the step,
-so the next call does not issue it again.
+of events; it looks at the steps that can move (`runtime.core.index`) in plan order, so
+the same state always yields the same commands in the same order. A command is issued
+once: its event moves the step, so the next call does not issue it again.
 
 Order of concerns: a run that must end (cancel requested, a step failed: fail-fast)
 ends first; then each step advances by its state; a run whose steps are all committed
@@ -19,10 +19,10 @@ from baton.runtime.core.approvals import WAITING as WAITING_FOR_PEOPLE
 from baton.runtime.core.approvals import advance as advance_gate
 from baton.runtime.core.budget import admit
 from baton.runtime.core.decisions import run_end
+from baton.runtime.core.index import index_of
 from baton.runtime.core.mapping import advance as advance_map
 from baton.runtime.core.mapping import begin as begin_map
 from baton.runtime.core.state import RunState, StepRecord
-from baton.runtime.lifecycle import TERMINAL
 from baton.runtime.model import NEVER_RETRIED, Effect, FailureClass, Step, StepState, Workflow
 
 S = StepState
@@ -38,28 +38,15 @@ def decide(workflow: Workflow, state: RunState, now_ms: int) -> list[cmd.Command
     commands: list[cmd.Command] = []
     wake_at: int | None = None
     steps = steps_by_id(workflow)
-    finished = 0
     records = state.steps
     crossings: set[str] = set()  # budget crossings recorded by this call
     held = False  # an enforced budget holds back the attempts not yet started
-    for step_id in state.plan:
-        record = records[step_id]
-        if record.state in TERMINAL:
-            finished += 1
-            continue
-        step = steps[step_id]
-        if record.state is S.PENDING:
-            # the common case, looked at first: a step waiting for a need to commit
-            # (as `_ready` finds it: no need skipped, one not yet committed)
-            blocked = False
-            for need in step.needs:
-                need_state = records[need].state
-                if need_state is S.SKIPPED:
-                    blocked = False
-                    break
-                blocked = blocked or need_state is not S.COMMITTED
-            if blocked:
-                continue
+    index = index_of(state)
+    # only the steps that can move (in motion, or pending with their needs settled),
+    # in plan order: the index `apply` keeps, so a call costs what the run has in
+    # motion, not its length
+    for step_id in index.candidates():
+        step, record = steps[step_id], records[step_id]
         # a gate's binding to what was shown, its timeout (runtime.core.approvals)
         gated = record.approval is not None and record.state in WAITING_FOR_PEOPLE
         people = advance_gate(workflow, state, step, record, now_ms) if gated else None
@@ -76,7 +63,7 @@ def decide(workflow: Workflow, state: RunState, now_ms: int) -> list[cmd.Command
             commands.append(found)
         if due is not None:
             wake_at = due if wake_at is None else min(wake_at, due)
-    if not commands and finished == len(state.plan):
+    if not commands and index.finished() == len(state.plan):
         return [cmd.FinishRun("succeeded", result_step=state.result_step)]
     if wake_at is not None:
         commands.append(cmd.Wait(wake_at))

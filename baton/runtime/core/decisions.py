@@ -20,6 +20,7 @@ from baton.runtime.core.budget import (
     spend_of,
 )
 from baton.runtime.core.commands import FinishRun
+from baton.runtime.core.index import index_of
 from baton.runtime.core.state import RunState
 from baton.runtime.model import StepState
 
@@ -107,16 +108,15 @@ def run_end(state: RunState) -> FinishRun | None:
         return None
     if state.cancel_requested:
         return FinishRun("cancelled", message="cancel requested")
-    for step in state.plan:
-        record = state.steps[step]
-        if record.state is StepState.FAILED:
-            error = record.error or {}
-            return FinishRun(
-                "failed",
-                step=step,
-                failure=str(error.get("failure", "")),
-                message=f"step '{step}' failed: {error.get('message', '')}",
-            )
+    step = index_of(state).first(StepState.FAILED)  # the first in plan order, no scan
+    if step is not None:
+        error = state.steps[step].error or {}
+        return FinishRun(
+            "failed",
+            step=step,
+            failure=str(error.get("failure", "")),
+            message=f"step '{step}' failed: {error.get('message', '')}",
+        )
     return None
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
+from baton.runtime.core.index import index_of
 from baton.runtime.core.map_state import MapRecord
 from baton.runtime.lifecycle import TERMINAL
 from baton.runtime.model import JSON, StepState
@@ -244,13 +245,16 @@ class RunState:
             return self.outcome
         blocked = self.budget_wait is not None
         undecided = moving = False
-        for record in self.steps.values():
-            if record.state in _AWAITING_HUMAN:
+        by_state = index_of(self).by_state  # the steps in each state, without a scan
+        for awaiting in _AWAITING_HUMAN:
+            for step in by_state[awaiting]:
+                record = self.steps[step]
                 decided = record.approval is not None and record.approval.decision is not None
                 moving = moving or decided
                 undecided = undecided or not decided
-            elif record.state in _IN_MOTION:
-                moving = moving or not (blocked and record.state is StepState.RETRYING)
+        for in_motion in _IN_MOTION:
+            if by_state[in_motion]:
+                moving = moving or not (blocked and in_motion is StepState.RETRYING)
         waiting = (undecided or blocked) and not moving and not self.cancel_requested
         return WAITING if waiting else RUNNING
 
@@ -314,13 +318,14 @@ class RunState:
         """What templates and `if:` expressions may read: committed outputs only."""
         return {
             "inputs": self.inputs,
-            "steps": {
-                step: {"output": record.output}
-                for step, record in self.steps.items()
-                if record.state is StepState.COMMITTED
-            },
+            # a copy of the index's mapping (kept by `apply`): no walk over the steps
+            "steps": dict(index_of(self).outputs),
             "run": {"id": self.run_id, "workflow": self.workflow},
         }
+
+    def tainted_steps(self) -> set[str]:
+        """The steps that received untrusted data (`untrusted_sources`), from the index."""
+        return set(index_of(self).tainted)
 
     # -- serialization
 

@@ -142,8 +142,12 @@ class LocalDriver:
         finally:
             self.store.release_lease(run_id, self.owner)
 
-    def resume(self, run_id: str, pin: str, spec_changed: bool = False) -> DriveResult:
-        """Take a run over and drive it on; raises RunBusy if a live process drives it."""
+    def resume(
+        self, run_id: str, pin: str, spec_changed: bool = False, queued: bool = False
+    ) -> DriveResult:
+        """Take a run over and drive it on; raises RunBusy if a live process drives it.
+        `queued`: a run only recorded so far (`runtime.pool.enqueue`), which starts
+        without a `run_resumed` (nothing of it ran before)."""
         now = self.options.clock()
         holder = self.store.acquire_lease(run_id, self.owner, now)
         if holder is not None:
@@ -152,7 +156,8 @@ class LocalDriver:
             journal = Journal(self.store.load_state(run_id))
             if journal.state.outcome is not None:
                 return DriveResult(journal.state)
-            journal.emit(ev.RunResumed(self.owner, pin, spec_changed), now)
+            if not (queued and journal.state.last_seq == 1):
+                journal.emit(ev.RunResumed(self.owner, pin, spec_changed), now)
             tampered = self._verify_stored(journal.state)
             if tampered is not None:
                 journal.emit(tampered, now)  # the run stops; no step sees the data
@@ -328,7 +333,7 @@ class LocalDriver:
         step = steps_by_id(self.workflow)[command.step]
         scope = state.scope()
         parent = {"run_id": state.run_id, "step": step.id}
-        tainted = [s for s, record in state.steps.items() if record.untrusted_sources]
+        tainted = state.tainted_steps()
         untrusted = untrusted_paths(self.workflow, tainted)
         host = self.delegations.host(command, done, step.timeout_ms)
 

@@ -515,6 +515,40 @@ class Store:
                 (run_id, owner),
             )
 
+    # -- the local worker pool (runtime.pool)
+
+    def movable_runs(self) -> list[tuple[str, str | None, int | None]]:
+        """(run, lease holder, lease expiry) of each top-level run whose stored status is
+        running, oldest first: what a worker may claim if its lease is free."""
+        rows = self._read(
+            "SELECT run_id, lease_owner, lease_expires_ms FROM runs "
+            "WHERE status = 'running' AND parent_run_id IS NULL ORDER BY created_ms, run_id"
+        )
+        return [(str(run), holder, expires) for run, holder, expires in rows]
+
+    def beat(self, worker: str, expires_ms: int | None, forget_before_ms: int = 0) -> None:
+        """Record that `worker` is alive until `expires_ms` (None: it left), in `meta`;
+        forget workers whose last beat expired before `forget_before_ms`."""
+        key = f"worker:{worker}"
+        with self._write() as db:
+            if expires_ms is None:
+                db.execute("DELETE FROM meta WHERE key = ?", (key,))
+                return
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, str(expires_ms)),
+            )
+            db.execute(
+                "DELETE FROM meta WHERE key LIKE 'worker:%' AND CAST(value AS INTEGER) < ?",
+                (forget_before_ms,),
+            )
+
+    def workers(self) -> list[tuple[str, int]]:
+        """(worker, alive until) of every worker that beat (`beat`)."""
+        rows = self._read("SELECT key, value FROM meta WHERE key LIKE 'worker:%'")
+        return [(str(key).removeprefix("worker:"), int(value)) for key, value in rows]
+
     # -- the inbox: decisions from other processes
 
     def post_request(

@@ -1,0 +1,203 @@
+"""The local worker pool: processes that claim runs from the SQLite database and drive them.
+
+`baton run --queue` only records a run (`enqueue`: its `run_started`, no lease); any
+process running a `Worker` (`baton worker --local`) claims runs that can move and drives
+each under its lease, in a thread of its own, until the run ends or waits for a person.
+A run can move when its stored status is running (not final, not waiting for a
+decision), it is a top-level run (a child run is driven by its parent's driver) and its
+lease is free: never taken (a queued run), released (a decision was recorded while no
+process drove it), expired, or held by a dead process on this host (a worker killed
+mid-run: its runs are taken over at once, and their interrupted attempts run again under
+the same idempotency keys, as `baton resume` does).
+
+Claiming is the lease itself (`Store.acquire_lease`, one IMMEDIATE transaction), so two
+workers never drive one run; a worker that lost a lease cannot write (the store checks
+the owner in every append). `Worker.serve` is the reusable claim/drive loop (a web
+console can run it in a thread); `pool_running` says whether a worker is alive, from
+the heartbeats workers keep in the `meta` table (no schema change).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from baton.runtime.api import (
+    DriverOptions,
+    LoadedWorkflow,
+    RunError,
+    check_run_id,
+    validate_inputs,
+)
+from baton.runtime.core import events as ev
+from baton.runtime.core.apply import apply
+from baton.runtime.core.plan import run_started
+from baton.runtime.core.state import RunState
+from baton.runtime.driver.local import LocalDriver, RunBusy, now_ms
+from baton.runtime.model import JSON
+from baton.runtime.store import Store, new_owner
+from baton.runtime.store import lease as leases
+from baton.runtime.store.errors import StoreError
+from baton.runtime.telemetry import export_finished
+
+log = logging.getLogger("baton.runtime.pool")
+
+Load = Callable[[str], LoadedWorkflow]
+RETRY_AFTER_S = 30.0  # a run a worker could not drive (its spec is gone) is tried again
+
+
+def enqueue(db: Path, loaded: LoadedWorkflow, inputs: JSON, run_id: str) -> RunState:
+    """Record a new run for a worker to drive: validated, its `run_started` durable,
+    no lease held. RunExists for a known id."""
+    check_run_id(run_id)
+    validate_inputs(loaded.workflow, inputs)
+    now = now_ms()
+    body = run_started(loaded.workflow, inputs, loaded.pin, loaded.spec)
+    event = ev.Event(1, run_id, now, uuid.uuid4().hex, body)
+    state = apply(None, event)
+    owner = new_owner()
+    with Store(db) as store:
+        store.create_run(event, state, owner, now)
+        store.release_lease(run_id, owner)
+    return state
+
+
+def claimable(store: Store, now: int, limit: int, skip: set[str] | None = None) -> list[str]:
+    """Top-level runs that can move and whose lease is free, oldest first (reads only:
+    the claim is `acquire_lease`, which checks again)."""
+    found = []
+    for run_id, holder, expires in store.movable_runs():
+        if skip and run_id in skip:
+            continue
+        if holder is None or (expires or 0) <= now or leases.holder_is_dead(holder):
+            found.append(run_id)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def drive_claimed(
+    db: Path, run_id: str, load: Load, options: DriverOptions | None = None
+) -> RunState | None:
+    """Claim `run_id` and drive it until it ends or waits for a person; None if another
+    process holds it. A run never driven (queued) starts without `run_resumed`."""
+    options = replace(options or DriverOptions(), detach=True)
+    with Store(db, create=False, after_commit=options.after_commit) as store:
+        state = store.load_state(run_id)
+        if state.outcome is not None:
+            return state
+        loaded = load(state.spec)
+        if loaded.pin != state.spec_sha256:
+            raise RunError(
+                f"run '{run_id}' was started from another version of {state.spec}; "
+                "a worker does not continue it on a different spec (use `baton resume`)"
+            )
+        driver = LocalDriver(store, loaded.workflow, replace(options, resolver=loaded.resolver))
+        try:
+            result = driver.resume(run_id, loaded.pin, queued=state.last_seq == 1)
+        except RunBusy:
+            return None
+    export_finished(db, result.state)
+    return result.state
+
+
+@dataclass
+class Worker:
+    """One process's claim/drive loop over the database at `db` (see `serve`)."""
+
+    db: Path
+    load: Load
+    concurrency: int = 16  # runs driven at once by this process, one thread each
+    poll_s: float = 0.2  # how often an idle worker looks for runs
+    grace_s: float = 30.0  # on stop, how long the runs in hand get to end or wait
+    options: DriverOptions = field(default_factory=DriverOptions)
+    on_finish: Callable[[str, RunState | None], None] | None = None
+    owner: str = field(default_factory=new_owner)
+    _active: set[str] = field(default_factory=set)
+    _failed: dict[str, float] = field(default_factory=dict)  # run -> when to try again
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def serve(self, stop: threading.Event) -> None:
+        """Claim and drive runs until `stop` is set; then give the runs in hand
+        `grace_s` to end or wait (a run still driven after that is left to its lease,
+        which another worker takes over once this process is gone)."""
+        threads: list[threading.Thread] = []
+        last_beat = -1e9
+        while not stop.is_set():
+            if time.monotonic() - last_beat > leases.lease_ms() / 4000:
+                self._heartbeat()
+                last_beat = time.monotonic()
+            threads = [thread for thread in threads if thread.is_alive()]
+            started = 0
+            free = self.concurrency - len(threads)
+            for run_id in self._candidates(free) if free > 0 else []:
+                with self._lock:
+                    self._active.add(run_id)
+                thread = threading.Thread(
+                    target=self._drive, args=(run_id,), name=f"baton-{run_id}", daemon=True
+                )
+                thread.start()
+                threads.append(thread)
+                started += 1
+            if not started:
+                stop.wait(self.poll_s)
+        deadline = time.monotonic() + self.grace_s
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._heartbeat(leaving=True)
+
+    def _candidates(self, limit: int) -> list[str]:
+        now = time.monotonic()
+        with self._lock:
+            skip = set(self._active) | {r for r, until in self._failed.items() if until > now}
+        try:
+            with Store(self.db) as store:
+                return claimable(store, now_ms(), limit, skip)
+        except StoreError as error:
+            log.warning("worker %s: cannot read %s: %s", self.owner, self.db, error)
+            return []
+
+    def _drive(self, run_id: str) -> None:
+        state: RunState | None = None
+        try:
+            state = drive_claimed(self.db, run_id, self.load, self.options)
+        except (RunError, StoreError) as error:  # a spec gone or changed, a lost lease
+            log.warning("worker %s: run %s: %s", self.owner, run_id, error)
+            self._later(run_id)
+        except Exception:  # a bug must not stop this worker's other runs
+            log.exception("worker %s: run %s crashed", self.owner, run_id)
+            self._later(run_id)
+        finally:
+            with self._lock:
+                self._active.discard(run_id)
+        if self.on_finish is not None:
+            self.on_finish(run_id, state)
+
+    def _later(self, run_id: str) -> None:
+        with self._lock:
+            self._failed[run_id] = time.monotonic() + RETRY_AFTER_S
+
+    def _heartbeat(self, leaving: bool = False) -> None:
+        """Say this worker is alive (`pool_running`) until a lease's length from now."""
+        try:
+            with Store(self.db) as store:
+                now = now_ms()
+                expires = None if leaving else now + leases.lease_ms()
+                store.beat(self.owner, expires, forget_before_ms=now - 10 * leases.lease_ms())
+        except StoreError as error:
+            log.warning("worker %s: heartbeat: %s", self.owner, error)
+
+
+def pool_running(db: Path) -> bool:
+    """Whether a worker (`baton worker --local`) is alive on the database at `db`."""
+    if not db.exists():
+        return False
+    now = now_ms()
+    with Store(db, readonly=True) as store:
+        workers = store.workers()
+    return any(until > now and not leases.holder_is_dead(owner) for owner, until in workers)
