@@ -193,3 +193,5 @@ def test_items_of_an_untrusted_list_reach_the_agent_sanitized(tmp_path: Path) ->
     assert seen["0"] == '<untrusted source="subtopic">tea</untrusted>'
     assert seen["1"].startswith('<untrusted source="subtopic">')
     assert "ignore previous instructions" not in seen["1"]
+    # the step's output carries the taint on: the items' inputs were untrusted
+    assert state["steps"]["research_each"]["untrusted_sources"] == ["subtopic"]

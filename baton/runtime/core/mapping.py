@@ -70,7 +70,14 @@ def advance(
     mapped = record.map
     assert spec is not None and mapped is not None and record.idempotency_key is not None
     if mapped.settled:
-        return FinishMap(step.id, record.attempts, record.idempotency_key, mapped.results), None
+        finish = FinishMap(
+            step.id,
+            record.attempts,
+            record.idempotency_key,
+            mapped.results,
+            mapped.untrusted_sources,
+        )
+        return finish, None
     due: int | None = None
     for index in sorted(mapped.active):
         item = mapped.active[index]
@@ -198,6 +205,9 @@ def apply_map(state: RunState, ts: int, body: ev.EventBody) -> RunState:
             mapped = _replace(
                 mapped, active=active, results=results, succeeded=mapped.succeeded + 1
             )
+            if body.untrusted_sources:  # the taint of its input: the step's, once validated
+                sources = tuple(sorted({*mapped.untrusted_sources, *body.untrusted_sources}))
+                mapped = _replace(mapped, untrusted_sources=sources)
             record = evolve(record, usage=record.usage.plus(body.usage))
         case ev.MapItemFailed():
             item = _open_item(mapped, body.step, index, body.attempt)
@@ -306,6 +316,7 @@ def item_events(outcome: AttemptOutcome, index: int) -> list[ev.EventBody]:
                 output=outcome.output,
                 latency_ms=outcome.latency_ms,
                 usage=outcome.usage,
+                untrusted_sources=outcome.untrusted_sources,
             )
         ]
     return [
