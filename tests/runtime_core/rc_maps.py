@@ -170,3 +170,24 @@ MAP_WIDE = _map_workflow("map_wide", concurrency=3)
 MAP_CRASH = _map_workflow(
     "map_crash", tolerate=1, effect=Effect.EXTERNAL, approval=Approval("manager")
 )
+
+# the list is untrusted input (x-baton-trust): each item reaches the agent sanitized
+MAP_UNTRUSTED = dataclasses.replace(
+    workflow(
+        "map_untrusted",
+        Step(
+            "research_each",
+            "maps.yaml:5",
+            agent="researcher",
+            input={"topic": "{{ subtopic }}", "wait_for": 1},
+            output=BRIEF,
+            map=Map(Template("inputs.topics", is_expression=True), "subtopic"),
+        ),
+        result="research_each",
+        agents=AGENTS_MAP,
+    ),
+    inputs_schema={
+        "type": "object",
+        "properties": {"topics": {"type": "array", "x-baton-trust": "untrusted"}},
+    },
+)

@@ -496,6 +496,7 @@ class MapItemSucceeded(EventBody):
     output: JSON = None
     latency_ms: int = 0
     usage: dict[str, JSON] = field(default_factory=dict)
+    untrusted_sources: tuple[str, ...] = ()  # the untrusted values its input received
 
 
 @dataclass(frozen=True)

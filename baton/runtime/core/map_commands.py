@@ -90,6 +90,7 @@ class FinishMap:
     attempt: int
     idempotency_key: str
     output: tuple[JSON, ...]
+    untrusted_sources: tuple[str, ...] = ()
 
 
 MapCommand = StartMap | StartItem | TimeoutItem | RetryItem | DropItem | FinishMap
@@ -153,6 +154,7 @@ def event_for(command: MapCommand, now_ms: int, jitter_sample: float = 0.0) -> e
                 idempotency_key=command.idempotency_key,
                 checksum=checksum(output),
                 output=output,
+                untrusted_sources=command.untrusted_sources,
             )
     raise TypeError(f"not a map command: {command!r}")
 

@@ -45,6 +45,8 @@ class MapRecord:
     succeeded: int = 0
     dropped: tuple[int, ...] = ()  # items that failed for good (tolerated): null slots
     item_attempts: int = 0  # attempts of all items
+    # the untrusted values the items' inputs received (taint): the step's, once validated
+    untrusted_sources: tuple[str, ...] = ()
 
     @property
     def count(self) -> int:
@@ -65,6 +67,7 @@ class MapRecord:
             "succeeded": self.succeeded,
             "dropped": list(self.dropped),
             "item_attempts": self.item_attempts,
+            "untrusted_sources": list(self.untrusted_sources),
         }
 
     @classmethod
@@ -77,6 +80,7 @@ class MapRecord:
             succeeded=data["succeeded"],
             dropped=tuple(data["dropped"]),
             item_attempts=data["item_attempts"],
+            untrusted_sources=tuple(data.get("untrusted_sources") or ()),
         )
 
 

@@ -19,6 +19,7 @@ item event rebuilds only their records; a finished item writes its slot into `re
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 from baton.runtime.canonical import attempt_id
 from baton.runtime.core import events as ev
@@ -37,7 +38,7 @@ from baton.runtime.core.map_commands import (
 from baton.runtime.core.map_state import ItemRecord, MapRecord
 from baton.runtime.core.outcome import AttemptOutcome
 from baton.runtime.core.state import RunState, StepRecord, evolve
-from baton.runtime.model import JSON, Effect, FailureClass, Step, StepState
+from baton.runtime.model import JSON, Effect, FailureClass, Map, Step, StepState
 
 # -- decide
 
@@ -69,7 +70,14 @@ def advance(
     mapped = record.map
     assert spec is not None and mapped is not None and record.idempotency_key is not None
     if mapped.settled:
-        return FinishMap(step.id, record.attempts, record.idempotency_key, mapped.results), None
+        finish = FinishMap(
+            step.id,
+            record.attempts,
+            record.idempotency_key,
+            mapped.results,
+            mapped.untrusted_sources,
+        )
+        return finish, None
     due: int | None = None
     for index in sorted(mapped.active):
         item = mapped.active[index]
@@ -197,6 +205,9 @@ def apply_map(state: RunState, ts: int, body: ev.EventBody) -> RunState:
             mapped = _replace(
                 mapped, active=active, results=results, succeeded=mapped.succeeded + 1
             )
+            if body.untrusted_sources:  # the taint of its input: the step's, once validated
+                sources = tuple(sorted({*mapped.untrusted_sources, *body.untrusted_sources}))
+                mapped = _replace(mapped, untrusted_sources=sources)
             record = evolve(record, usage=record.usage.plus(body.usage))
         case ev.MapItemFailed():
             item = _open_item(mapped, body.step, index, body.attempt)
@@ -305,6 +316,7 @@ def item_events(outcome: AttemptOutcome, index: int) -> list[ev.EventBody]:
                 output=outcome.output,
                 latency_ms=outcome.latency_ms,
                 usage=outcome.usage,
+                untrusted_sources=outcome.untrusted_sources,
             )
         ]
     return [
@@ -346,6 +358,35 @@ def next_item_due(state: RunState) -> int | None:
             if item.retry_due_ms is not None and (due is None or item.retry_due_ms < due):
                 due = item.retry_due_ms
     return due
+
+
+def item_untrusted(paths: Iterable[str], spec: Map) -> tuple[str, ...]:
+    """The untrusted paths below a map's item (`as:`), from the run's untrusted `paths`:
+    the item is wholly untrusted when `over` reads at or below an untrusted path, and
+    its parts are where an untrusted path runs through the list's items (`*` or an
+    index). Only for an `over` that is a plain dotted read.
+
+    >>> from baton.runtime.model import Template
+    >>> m = Map(Template("steps.plan.output.subtopics", True), "s")
+    >>> item_untrusted(["steps.plan.output"], m), item_untrusted(["inputs.x"], m)
+    (('s',), ())
+    >>> item_untrusted(["steps.plan.output.subtopics.*.text"], m)
+    ('s.text',)
+    """
+    over = spec.over.source.strip().split(".")
+    if not all(part.isidentifier() for part in over):
+        return ()
+    found: list[str] = []
+    for path in paths:
+        parts = path.split(".")
+        shared = min(len(parts), len(over))
+        if any(p != "*" and p != o for p, o in zip(parts[:shared], over[:shared], strict=True)):
+            continue
+        if len(parts) <= len(over):
+            found.append(spec.var)  # the list, or something above it, is untrusted
+        elif parts[len(over)] == "*" or parts[len(over)].isdigit():
+            found.append(".".join([spec.var, *parts[len(over) + 1 :]]))
+    return tuple(dict.fromkeys(found))
 
 
 def item_scope(scope: dict[str, JSON], step: Step, item: JSON) -> dict[str, JSON]:

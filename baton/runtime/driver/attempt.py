@@ -114,6 +114,10 @@ def execute_attempt(
         )
 
     paths = untrusted_paths(workflow) if untrusted is None else tuple(untrusted)
+    if step.map is not None:  # a map's item: untrusted where its list is
+        from baton.runtime.core.mapping import item_untrusted
+
+        paths = (*paths, *item_untrusted(paths, step.map))
     try:
         rendered = render_input(
             step.input,
