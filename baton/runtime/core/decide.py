@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from baton.runtime.canonical import attempt_id, idempotency_key
 from baton.runtime.core import commands as cmd
+from baton.runtime.core import review
 from baton.runtime.core.budget import admit
 from baton.runtime.core.decisions import run_end
 from baton.runtime.core.state import RunState, StepRecord
@@ -110,9 +111,15 @@ def _advance(
                 return _start(state, step, record.attempts + 1), None
             return None, due
         case S.VALIDATED:
+            if step.review is not None:
+                held, command = review.at_validated(state, step, record, _key(state, step))
+                if held:
+                    return command, None
             if gate is not None and gate["stage"] == "after":
                 return cmd.RequestApproval(step.id, str(gate["role"]), "after"), None
             return _commit(step, record), None
+        case S.REVIEWING:
+            return review.at_reviewing(step, record, _key(state, step), now_ms)
         case S.AWAITING_REVIEW:
             if record.approval is not None and record.approval.decision == "granted":
                 return _commit(step, record), None
@@ -214,9 +221,11 @@ def agent_of(step: Step, record: StepRecord | None) -> str | None:
 
 
 def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> cmd.StartAttempt:
-    # from the run's own record, so the key survives a compatible spec change
-    key = idempotency_key(state.workflow, state.version, state.run_id, step.id)
+    key = _key(state, step)
     record = state.steps.get(step.id)
+    feedback: tuple[str, ...] = ()
+    if step.review is not None and record is not None:
+        key, feedback = review.producer_call(key, record)  # the round's key
     return cmd.StartAttempt(
         step=step.id,
         attempt=attempt,
@@ -227,7 +236,13 @@ def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> 
         child_run_id=child_run_id(state.run_id, step.id, attempt) if step.workflow else None,
         agent=agent_of(step, record),
         history=record.repairs if record is not None else (),
+        feedback=feedback,
     )
+
+
+def _key(state: RunState, step: Step) -> str:
+    # from the run's own record, so the key survives a compatible spec change
+    return idempotency_key(state.workflow, state.version, state.run_id, step.id)
 
 
 def _commit(step: Step, record: StepRecord) -> cmd.CommitStep:

@@ -127,6 +127,8 @@ class StepRecord:
     attempt_base: int = 0
     # the step's fallback in use (1-based index into `Step.fallbacks`; 0: its own agent)
     fallback: int = 0
+    # a review loop's progress (runtime.core.review.progress); None: no review yet
+    review: dict[str, JSON] | None = None
 
     def to_json(self) -> dict[str, JSON]:
         # by hand, not dataclasses.asdict: that deep-copies every output, and the
@@ -143,6 +145,8 @@ class StepRecord:
             del data["attempt_base"]
         if not self.fallback:  # nor steps no fallback took over
             del data["fallback"]
+        if self.review is None:  # nor steps without a review loop
+            del data["review"]
         if self.approval is not None:
             data["approval"] = {name: getattr(self.approval, name) for name in _APPROVAL_FIELDS}
         return data

@@ -32,6 +32,7 @@ from baton.runtime.checksums import (
 )
 from baton.runtime.core import commands as cmd
 from baton.runtime.core import events as ev
+from baton.runtime.core import review
 from baton.runtime.core.apply import apply
 from baton.runtime.core.decide import decide, steps_by_id
 from baton.runtime.core.outcome import AttemptOutcome, outcome_events
@@ -278,13 +279,7 @@ class LocalDriver:
         """Record a worker's outcome, unless the attempt is no longer the live one."""
         command = report.command
         record = journal.state.steps[command.step]
-        live = (
-            record.state is StepState.RUNNING
-            and record.attempt_open
-            and not record.interrupted
-            and record.attempts == command.attempt
-        )
-        if not live:
+        if not review.live(record, command):  # a producer's attempt, or a reviewer's
             log.info("late result of %s discarded", command.attempt_id)
             return
         if report.outcome is None:
@@ -303,6 +298,8 @@ class LocalDriver:
     ) -> None:
         step = steps_by_id(self.workflow)[command.step]
         scope = state.scope()
+        if command.review:  # a reviewer reads the output under review
+            scope = review.review_scope(scope, state.steps[step.id].output)
         parent = {"run_id": state.run_id, "step": step.id}
         tainted = [s for s, record in state.steps.items() if record.untrusted_sources]
         untrusted = untrusted_paths(self.workflow, tainted)
