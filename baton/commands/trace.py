@@ -107,8 +107,8 @@ def _details(step: StepTimeline, timeline: Timeline) -> list[str]:
     for wait in step.waits:
         if wait.kind == "retry":
             continue
-        if wait.kind == "fallback":
-            continue  # above the attempt it starts
+        if wait.kind in ("fallback", "review_round"):
+            continue  # above the attempt it starts; below the attempt it reviews
         took = duration(wait.end_ms - wait.start_ms) if wait.end_ms is not None else "still"
         lines.append(f"  {wait.kind}: waited {took}; {wait.detail}")
     for attempt in step.attempts:
@@ -118,6 +118,11 @@ def _details(step: StepTimeline, timeline: Timeline) -> list[str]:
             if wait.kind == "fallback" and wait.attempt == attempt.attempt and not attempt.restart
         )
         lines.append("  " + _attempt_line(attempt, timeline.start_ms))
+        lines.extend(
+            f"  {wait.detail}"
+            for wait in step.waits
+            if wait.kind == "review_round" and wait.attempt == attempt.attempt
+        )
         for delegation in attempt.delegations:
             chain = " -> ".join(delegation.chain)
             message = f": {delegation.message}" if delegation.message else ""

@@ -468,4 +468,4 @@ def review_workflow(
 
 REVIEW = review_workflow("review")
 REVIEW_ACCEPT = review_workflow("review_accept", OnExhausted.ACCEPT)
-REVIEW_ESCALATE = review_workflow("review_escalate", OnExhausted.ESCALATE, max_rounds=2)
+REVIEW_ESCALATE = review_workflow("review_escalate", OnExhausted.ESCALATE)

@@ -25,6 +25,10 @@ from baton.runtime.lifecycle import TRIGGERS
 from baton.runtime.model import JSON, BudgetMode, FailureClass, StepState
 
 
+# the states an open attempt is in: a producer's, or a review loop's reviewer's
+_ATTEMPTING = (StepState.RUNNING, StepState.REVIEWING)
+
+
 class IllegalTransition(RuntimeError):
     """An event the run's state does not allow: a bug in a driver, or a tampered log."""
 
@@ -66,7 +70,8 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
         case ev.RunResumed():
             steps = {
                 step: evolve(record, interrupted=True)
-                if record.state is StepState.RUNNING and record.attempt_open
+                # a reviewer's open attempt too (runtime.core.review)
+                if record.state in _ATTEMPTING and record.attempt_open
                 else record
                 for step, record in state.steps.items()
             }
