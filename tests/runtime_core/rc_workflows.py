@@ -455,9 +455,7 @@ def review_workflow(
     )
     return workflow(
         name,
-        text_step(
-            "research", "drafter", input={"text": "tea"}, output=LOOSE, review=review
-        ),
+        text_step("research", "drafter", input={"text": "tea"}, output=LOOSE, review=review),
         text_step(
             "summary", needs=("research",), input={"text": "{{ steps.research.output.text }}!"}
         ),

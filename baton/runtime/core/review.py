@@ -167,10 +167,10 @@ def live(record: Any, command: cmd.StartAttempt) -> bool:
 # -- the driver's side: the reviewer's outcome, and the events that record it
 
 
-def review_scope(scope: dict[str, JSON], output: JSON) -> dict[str, JSON]:
-    """What a reviewer's input, `pass_when` and `feedback` read: the run's scope and
-    the output under review."""
-    return {**scope, "output": output}
+def review_scope(scope: dict[str, JSON], record: Any) -> dict[str, JSON]:
+    """What a reviewer's input, `pass_when` and `feedback` read: the run's scope, the
+    output under review (`output`) and the round (`round`, 1-based)."""
+    return {**scope, "output": record.output, "round": progress(record)["round"]}
 
 
 def judged(

@@ -299,7 +299,7 @@ class LocalDriver:
         step = steps_by_id(self.workflow)[command.step]
         scope = state.scope()
         if command.review:  # a reviewer reads the output under review
-            scope = review.review_scope(scope, state.steps[step.id].output)
+            scope = review.review_scope(scope, state.steps[step.id])
         parent = {"run_id": state.run_id, "step": step.id}
         tainted = [s for s, record in state.steps.items() if record.untrusted_sources]
         untrusted = untrusted_paths(self.workflow, tainted)
