@@ -114,12 +114,8 @@ def test_exhausted_with_fail_fails_the_step_as_review_exhausted(tmp_path: Path) 
     assert research["review"]["status"] == "exhausted"
     assert research["review"]["score"] == 0.0
     assert state["steps"]["summary"]["state"] == "cancelled"
-    assert _calls(tmp_path) == [("drafter", 1), ("auditor", 1)] + [
-        ("drafter", 2),
-        ("auditor", 2),
-        ("drafter", 3),
-        ("auditor", 3),
-    ]
+    rounds = [("drafter", n) for n in (1, 2, 3)]
+    assert _calls(tmp_path) == [call for n in range(3) for call in (rounds[n], ("auditor", n + 1))]
     exhausted = [e for e in _events(tmp_path) if e["type"] == "review_exhausted"]
     assert [e["data"]["round"] for e in exhausted] == [3]
     assert exhausted[0]["data"]["on_exhausted"] == "fail"

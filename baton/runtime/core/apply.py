@@ -24,7 +24,6 @@ from baton.runtime.core.state import (
 from baton.runtime.lifecycle import TRIGGERS
 from baton.runtime.model import JSON, BudgetMode, FailureClass, StepState
 
-
 # the states an open attempt is in: a producer's, or a review loop's reviewer's
 _ATTEMPTING = (StepState.RUNNING, StepState.REVIEWING)
 

@@ -49,7 +49,7 @@ from baton.runtime.driver.attempt import (
 from baton.runtime.driver.delegations import Delegations, RecordRequest
 from baton.runtime.driver.journal import Journal
 from baton.runtime.driver.workers import WORKERS
-from baton.runtime.model import JSON, AgentKind, FailureClass, Step, StepState, Workflow
+from baton.runtime.model import JSON, AgentKind, FailureClass, Step, Workflow
 from baton.runtime.store import Store, new_owner
 from baton.runtime.store.errors import StoreError
 from baton.runtime.store.group import GroupCommit, group_commit
