@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from baton.compiler import ir
+from baton.compiler import graphreview, ir
 from baton.compiler.graph import generations
 
 GRAPH_FORMATS = ("mermaid", "dot", "json")
@@ -55,6 +55,7 @@ def graph_json(workflow: ir.Workflow) -> dict[str, object]:
                     if step.output and step.output.version
                     else (step.output.handoff if step.output else None)
                 ),
+                "review": graphreview.review_json(step),
             }
             for step in workflow.steps.values()
         ],
@@ -104,6 +105,7 @@ def graph_mermaid(workflow: ir.Workflow) -> str:
             lines.append(f'    {node[step.id]}["{label}"]')
     edges = sorted((index[source], index[target]) for source, target in _edges(workflow))
     lines += [f"    n{source} --> n{target}" for source, target in edges]
+    lines += graphreview.mermaid_lines(workflow, _mermaid_text)  # dashed back edges
     external = [node[s.id] for s in workflow.steps.values() if s.effect == "external"]
     if external:
         lines.append("    classDef external stroke:#d33,stroke-width:3px")
@@ -128,6 +130,7 @@ def graph_dot(workflow: ir.Workflow) -> str:
         lines.append(f'    "{step.id}" [{", ".join(attrs)}];')
     for source, target in _edges(workflow):
         lines.append(f'    "{source}" -> "{target}";')
+    lines += graphreview.dot_lines(workflow, _dot_text)
     lines.append("}")
     return "\n".join(lines) + "\n"
 

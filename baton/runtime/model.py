@@ -287,7 +287,6 @@ class Review:
     max_rounds: int = 3
     on_exhausted: OnExhausted = OnExhausted.FAIL
     escalate_to: str | None = None  # a role, with on_exhausted escalate
-    delegation_chain: tuple[str, ...] = ()  # the reviewer's (its owner's delegation)
 
 
 @dataclass(frozen=True)

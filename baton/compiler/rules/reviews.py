@@ -111,7 +111,9 @@ def review_unknown_field(ctx: LintContext, report: Report) -> None:
     Example: `pass_when: "review.verdit == 'pass'"` when the handoff defines `verdict`.
     """
     for workflow, step, review in _reviewed(ctx):
-        templates = [(t, INPUT_SCOPE) for _, t in (review.input.templates if review.input else ())]
+        templates: list[tuple[ir.Template, tuple[str, ...]]] = [
+            (t, INPUT_SCOPE) for _, t in (review.input.templates if review.input else ())
+        ]
         templates += [(t, VERDICT_SCOPE) for t in (review.pass_when, review.feedback) if t]
         for template, scope in templates:
             parsed = parse_template(template.source, template.is_expression)

@@ -25,6 +25,10 @@ def reviewer_step(step: Step) -> Step:
     """`step` as its reviewer runs it."""
     review = step.review
     assert review is not None, "a reviewer attempt of a step without `review:`"
+    # called as the step's agent is: in its place at the end of the step's chain
+    chain = step.delegation_chain
+    if chain and chain[-1] == step.agent:
+        chain = (*chain[:-1], review.by)
     return dataclasses.replace(
         step,
         agent=review.by,
@@ -36,7 +40,7 @@ def reviewer_step(step: Step) -> Step:
         quality=None,
         fallbacks=(),
         review=None,
-        delegation_chain=review.delegation_chain,
+        delegation_chain=chain,
         description=f"Review the output of step '{step.id}'"
         + (f" ({step.description.strip()})" if step.description else ""),
     )
