@@ -24,6 +24,8 @@ ROOT = HERE.parent.parent
 HAND_BUILT = (
     "FANOUT",
     "FALLBACK",
+    "REVIEW_LOOP",
+    "REVIEW_LOOP_ESCALATED",
     "FAILING",
     "NOT_RETRIED",
     "MALFORMED",

@@ -62,6 +62,12 @@ CASES: dict[str, tuple[str, dict[str, Any], list[Decide]]] = {
     "delegation": ("DELEGATING", {"topic": "tea"}, []),
     "delegation_denied": ("DENIED", {"topic": "tea"}, []),
     "fallback": ("FALLBACK", {"topic": "tea"}, []),
+    "review_loop": ("REVIEW_LOOP", {"topic": "tea"}, []),
+    "review_loop_escalated": (
+        "REVIEW_LOOP_ESCALATED",
+        {"topic": "tea"},
+        [("approve", "research", "alice")],
+    ),
 }
 
 
@@ -122,6 +128,12 @@ def test_both_backends_agree(
         started = [e for e in remote_log if e["type"] == "fallback_started"]
         assert [e["data"]["agent"] for e in started] == ["backup"]
         assert remote.steps["research"].agent == "backup"
+    if case.startswith("review_loop"):  # two rounds on both backends, feedback sent back
+        kinds = [e["type"] for e in remote_log if e["type"].startswith(("review", "revision"))]
+        last = "review_passed" if case == "review_loop" else "review_exhausted"
+        assert kinds == ["review_started", "revision_requested", "review_started", last]
+        loop = remote.steps["research"].review
+        assert loop is not None and loop["feedback"][0] == "round 1: more on t"
     if case == "research_approved":  # the untrusted input reached the research step
         assert remote.steps["research"].untrusted_sources == ("inputs.channel_history",)
     # child runs: the same on both backends, under the same child run id
