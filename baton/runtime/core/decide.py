@@ -224,8 +224,10 @@ def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> 
     key = _key(state, step)
     record = state.steps.get(step.id)
     feedback: tuple[str, ...] = ()
+    history = record.repairs if record is not None else ()
     if step.review is not None and record is not None:
         key, feedback = review.producer_call(key, record)  # the round's key
+        history = (*review.revisions(record), *history)  # rounds sent back, then repairs
     return cmd.StartAttempt(
         step=step.id,
         attempt=attempt,
@@ -235,7 +237,7 @@ def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> 
         restart=restart,
         child_run_id=child_run_id(state.run_id, step.id, attempt) if step.workflow else None,
         agent=agent_of(step, record),
-        history=record.repairs if record is not None else (),
+        history=history,
         feedback=feedback,
     )
 

@@ -88,6 +88,18 @@ def producer_call(step_key: str, record: Any) -> tuple[str, tuple[str, ...]]:
     return round_key(step_key, int(loop["round"])), feedback
 
 
+def revisions(record: Any) -> tuple[dict[str, JSON], ...]:
+    """The rounds sent back so far, oldest first, as entries of `StartAttempt.history`:
+    {"round", "reply" (the output, as JSON text), "feedback", "errors": []}. An llm
+    producer's conversation replays each as its reply and the reviewer's feedback."""
+    loop = progress(record)
+    pairs = zip(loop.get("replies") or [], loop.get("feedback") or [], strict=False)
+    return tuple(
+        {"round": index + 1, "reply": reply, "feedback": feedback, "errors": []}
+        for index, (reply, feedback) in enumerate(pairs)
+    )
+
+
 def at_validated(
     state: Any, step: Step, record: Any, step_key: str
 ) -> tuple[bool, cmd.Command | None]:
@@ -275,11 +287,14 @@ def ended(record: Any, body: ev.EventBody, ts: int) -> dict[str, Any]:
         case ev.ReviewPassed():
             loop.update(status=PASSED, verdict=body.verdict, rounds=round_, score=body.score)
         case ev.RevisionRequested():
+            # the output sent back, as text: an llm producer's conversation replays it
+            reply = json.dumps(record.output, ensure_ascii=False, sort_keys=True)
             loop.update(
                 status=OPEN,
                 verdict=body.verdict,
                 round=round_ + 1,
                 feedback=[*(loop.get("feedback") or []), body.feedback],
+                replies=[*(loop.get("replies") or []), reply],
             )
             # the next round: a fresh attempt budget, a new conversation, due at once
             changes.update(attempt_base=record.attempts, repairs=(), retry_due_ms=ts)
