@@ -137,6 +137,10 @@ def test_exhausted_with_escalate_asks_the_role(tmp_path: Path, decision: str) ->
     result = baton(tmp_path, *args)
     assert result.returncode == 3, (result.stdout, result.stderr)  # waiting for a person
     assert "role 'manager'" in result.stdout
+    assert "research: review not passed after 3 rounds: escalate" in result.stdout
+    assert "waiting for a decision on its exhausted review loop" in result.stdout
+    text = baton(tmp_path, "show", RUN)
+    assert "review: round 3, exhausted (escalate), score 0.0" in text.stdout
     state = shown(tmp_path, RUN)
     research = state["steps"]["research"]
     assert research["state"] == "awaiting_review"
