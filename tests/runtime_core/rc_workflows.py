@@ -429,6 +429,8 @@ def auditor(request: Request[Any]) -> dict[str, Any]:
     round_ = int(draft.split()[1])
     verdicts = str(request.input["verdicts"]).split()
     verdict = verdicts[min(round_, len(verdicts)) - 1]
+    if Path("pass.marker").exists():  # someone fixed the cause (then `baton retry`)
+        verdict = "pass"
     return {"output": {"verdict": verdict, "notes": f"fix {draft.split(' of ')[0]}"}}
 
 

@@ -179,3 +179,21 @@ def test_a_verdict_that_breaks_its_handoff_fails_the_step(tmp_path: Path) -> Non
         "review_started",
         "review_failed",
     ]
+
+
+def test_a_redrive_starts_the_loop_over_under_keys_of_its_own(tmp_path: Path) -> None:
+    state = _run(tmp_path, "REVIEW", "fail", 1)
+    assert state["steps"]["research"]["error"]["failure"] == "review_exhausted"
+    (tmp_path / "pass.marker").write_text("fixed")
+    result = baton(tmp_path, "retry", RUN)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    _folds_to_stored(tmp_path)
+    state = shown(tmp_path, RUN)
+    assert state["status"] == "succeeded"
+    assert state["result"] == {"text": "draft 1 of tea!"}
+    research = state["steps"]["research"]
+    assert research["review"]["rounds"] == 1 and research["review"]["feedback"] == []
+    keys = [c["idempotency_key"] for c in ledger(tmp_path) if c["step"] == "research"]
+    assert len(keys) == len(set(keys)) == 8  # three rounds, then one more: all new keys
+    # the output shown is the redriven round's, which its checksum matches
+    assert "CHECKSUM MISMATCH" not in baton(tmp_path, "show", RUN).stdout

@@ -119,7 +119,7 @@ def _advance(
                 return cmd.RequestApproval(step.id, str(gate["role"]), "after"), None
             return _commit(step, record), None
         case S.REVIEWING:
-            return review.at_reviewing(step, record, _key(state, step), now_ms)
+            return review.at_reviewing(state, step, record, _key(state, step), now_ms)
         case S.AWAITING_REVIEW:
             if record.approval is not None and record.approval.decision == "granted":
                 return _commit(step, record), None
@@ -226,7 +226,7 @@ def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> 
     feedback: tuple[str, ...] = ()
     history = record.repairs if record is not None else ()
     if step.review is not None and record is not None:
-        key, feedback = review.producer_call(key, record)  # the round's key
+        key, feedback = review.producer_call(state, key, record)  # the round's key
         history = (*review.revisions(record), *history)  # rounds sent back, then repairs
     return cmd.StartAttempt(
         step=step.id,

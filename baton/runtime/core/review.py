@@ -15,7 +15,8 @@ an `escalate` reuses to ask a person once the rounds are exhausted.
 
 Keys: round 1's producer uses the step's idempotency key, round N > 1 a key derived
 from it (each round's output is a new output, stored and committed under its own key);
-the reviewer of round N has a key of its own, derived from the step's too.
+the reviewer of round N has a key of its own, derived from the step's too. After a
+redrive of the run, the loop starts over under keys derived from the redrive's number.
 
 Quality: `score` = (max_rounds - rounds_used + 1) / max_rounds when a review passes
 (1.0 in the first round), 0.0 when the rounds were exhausted.
@@ -42,19 +43,27 @@ EXHAUSTED = "exhausted"
 FAILED = "failed"
 
 
-def round_key(step_key: str, round_: int) -> str:
-    """The producer's key in round `round_`: the step's own in round 1.
+def round_key(step_key: str, round_: int, redrives: int = 0) -> str:
+    """The producer's key in round `round_`: the step's own in round 1. After the run's
+    `redrives`-th redrive the loop starts over under keys of its own (an output is
+    stored once per key: a redriven round 1 must not meet the first run's).
 
     >>> round_key("k", 1)
     'k'
     >>> round_key("k", 2) == checksum(["k", "round", 2])
     True
+    >>> round_key("k", 1, redrives=1) == checksum(["k", "round", 1, "redrive", 1])
+    True
     """
+    if redrives:
+        return checksum([step_key, "round", round_, "redrive", redrives])
     return step_key if round_ <= 1 else checksum([step_key, "round", round_])
 
 
-def review_key(step_key: str, round_: int) -> str:
+def review_key(step_key: str, round_: int, redrives: int = 0) -> str:
     """The reviewer's key in round `round_` (never a producer's)."""
+    if redrives:
+        return checksum([step_key, "review", round_, "redrive", redrives])
     return checksum([step_key, "review", round_])
 
 
@@ -81,11 +90,11 @@ def score(rounds_used: int, max_rounds: int, passed: bool) -> float:
 # -- decide
 
 
-def producer_call(step_key: str, record: Any) -> tuple[str, tuple[str, ...]]:
+def producer_call(state: Any, step_key: str, record: Any) -> tuple[str, tuple[str, ...]]:
     """(key, feedback) of the producer's next attempt in the round in progress."""
     loop = progress(record)
     feedback = tuple(str(f) for f in loop.get("feedback") or ())
-    return round_key(step_key, int(loop["round"])), feedback
+    return round_key(step_key, int(loop["round"]), state.redrives), feedback
 
 
 def revisions(record: Any) -> tuple[dict[str, JSON], ...]:
@@ -110,7 +119,7 @@ def at_validated(
     status = loop.get("status")
     if status == OPEN:
         round_ = int(loop["round"])
-        key = review_key(step_key, round_)
+        key = review_key(step_key, round_, state.redrives)
         return True, cmd.StartAttempt(
             step=step.id,
             attempt=record.attempts,
@@ -134,7 +143,7 @@ def at_validated(
 
 
 def at_reviewing(
-    step: Step, record: Any, step_key: str, now_ms: int
+    state: Any, step: Step, record: Any, step_key: str, now_ms: int
 ) -> tuple[cmd.Command | None, int | None]:
     """At `reviewing`: restart an interrupted review, time it out, or fail the step
     whose reviewer gave no usable verdict; (command, when a deadline falls due)."""
@@ -143,7 +152,7 @@ def at_reviewing(
     round_ = int(loop["round"])
     if record.attempt_open:
         if record.interrupted:
-            key = review_key(step_key, round_)
+            key = review_key(step_key, round_, state.redrives)
             return cmd.StartAttempt(
                 step=step.id,
                 attempt=record.attempts,
