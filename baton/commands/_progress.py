@@ -61,6 +61,17 @@ def describe(event: ev.Event, state: RunState) -> str | None:
             return f"{step}attempt {body.attempt} in {duration(body.delay_ms)}"
         case ev.RouteSelected():
             return f"{step}routed: {describe_route(body.case, body.kind, body.target, body.reads)}"
+        case ev.ReviewStarted():
+            again = ": interrupted review run again" if body.restart else ""
+            return f"{step}review round {body.round} by {body.agent}{again}"
+        case ev.ReviewPassed():
+            return f"{step}review passed in round {body.round}"
+        case ev.RevisionRequested():
+            return f"{step}revision requested (round {body.round}): {_short(body.feedback)}"
+        case ev.ReviewExhausted():
+            return f"{step}review not passed after {body.round} rounds: {body.on_exhausted}"
+        case ev.ReviewFailed():
+            return f"{step}review failed ({body.failure}): {body.message}"
         case ev.StepCommitted():
             latency = state.steps[body.step].latency_ms
             return f"{step}committed ({duration(latency)})"
@@ -69,7 +80,10 @@ def describe(event: ev.Event, state: RunState) -> str | None:
         case ev.StepFailed():
             return f"{step}failed ({body.failure}): {body.message}"
         case ev.ApprovalRequested():
-            what = "approval" if body.stage == "before" else "review of its output"
+            what = {
+                "before": "approval",
+                "escalation": "a decision on its exhausted review loop",
+            }.get(body.stage, "review of its output")
             return (
                 f"{step}waiting for {what} by role '{body.role}': "
                 f"baton approve {event.run_id} {body.step} --as PRINCIPAL"
@@ -120,6 +134,11 @@ def describe(event: ev.Event, state: RunState) -> str | None:
         case ev.RunCancelled():
             return f"run {event.run_id} cancelled"
     return None
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _comment(comment: str) -> str:
@@ -182,6 +201,7 @@ _STYLE = {
     "retrying": "yellow",
     "awaiting_approval": "magenta",
     "awaiting_review": "magenta",
+    "reviewing": "cyan",
 }
 
 

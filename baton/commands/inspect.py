@@ -107,6 +107,8 @@ def show_command(run_id: str, as_json: bool, backend: Backend) -> None:
             click.echo(f"    untrusted: its input received {', '.join(record.untrusted_sources)}")
         if record.quality_score is not None:
             click.echo(f"    quality score: {record.quality_score:.2f}")
+        if record.review is not None:  # a review loop (runtime.core.review)
+            click.echo(f"    {_review_line(record.review)}")
         if record.approval is not None and record.approval.decision is not None:
             approval = record.approval
             comment = f" ({approval.comment})" if approval.comment else ""
@@ -205,3 +207,13 @@ def _headline(state: api.RunState) -> str:
     line = f"run {state.run_id}: {state.workflow} v{state.version}, {status}"
     error = (state.error or {}).get("message")
     return line + (f": {error}" if error else "")
+
+
+def _review_line(loop: dict[str, object]) -> str:
+    """A step's review loop for `baton show`: round, status, score, last verdict."""
+    status = str(loop.get("status") or "in progress")
+    if status == "exhausted":
+        status = f"exhausted ({loop.get('on_exhausted')})"
+    score = f", score {loop['score']}" if loop.get("score") is not None else ""
+    verdict = f"; verdict {compact(loop['verdict'])}" if loop.get("verdict") is not None else ""
+    return f"review: round {loop.get('round')}, {status}{score}{verdict}"

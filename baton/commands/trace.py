@@ -110,8 +110,8 @@ def _details(step: StepTimeline, timeline: Timeline) -> list[str]:
     for wait in step.waits:
         if wait.kind == "retry":
             continue
-        if wait.kind == "fallback":
-            continue  # above the attempt it starts
+        if wait.kind in ("fallback", "review_round"):
+            continue  # above the attempt it starts; below the attempt it reviews
         if wait.kind == "route":
             lines.append(f"  route: {wait.detail}")
             continue
@@ -124,6 +124,11 @@ def _details(step: StepTimeline, timeline: Timeline) -> list[str]:
             if wait.kind == "fallback" and wait.attempt == attempt.attempt and not attempt.restart
         )
         lines.append("  " + _attempt_line(attempt, timeline.start_ms))
+        lines.extend(
+            f"  {wait.detail}"
+            for wait in step.waits
+            if wait.kind == "review_round" and wait.attempt == attempt.attempt
+        )
         for delegation in attempt.delegations:
             chain = " -> ".join(delegation.chain)
             message = f": {delegation.message}" if delegation.message else ""

@@ -218,7 +218,9 @@ class Builder:
         if policy_node:
             depth = _int(policy_node.get("max_delegation_depth"))
             require = policy_node.get("require_approval_for_external")
+            rounds = _int(policy_node.get("max_review_rounds"))
             policy = ir.Policy(
+                max_review_rounds=rounds if rounds and rounds > 0 else policy.max_review_rounds,
                 max_delegation_depth=depth if depth and depth > 0 else policy.max_delegation_depth,
                 require_approval_for_external=(
                     require.value
@@ -339,6 +341,7 @@ class Builder:
             fallbacks=_fallbacks(node.get("fallback")),
             route=_route(node.get("route")),
             map=_map_of(_map(node.get("map"))),
+            review=_review(node.get("review")),
         )
 
     def workflow(self, path: str, root: YMap) -> ir.Workflow | None:
@@ -443,4 +446,45 @@ def _map_of(node: YMap | None) -> ir.Map | None:
         concurrency.span if concurrency is not None else None,
         _int(tolerate),
         tolerate.span if tolerate is not None else None,
+    )
+
+
+def _review(node: YNode | None) -> ir.Review | None:
+    """A step's `review:` with a reviewer (the schema reports the rest: B002)."""
+    if not isinstance(node, YMap):
+        return None
+    by = _name(node.get("by"))
+    if by is None:
+        return None
+    output = None
+    if (output_node := node.get("output")) and (text := _str(output_node)):
+        handoff, _, version = text.partition("@")
+        output = ir.OutputRef(
+            handoff, int(version) if version.isdigit() else None, output_node.span
+        )
+    templates = []
+    for key, is_expression in (("pass_when", True), ("feedback", False)):
+        found = node.get(key)
+        templates.append(
+            template_of(found, is_expression)
+            if isinstance(found, YScalar) and isinstance(found.value, str)
+            else None
+        )
+    rounds_node = node.get("max_rounds")
+    rounds = _int(rounds_node)
+    how_node = node.get("on_exhausted")
+    escalate = _map(node.get("escalate_to"))
+    input_node = node.get("input")
+    return ir.Review(
+        by=by,
+        output=output,
+        input=_input_value(input_node) if input_node is not None else None,
+        pass_when=templates[0],
+        feedback=templates[1],
+        max_rounds=rounds if rounds and rounds > 0 else 3,
+        on_exhausted=_str(how_node) or "fail",
+        escalate_to=_name(escalate.get("role")) if escalate else None,
+        span=node.span,
+        max_rounds_span=rounds_node.span if rounds_node is not None else None,
+        on_exhausted_span=how_node.span if how_node is not None else None,
     )

@@ -6,7 +6,8 @@ A step's chain is the chain of the run that contains it, then the owner, then
 `delegated_by` if it differs, then the agent; a sub-workflow step extends it into the
 child run with the child's owner. An agent handing a step to itself is no delegation.
 A step's `fallback:` agents each get the chain the step's agent has, with the fallback
-agent in its place (`StepChain.fallback`): the rules judge them as the step's agent.
+agent in its place (`StepChain.fallback`): the rules judge them as the step's agent;
+so is a `review:` loop's reviewer (`StepChain.reviewer`).
 A routed step's (`route:`) candidates likewise: each agent in the agent's place, each
 sub-workflow as a sub-workflow step (`StepChain.route`).
 """
@@ -39,6 +40,7 @@ class StepChain:
     via: tuple[str, ...]  # the sub-workflow steps that led here, e.g. ("parent.step",)
     fallback: str | None = None  # the fallback agent this chain runs the step with
     route: str | None = None  # the `route:` candidate (agent or workflow) of this chain
+    reviewer: str | None = None  # the review loop's reviewer, in the step agent's place
 
 
 def _collapse(links: list[ChainLink]) -> list[ChainLink]:
@@ -83,6 +85,13 @@ def delegation_chains(spec: ir.SpecSet) -> tuple[StepChain, ...]:
                     chains.append(
                         StepChain(workflow, step, fallback_links, inherited, via, entry.agent.value)
                     )
+                if step.review is not None:  # the reviewer is called as the step's agent is
+                    by = step.review.by
+                    instead = [*new[:-1], ChainLink(by.value, by.span)]
+                    reviewer_links = tuple(_collapse(prefix + instead))
+                    chains.append(
+                        StepChain(workflow, step, reviewer_links, inherited, via, reviewer=by.value)
+                    )
             if step.route and step.agent is None and step.workflow is None:
                 _route_chains(spec, workflow, step, new, prefix, via, chains, visit)
             label = f"{workflow.name}.{step.id}"
@@ -103,7 +112,12 @@ def top_level_chains(chains: tuple[StepChain, ...]) -> TopLevelChains:
     carries (the runtime extends it for a child run)."""
     found: TopLevelChains = {}
     for chain in chains:
-        if not chain.via and chain.fallback is None and chain.route is None:
+        if (
+            not chain.via
+            and chain.fallback is None
+            and chain.route is None
+            and chain.reviewer is None
+        ):
             agents = tuple(link.agent for link in chain.links)
             found.setdefault(chain.workflow.name, {})[chain.step.id] = agents
     return found

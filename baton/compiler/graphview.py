@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from baton.compiler import ir
+from baton.compiler import graphreview, ir
 from baton.compiler.graph import generations
 from baton.compiler.graph_routes import dot_cases, mermaid_cases, route_json
 
@@ -82,6 +82,7 @@ def graph_json(workflow: ir.Workflow) -> dict[str, object]:
                     if step.output and step.output.version
                     else (step.output.handoff if step.output else None)
                 ),
+                "review": graphreview.review_json(step),
             }
             for step in workflow.steps.values()
         ],
@@ -136,6 +137,7 @@ def graph_mermaid(workflow: ir.Workflow) -> str:
             lines.append(f'    {node[step.id]}["{label}"]')
     edges = sorted((index[source], index[target]) for source, target in _edges(workflow))
     lines += [f"    n{source} --> n{target}" for source, target in edges]
+    lines += graphreview.mermaid_lines(workflow, _mermaid_text)  # dashed back edges
     external = [node[s.id] for s in workflow.steps.values() if s.effect == "external"]
     if external:
         lines.append("    classDef external stroke:#d33,stroke-width:3px")
@@ -165,6 +167,7 @@ def graph_dot(workflow: ir.Workflow) -> str:
         lines += dot_cases(step, _dot_text)
     for source, target in _edges(workflow):
         lines.append(f'    "{source}" -> "{target}";')
+    lines += graphreview.dot_lines(workflow, _dot_text)
     lines.append("}")
     return "\n".join(lines) + "\n"
 

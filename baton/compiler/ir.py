@@ -14,6 +14,7 @@ from baton.compiler.yamlnodes import JSON, YNode
 
 DEFAULT_TIMEOUT_MS = 5 * 60 * 1000
 DEFAULT_MAX_DELEGATION_DEPTH = 3
+DEFAULT_MAX_REVIEW_ROUNDS = 5  # roster policy `max_review_rounds`
 DEFAULT_UNTRUSTED_TOKEN_BUDGET = 2000
 
 
@@ -129,6 +130,7 @@ class Agent:
 class Policy:
     max_delegation_depth: int = DEFAULT_MAX_DELEGATION_DEPTH
     require_approval_for_external: bool = True
+    max_review_rounds: int = DEFAULT_MAX_REVIEW_ROUNDS
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,27 @@ class Map:
 
 
 @dataclass(frozen=True)
+class Review:
+    """A step's `review:` loop (runtime.core.review)."""
+
+    by: Name
+    output: OutputRef | None
+    input: InputValue | None  # None: {output: "{{ output }}"}
+    pass_when: Template | None
+    feedback: Template | None
+    max_rounds: int
+    on_exhausted: str  # fail | accept | escalate
+    escalate_to: Name | None
+    span: Span
+    max_rounds_span: Span | None = None
+    on_exhausted_span: Span | None = None
+
+    def templates(self) -> list[Template]:
+        found = [template for _, template in self.input.templates] if self.input else []
+        return found + [t for t in (self.pass_when, self.feedback) if t is not None]
+
+
+@dataclass(frozen=True)
 class Approval:
     role: Name
     stage: str  # before | after
@@ -276,6 +299,7 @@ class Step:
     fallbacks: tuple[Fallback, ...] = ()
     route: tuple[RouteCase, ...] = ()  # who runs the step, chosen when it becomes ready
     map: Map | None = None
+    review: Review | None = None
 
     def templates(self) -> list[Template]:
         """Every template and expression of the step: the prompt, the input's, the

@@ -27,7 +27,9 @@ from baton.runtime.model import JSON, Step, StepState, Template
 
 FAILURE = "checksum_mismatch"
 _READ = re.compile(r"\bsteps\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*['\"]([A-Za-z_]\w*)['\"]\s*\])")
-_HOLDS_OUTPUT = frozenset({StepState.VALIDATED, StepState.AWAITING_REVIEW, StepState.COMMITTED})
+_HOLDS_OUTPUT = frozenset(
+    {StepState.VALIDATED, StepState.REVIEWING, StepState.AWAITING_REVIEW, StepState.COMMITTED}
+)
 
 
 @dataclass(frozen=True)

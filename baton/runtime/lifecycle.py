@@ -13,7 +13,15 @@ from typing import Any
 from baton.runtime.model import ApprovalStage, Step, StepState
 
 S = StepState
-ACTIVE = (S.PENDING, S.AWAITING_APPROVAL, S.RUNNING, S.RETRYING, S.VALIDATED, S.AWAITING_REVIEW)
+ACTIVE = (
+    S.PENDING,
+    S.AWAITING_APPROVAL,
+    S.RUNNING,
+    S.RETRYING,
+    S.VALIDATED,
+    S.REVIEWING,
+    S.AWAITING_REVIEW,
+)
 TERMINAL = frozenset({S.COMMITTED, S.FAILED, S.SKIPPED, S.CANCELLED})
 
 
@@ -33,9 +41,19 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("fall_back", (S.RUNNING,), S.RETRYING),
     # a routed step none of whose `route:` cases matched fails before any attempt
     Transition("no_route", (S.PENDING,), S.FAILED),
+    # a review loop (runtime.core.review): the reviewer judges a validated output
+    # (`review_started`); it passes, or the loop is exhausted (`review_passed`,
+    # `review_exhausted`), or the producer revises (`revision_requested`)
+    Transition("start_review", (S.VALIDATED,), S.REVIEWING),
+    Transition("end_review", (S.REVIEWING,), S.VALIDATED),
+    Transition("revise", (S.REVIEWING,), S.RETRYING),
     Transition("request_review", (S.VALIDATED,), S.AWAITING_REVIEW),
     Transition("commit", (S.VALIDATED, S.AWAITING_REVIEW), S.COMMITTED),
-    Transition("fail", (S.RUNNING, S.AWAITING_APPROVAL, S.AWAITING_REVIEW, S.VALIDATED), S.FAILED),
+    Transition(
+        "fail",
+        (S.RUNNING, S.AWAITING_APPROVAL, S.AWAITING_REVIEW, S.VALIDATED, S.REVIEWING),
+        S.FAILED,
+    ),
     Transition("skip", (S.PENDING,), S.SKIPPED),
     Transition("cancel", ACTIVE, S.CANCELLED),
     # `baton retry`: a failed run's failed steps, and those skipped or cancelled because
@@ -51,13 +69,18 @@ def applicable_triggers(
     can_retry: bool,
     has_fallback: bool = False,
     has_route: bool = False,
+    review: str | None = None,
 ) -> tuple[str, ...]:
-    """The triggers a step with this configuration can use, in table order."""
+    """The triggers a step with this configuration can use, in table order.
+    `review`: a review loop's `on_exhausted` (None: no review loop); `escalate` asks a
+    person through the after-stage approval's `request_review`."""
     excluded = set()
     if not has_approval or stage != ApprovalStage.BEFORE:
         excluded.add("request_approval")
-    if not has_approval or stage != ApprovalStage.AFTER:
+    if (not has_approval or stage != ApprovalStage.AFTER) and review != "escalate":
         excluded.add("request_review")
+    if review is None:
+        excluded.update(("start_review", "end_review", "revise"))
     if not can_retry:
         excluded.add("schedule_retry")
     if not has_fallback:
@@ -74,8 +97,10 @@ def _sources(transition: Transition, allowed: set[str]) -> list[StepState]:
         unreachable.add(S.AWAITING_APPROVAL)
     if "request_review" not in allowed:
         unreachable.add(S.AWAITING_REVIEW)
-    if "schedule_retry" not in allowed and "fall_back" not in allowed:
+    if not {"schedule_retry", "fall_back", "revise"} & allowed:
         unreachable.add(S.RETRYING)
+    if "start_review" not in allowed:
+        unreachable.add(S.REVIEWING)
     return [s for s in transition.sources if s not in unreachable]
 
 

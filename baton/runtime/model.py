@@ -27,6 +27,9 @@ class StepState(StrEnum):
     RUNNING = "running"
     RETRYING = "retrying"
     VALIDATED = "validated"
+    # a review loop's reviewer judges the validated output (`review:`; not the
+    # after-stage approval, which is AWAITING_REVIEW)
+    REVIEWING = "reviewing"
     AWAITING_REVIEW = "awaiting_review"
     COMMITTED = "committed"
     FAILED = "failed"
@@ -275,6 +278,31 @@ class Fallback:
     agent: str
 
 
+class OnExhausted(StrEnum):
+    """What a review loop does when its last round's review does not pass."""
+
+    FAIL = "fail"  # the step fails with class `review_exhausted`
+    ACCEPT = "accept"  # the last output is committed as it is
+    ESCALATE = "escalate"  # a person with `escalate_to` decides (approve = commit)
+
+
+@dataclass(frozen=True)
+class Review:
+    """A review loop (runtime.core.review): after each round's validated output, agent
+    `by` judges it (its output validated against `output`); `pass_when` (over `review`,
+    the verdict, and `output`) passes it, else the producer runs again with `feedback`
+    rendered from the verdict, at most `max_rounds` rounds."""
+
+    by: str
+    output: Handoff
+    pass_when: Template
+    feedback: Template | None = None  # None: the verdict as JSON
+    input: JSON = None  # the reviewer's input tree; None: {"output": <the output>}
+    max_rounds: int = 3
+    on_exhausted: OnExhausted = OnExhausted.FAIL
+    escalate_to: str | None = None  # a role, with on_exhausted escalate
+
+
 @dataclass(frozen=True)
 class RouteCase:
     """A `route:` case: `agent` or `workflow` runs the step when `when` holds; no `when`:
@@ -338,6 +366,7 @@ class Step:
     route: tuple[RouteCase, ...] = ()
     # one attempt per item of a list (runtime.core.mapping); None: an ordinary step
     map: Map | None = None
+    review: Review | None = None  # a review loop (validation loop) over the output
 
 
 @dataclass(frozen=True)
@@ -438,6 +467,8 @@ class Request(Generic[InputT]):
     output_schema: JSON
     delegation_chain: tuple[str, ...]
     delegation: Delegator | None = field(default=None, compare=False, repr=False)
+    # a review loop's feedback so far, one entry per round sent back, oldest first
+    feedback: tuple[str, ...] = ()
 
     def delegate(self, agent: str, input: JSON, output: str) -> JSON:
         """Hand work to `agent` while this agent runs; returns its output, validated

@@ -78,7 +78,9 @@ class Attempt:
 @dataclass
 class Wait:
     """Time a step spent waiting: `approval`, `review` or `retry`; or the moment a
-    `fallback` agent took the step over, or its `route` chose its runner (no time spent)."""
+    `fallback` agent took the step over, or its `route` chose its runner (no time spent);
+    or a review loop's round (`review_round`: its reviewer judging the output of attempt
+    `attempt`)."""
 
     kind: str
     start_ms: int
@@ -242,6 +244,17 @@ def _take(
             assert line is not None
             detail = describe_route(body.case, body.kind, body.target, body.reads)
             line.waits.append(Wait("route", ts, ts, detail))
+        case ev.ReviewStarted():
+            assert line is not None
+            if not body.restart:
+                detail = f"review round {body.round} ({body.agent})"
+                line.waits.append(Wait("review_round", ts, None, detail, body.attempt))
+        case ev.ReviewPassed() | ev.RevisionRequested() | ev.ReviewExhausted() | ev.ReviewFailed():
+            assert line is not None
+            rounds = [w for w in line.waits if w.kind == "review_round" and w.end_ms is None]
+            if rounds:
+                rounds[-1].end_ms = ts
+                rounds[-1].detail += f": {_verdict(body)}"
         case ev.ApprovalRequested():
             assert line is not None
             kind = "approval" if body.stage == "before" else "review"
@@ -339,3 +352,22 @@ def _wait_json(wait: Wait) -> dict[str, Any]:
     if data["attempt"] is None:
         del data["attempt"]
     return data
+
+
+def _verdict(body: ev.EventBody) -> str:
+    """How a review round ended, for `baton trace`."""
+    match body:
+        case ev.ReviewPassed():
+            return "passed"
+        case ev.RevisionRequested():
+            return f"revision requested: {_short(body.feedback)}"
+        case ev.ReviewExhausted():
+            return f"not passed, rounds exhausted ({body.on_exhausted}): {_short(body.feedback)}"
+        case ev.ReviewFailed():
+            return f"failed ({body.failure}): {_short(body.message)}"
+    return ""
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from baton.cli import cli
 from baton.compiler import ir
 from baton.compiler.graph_routes import case_label, case_target
+from baton.compiler.graphreview import back_label, review_label
 from baton.compiler.graphview import _label, graph_mermaid
 from baton.compiler.pipeline import load_spec_set
 
@@ -110,7 +111,13 @@ def expected(workflow: ir.Workflow) -> dict[str, Any]:
         )
     ]
     external = sorted(node[s.id] for s in workflow.steps.values() if s.effect == "external")
-    return {"nodes": nodes, "edges": edges, "external": external}
+    # review loops: the reviewer node r<i> of step n<i>, its edge in, the dashed edge back
+    reviews = [
+        (f"r{index[s.id]}", review_label(s, s.review), back_label(s.review))
+        for s in workflow.steps.values()
+        if s.review is not None
+    ]
+    return {"nodes": nodes, "edges": edges, "external": external, "reviews": reviews}
 
 
 # -- the structural check
@@ -125,6 +132,9 @@ _EDGE = re.compile(r"^    (n\d+) --> (n\d+)$")
 _CASE_EDGE = re.compile(r'^    (n\d+) -->\|"(?P<label>[^"]*)"\| (n\d+r\d+)$')  # a route case
 _CLASS = re.compile(r"^    class (n\d+(?:,n\d+)*) external$")
 _CLASSDEF = "    classDef external stroke:#d33,stroke-width:3px"
+_REVIEW_NODE = re.compile(r'^    (r\d+)\(\["([^"]*)"\]\)$')
+_REVIEW_EDGE = re.compile(r"^    n(\d+) --> r(\d+)$")
+_BACK_EDGE = re.compile(r'^    r(\d+) -\.->\|"([^"]*)"\| n(\d+)$')
 # inside a label: text without quotes, markup characters or backticks, entity codes, and
 # `<br/>` line breaks
 _LABEL = re.compile(r'^(?:[^"<>&#`]|#(?:\d+|[a-z]+);|<br/>)*$')
@@ -143,8 +153,17 @@ def structure(diagram: str) -> dict[str, Any]:
     nodes: dict[str, tuple[str, str]] = {}
     edges: list[tuple[str, str]] = []
     external: list[str] = []
+    reviews: list[tuple[str, str, str]] = []
     for line in lines[1:]:
-        if match := _NODE.match(line):
+        if match := _REVIEW_NODE.match(line):
+            assert _LABEL.match(match[2]), line
+            reviews.append((match[1], decode_label(match[2]), ""))
+        elif match := _REVIEW_EDGE.match(line):
+            assert match[1] == match[2] and reviews[-1][0] == f"r{match[2]}", line
+        elif match := _BACK_EDGE.match(line):
+            assert match[1] == match[3] and reviews[-1][0] == f"r{match[1]}", line
+            reviews[-1] = (*reviews[-1][:2], decode_label(match[2]))
+        elif match := _NODE.match(line):
             shapes = ("square", "hexagon", "subroutine", "diamond", "stadium", "lean_right")
             shape = next(k for k in shapes if match[k] is not None)
             assert _LABEL.match(match[shape]), line
@@ -158,7 +177,7 @@ def structure(diagram: str) -> dict[str, Any]:
             external = sorted(match[1].split(","))
         else:
             assert line == _CLASSDEF, line
-    return {"nodes": nodes, "edges": edges, "external": external}
+    return {"nodes": nodes, "edges": edges, "external": external, "reviews": reviews}
 
 
 def test_keyword_steps_have_internal_ids_and_their_names_in_labels(tmp_path: Path) -> None:

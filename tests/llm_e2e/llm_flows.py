@@ -7,6 +7,7 @@ and `BATON_TEST_LLM_PROVIDER` (`openai` or `anthropic`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from baton.runtime import LlmConfig
@@ -16,6 +17,7 @@ from baton.runtime.model import (
     FailureClass,
     Handoff,
     RetryPolicy,
+    Review,
     Step,
     Template,
     Workflow,
@@ -99,3 +101,36 @@ RESEARCH = research(
 )
 # no prompt: the description and the input as JSON
 DESCRIBED = research(None, "Research the topic and write a brief.")
+
+
+# a review loop (runtime.core.review): the reviewer (echo) sends round 1 back with notes
+# on the summary, and passes round 2
+VERDICT = Handoff(
+    "verdict",
+    1,
+    {
+        "type": "object",
+        "required": ["verdict", "notes"],
+        "additionalProperties": False,
+        "properties": {"verdict": {"enum": ["pass", "fail"]}, "notes": {"type": "string"}},
+    },
+)
+REVIEWED = dataclasses.replace(
+    RESEARCH,
+    steps=(
+        dataclasses.replace(
+            RESEARCH.steps[0],
+            review=Review(
+                by="echo",
+                output=VERDICT,
+                pass_when=Template("review.verdict == 'pass'", is_expression=True),
+                feedback=Template("{{ review.notes }}"),
+                input={
+                    "verdict": "{{ 'pass' if round == 2 else 'fail' }}",
+                    "notes": "Cite a source for: {{ output.summary }}",
+                },
+            ),
+        ),
+    ),
+    agents=(WEBSTER, AgentBinding("echo", AgentKind.BUILTIN, "echo")),
+)

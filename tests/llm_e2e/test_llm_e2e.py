@@ -338,3 +338,27 @@ def test_the_repair_after_a_crash_is_rebuilt_from_the_log(
     assert resumed.returncode == 0, resumed.stderr
     assert fake.received[3].body == expected
     assert shown(crashed, "r1")["steps"]["research"]["output"] == GOOD
+
+
+def test_a_reviewers_feedback_reaches_the_model_as_a_message(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    revised = {"summary": "Tides follow the moon (NOAA).", "confidence": 0.9}
+    fake.script(model_answer("openai", GOOD), model_answer("openai", revised))
+    result = baton(tmp_path, fake, "run", "llm_flows:REVIEWED", "--input", INPUT, "--run-id", "r1")
+    assert result.returncode == 0, result.stderr
+    first, second = fake.received
+    turns = messages_of("openai", second)
+    # the first message, the output the reviewer sent back, the feedback
+    assert [t["role"] for t in turns] == ["user", "assistant", "user"]
+    assert turns[0] == messages_of("openai", first)[0]
+    assert json.loads(turns[1]["content"]) == GOOD
+    assert turns[2]["content"].startswith("A reviewer sent your previous reply back")
+    assert "Cite a source for: Tides follow the moon." in turns[2]["content"]
+    # a new round: a new key, derived from the step's
+    assert first.headers["idempotency-key"] != second.headers["idempotency-key"]
+    state = shown(tmp_path, "r1")
+    research = state["steps"]["research"]
+    assert research["output"] == revised
+    assert research["review"]["rounds"] == 2
+    assert research["review"]["feedback"] == ["Cite a source for: Tides follow the moon."]

@@ -22,8 +22,10 @@ from baton.runtime.model import (
     FailureClass,
     Fallback,
     Handoff,
+    OnExhausted,
     Request,
     RetryPolicy,
+    Review,
     Step,
     Template,
     Workflow,
@@ -378,3 +380,92 @@ FALLBACK_FAILS = _fallback_workflow(
     timeout_ms=300,
     retry=RetryPolicy(),
 )
+
+
+# Review loops: `drafter` writes draft N in round N (N = its feedback so far + 1); the
+# `auditor` reads the verdict of round N from the run's topic ("fail fail pass": the
+# third round passes), its notes name the draft. Both append every call to the ledger.
+VERDICT = Handoff(
+    "verdict",
+    1,
+    {
+        "type": "object",
+        "required": ["verdict", "notes"],
+        "additionalProperties": False,
+        "properties": {
+            "verdict": {"type": "string", "enum": ["pass", "fail"]},
+            "notes": {"type": "string"},
+        },
+    },
+)
+
+
+def _ledger(agent: str, request: Request[Any], **extra: object) -> None:
+    path = os.environ.get("BATON_LEDGER")
+    if path:
+        line = {
+            "agent": agent,
+            "step": request.step,
+            "attempt": request.attempt,
+            "idempotency_key": request.idempotency_key,
+            "run_id": request.run_id,
+            **extra,
+        }
+        with open(path, "a") as ledger:
+            ledger.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+def drafter(request: Request[Any]) -> dict[str, Any]:
+    """Draft N in round N; `flaky_first` in its input: each round's first try fails."""
+    _ledger("drafter", request, feedback=list(request.feedback))
+    round_ = len(request.feedback) + 1
+    return {"output": {"text": f"draft {round_} of {request.input['text']}"}}
+
+
+def auditor(request: Request[Any]) -> dict[str, Any]:
+    """The verdict of the round its draft names, from the list in `verdicts`."""
+    _ledger("auditor", request)
+    draft = str(request.input["draft"])
+    round_ = int(draft.split()[1])
+    verdicts = str(request.input["verdicts"]).split()
+    verdict = verdicts[min(round_, len(verdicts)) - 1]
+    if Path("pass.marker").exists():  # someone fixed the cause (then `baton retry`)
+        verdict = "pass"
+    return {"output": {"verdict": verdict, "notes": f"fix {draft.split(' of ')[0]}"}}
+
+
+REVIEW_AGENTS = (
+    *AGENTS,
+    AgentBinding("drafter", AgentKind.PYTHON, "rc_workflows:drafter"),
+    AgentBinding("auditor", AgentKind.PYTHON, "rc_workflows:auditor"),
+)
+
+
+def review_workflow(
+    name: str, on_exhausted: OnExhausted = OnExhausted.FAIL, max_rounds: int = 3
+) -> Workflow:
+    """`research` (drafter, reviewed by the auditor), then `summary` (echo)."""
+    review = Review(
+        by="auditor",
+        output=VERDICT,
+        pass_when=Template("review.verdict == 'pass'", is_expression=True),
+        feedback=Template("{{ review.notes }}"),
+        input={"draft": "{{ output.text }}", "verdicts": "{{ inputs.topic }}"},
+        max_rounds=max_rounds,
+        on_exhausted=on_exhausted,
+        escalate_to="manager" if on_exhausted is OnExhausted.ESCALATE else None,
+    )
+    return workflow(
+        name,
+        text_step("research", "drafter", input={"text": "tea"}, output=LOOSE, review=review),
+        text_step(
+            "summary", needs=("research",), input={"text": "{{ steps.research.output.text }}!"}
+        ),
+        result="summary",
+        agents=REVIEW_AGENTS,
+    )
+
+
+REVIEW = review_workflow("review")
+REVIEW_ACCEPT = review_workflow("review_accept", OnExhausted.ACCEPT)
+REVIEW_ESCALATE = review_workflow("review_escalate", OnExhausted.ESCALATE)

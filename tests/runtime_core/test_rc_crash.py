@@ -40,7 +40,12 @@ WORKFLOWS = {
     "research_report": {"topic": "tea", "client": "acme"},
     # a routed step whose chosen case is a sub-workflow (and a retried agent step)
     "rc_routes:ROUTE": {"topic": "feature"},
+    # review loops: two revisions, then a pass; an exhausted loop escalated to a person
+    "rc_workflows:REVIEW": {"topic": "fail fail pass"},
+    "rc_workflows:REVIEW_ESCALATE": {"topic": "fail"},
 }
+# the step each workflow waits on for a person
+GATED = {"rc_workflows:REVIEW_ESCALATE": "research"}
 lock = threading.Lock()
 
 
@@ -88,7 +93,7 @@ def drive(tmp: Path, spec: str, kill_after: int | None, seen: set[int]) -> Crash
             args = commands.pop()
         elif _status(db) == "waiting":
             # the decision, in this process: only run processes are killed
-            api.approve(db, RUN, "deliver", "alice")
+            api.approve(db, RUN, GATED.get(spec, "deliver"), "alice")
             continue
         else:
             args = ("resume", RUN, "--detach")
@@ -177,11 +182,14 @@ def check(tmp: Path, crash: Crash, reference: dict[str, dict[str, Any]]) -> None
         assert [row[0] for row in after[run_id]] == list(range(1, len(after[run_id]) + 1))
         before = crash.events.get(run_id, [])
         assert after[run_id][: len(before)] == before
-        # each output committed once, and stored once
+        # each output committed once, and stored once (a review loop's rounds that were
+        # sent back stored theirs, never committed)
         commits = [e.step for e in events if e.type == "step_committed"]
         assert sorted(commits) == sorted(set(commits))
         outputs = rows(db, "SELECT committed_seq FROM outputs WHERE run_id = ?", run_id)
-        assert len(outputs) == len(commits) and all(seq for (seq,) in outputs)
+        revised = sum(e.type == "revision_requested" for e in events)
+        assert len(outputs) == len(commits) + revised
+        assert sum(bool(seq) for (seq,) in outputs) == len(commits)
         # an effect started before the crash and not committed ran again under its key
         started = {json.loads(r[4])["idempotency_key"] for r in before if r[1] == "attempt_started"}
         for event in events:

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
-from rc_workflows import AGENTS, costly_agent, text_step, workflow
+from rc_workflows import AGENTS, REVIEW_AGENTS, VERDICT, costly_agent, text_step, workflow
 
 from baton.runtime import api
 from baton.runtime.core.apply import apply, fold
@@ -28,7 +28,9 @@ from baton.runtime.model import (
     BudgetMode,
     FailureClass,
     Fallback,
+    OnExhausted,
     RetryPolicy,
+    Review,
     RouteCase,
     StepState,
     Template,
@@ -97,6 +99,23 @@ def workflows(draw: st.DrawFn) -> Workflow:
         route = draw(routes())
         if route:  # a routed step: its agent is chosen by the route (maybe none matches)
             agent = None  # type: ignore[assignment]
+        review = None
+        # a review loop, its verdicts drawn; not on a routed step (lint: B621)
+        if not route and draw(st.integers(0, 3)) == 0:
+            verdicts = draw(st.lists(st.sampled_from(["pass", "fail"]), min_size=1, max_size=3))
+            how = draw(st.sampled_from(list(OnExhausted)))
+            if approval is not None and how is OnExhausted.ESCALATE:
+                how = OnExhausted.ACCEPT  # one gate a step (lint: B626)
+            review = Review(
+                by="auditor",
+                output=VERDICT,
+                pass_when=Template("review.verdict == 'pass'", True),
+                feedback=Template("{{ review.notes }}"),
+                input={"draft": "draft {{ round }} of it", "verdicts": " ".join(verdicts)},
+                max_rounds=draw(st.integers(1, 3)),
+                on_exhausted=how,
+                escalate_to="manager" if how is OnExhausted.ESCALATE else None,
+            )
         steps.append(
             text_step(
                 step_id,
@@ -108,6 +127,7 @@ def workflows(draw: st.DrawFn) -> Workflow:
                 condition=condition,
                 approval=approval,
                 fallbacks=fallbacks,
+                review=review,
             )
         )
     return workflow(
@@ -115,7 +135,7 @@ def workflows(draw: st.DrawFn) -> Workflow:
         *steps,
         result=draw(st.sampled_from([None, *[s.id for s in steps]])),
         budget=draw(budgets()),
-        agents=(*AGENTS, costly_agent(draw(budgets()))),
+        agents=(*AGENTS, REVIEW_AGENTS[-1], costly_agent(draw(budgets()))),
     )
 
 
@@ -173,7 +193,10 @@ def check_invariants(db: Path, wf: Workflow, stored: dict[str, Any]) -> None:
     assert fold(events).to_json() == stored
     with sqlite3.connect(db) as connection:
         raw = json.loads(connection.execute("SELECT state FROM runs").fetchone()[0])
-        outputs = dict(connection.execute("SELECT step, committed_seq FROM outputs").fetchall())
+        # a review loop's rounds sent back stored outputs never committed
+        outputs = dict(
+            connection.execute("SELECT step, MAX(committed_seq) FROM outputs GROUP BY step")
+        )
         validated = connection.execute("SELECT data FROM events WHERE type = 'step_validated'")
         payloads = [json.loads(row[0]) for row in validated]
     # outputs live once, in their table: never in the stored state or an event's data
@@ -189,7 +212,20 @@ def check_invariants(db: Path, wf: Workflow, stored: dict[str, Any]) -> None:
             assert record["agent"] != "malformed"
         # retries stop at max_attempts (each fallback has its own budget); never-retried
         # classes get one attempt, and no fallback
-        assert record["attempts"] <= step.retry.max_attempts * (1 + len(step.fallbacks))
+        # (a review loop's every round has that budget again)
+        rounds = step.review.max_rounds if step.review is not None else 1
+        assert record["attempts"] <= step.retry.max_attempts * (1 + len(step.fallbacks)) * rounds
+        loop = record.get("review")
+        if step.review is None:
+            assert loop is None
+        elif loop is not None:
+            assert 1 <= loop["round"] <= step.review.max_rounds
+            # committed only through a passing review, or an exhausted loop that accepts
+            # or whose escalation was approved
+            if record["state"] == StepState.COMMITTED.value:
+                assert loop["status"] in ("passed", "exhausted")
+                if loop["status"] == "exhausted":
+                    assert loop["on_exhausted"] != "fail"
         assert record.get("fallback", 0) <= len(step.fallbacks)
         if (record["error"] or {}).get("failure") == FailureClass.ACL_DENIED.value:
             assert record["attempts"] == 1
@@ -250,7 +286,7 @@ def check_budgets(wf: Workflow, events: list[Any]) -> None:
                     assert spent[measure] < limit, (event, scope, measure)
         state = apply(state, event)
     assert state is not None
-    for kind in ("budget_exceeded", "budget_raised"):
+    for kind in ("budget_exceeded", "budget_raised", "revision_requested", "review_exhausted"):
         if any(e.type == kind for e in events):
             hypothesis_event(kind)  # shown by --hypothesis-show-statistics
     audits = [

@@ -26,6 +26,8 @@ HAND_BUILT = (
     "FALLBACK",
     "MAPPED",
     "MAPPED_WIDE",
+    "REVIEW_LOOP",
+    "REVIEW_LOOP_ESCALATED",
     "FAILING",
     "NOT_RETRIED",
     "MALFORMED",

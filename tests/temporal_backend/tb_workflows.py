@@ -24,8 +24,10 @@ from baton.runtime.model import (
     Fallback,
     Handoff,
     Map,
+    OnExhausted,
     Request,
     RetryPolicy,
+    Review,
     Step,
     Template,
     Workflow,
@@ -354,3 +356,50 @@ BUDGETED = dataclasses.replace(
     ),
     budget=Budget(usd=0.02),
 )
+
+
+# review loops (runtime.core.review): the reviewer (echo) fails round 1 and passes round 2
+VERDICT = Handoff(
+    "verdict",
+    1,
+    {
+        "type": "object",
+        "required": ["verdict", "notes"],
+        "additionalProperties": False,
+        "properties": {"verdict": {"enum": ["pass", "fail"]}, "notes": {"type": "string"}},
+    },
+)
+
+
+def _review_loop(name: str, passing_round: int, on_exhausted: OnExhausted) -> Workflow:
+    review = Review(
+        by="echo",
+        output=VERDICT,
+        pass_when=Template("review.verdict == 'pass'", is_expression=True),
+        feedback=Template("{{ review.notes }}"),
+        input={
+            "verdict": f"{{{{ 'pass' if round == {passing_round} else 'fail' }}}}",
+            "notes": "round {{ round }}: more on {{ output.text }}",
+        },
+        max_rounds=2,
+        on_exhausted=on_exhausted,
+        escalate_to="manager" if on_exhausted is OnExhausted.ESCALATE else None,
+    )
+    return workflow(
+        name,
+        text_step(
+            "research",
+            "flaky",
+            input={"succeed_on_attempt": 1, "output": {"text": "t"}},
+            review=review,
+        ),
+        text_step(
+            "summary", needs=("research",), input={"text": "{{ steps.research.output.text }}!"}
+        ),
+        result="summary",
+    )
+
+
+REVIEW_LOOP = _review_loop("review_loop", 2, OnExhausted.FAIL)
+# never passes: escalated to a manager after two rounds
+REVIEW_LOOP_ESCALATED = _review_loop("review_loop_escalated", 3, OnExhausted.ESCALATE)

@@ -69,6 +69,12 @@ CASES: dict[str, tuple[str, dict[str, Any], list[Decide]]] = {
     "route_none": ("ROUTE_STRICT", {"topic": "question"}, []),
     "map": ("MAPPED", {"topic": "tea"}, []),
     "map_wide": ("MAPPED_WIDE", {"topic": "tea"}, []),
+    "review_loop": ("REVIEW_LOOP", {"topic": "tea"}, []),
+    "review_loop_escalated": (
+        "REVIEW_LOOP_ESCALATED",
+        {"topic": "tea"},
+        [("approve", "research", "alice")],
+    ),
 }
 
 
@@ -156,6 +162,12 @@ def test_both_backends_agree(
         assert each.map is not None and each.map.dropped == (2,)
         starts = [e for e in remote_log if e["type"] == "map_item_started"]
         assert len(starts) == 1 + 2 + 3 + 1
+    if case.startswith("review_loop"):  # two rounds on both backends, feedback sent back
+        kinds = [e["type"] for e in remote_log if e["type"].startswith(("review", "revision"))]
+        last = "review_passed" if case == "review_loop" else "review_exhausted"
+        assert kinds == ["review_started", "revision_requested", "review_started", last]
+        loop = remote.steps["research"].review
+        assert loop is not None and loop["feedback"][0] == "round 1: more on t"
     if case == "research_approved":  # the untrusted input reached the research step
         assert remote.steps["research"].untrusted_sources == ("inputs.channel_history",)
     # child runs: the same on both backends, under the same child run id

@@ -74,6 +74,8 @@ class _Module:
     handoffs: dict[str, str] = field(default_factory=dict)  # step id -> handoff constant
     handoff_constants: list[str] = field(default_factory=list)  # every version's constant
     output_keys: dict[str, tuple[str, int]] = field(default_factory=dict)  # -> (handoff, version)
+    # (handoff, version) -> its constant: a review loop's verdict handoff is one of them
+    version_constants: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def source(self) -> str:
         enum_names = Namer()
@@ -239,6 +241,7 @@ class _Module:
         for step_id, key in self.output_keys.items():
             self.handoffs[step_id] = constants[key]
         self.handoff_constants = list(constants.values())
+        self.version_constants = constants
 
     # -- step definitions
 
@@ -248,12 +251,27 @@ class _Module:
         for step_id in self.members:
             step = self.workflow.steps[step_id]
             definition = stepdefs.step(
-                step, self.members, self.handoffs.get(step_id), self.chains.get(step_id, ())
+                step,
+                self.members,
+                self.handoffs.get(step_id),
+                self.chains.get(step_id, ()),
+                review_handoff=self._review_handoff(step),
             )
             comment = literals.comment_text(f"spec: {stepdefs.spec_line(step.span)}")
             pair = Pair(f"{self._step_ref(step_id).text}: ", definition)
             entries.append(Item(pair, (comment,)))
         self._statement("STEPS: dict[Step, rt.Step] = ", Bracket("{", tuple(entries), "}"))
+
+    def _review_handoff(self, step: ir.Step) -> str | None:
+        """The constant of a review loop's verdict handoff (None: no review loop)."""
+        if step.review is None or step.review.output is None:
+            return None
+        ref = step.review.output
+        declared = self.workflow.handoffs.get(ref.handoff)
+        key = (ref.handoff, ref.version or (declared.latest if declared else 0))
+        if key not in self.version_constants:
+            raise CodegenError(f"unknown handoff {ref.handoff!r}@{key[1]}")
+        return self.version_constants[key]
 
     # -- typed accessors
 

@@ -153,6 +153,7 @@ def triggers(step: ir.Step) -> tuple[str, ...]:
         can_retry(step),
         bool(step.fallbacks),
         bool(step.route),
+        step.review.on_exhausted if step.review is not None else None,
     )
 
 
@@ -244,6 +245,29 @@ def map_over(spec: ir.Map) -> Doc:
     return construct(rt.Map, fields)
 
 
+def runtime_review(loop: ir.Review, handoff: str) -> Doc:
+    """`rt.Review(...)`: a step's review loop; `handoff` names the verdict's constant."""
+    if loop.pass_when is None:
+        raise CodegenError("a review without `pass_when` (the linter reports it: B002)")
+    how = enum_value(rt.OnExhausted, loop.on_exhausted)
+    escalate_to = loop.escalate_to.value if loop.escalate_to else None
+    fields: dict[str, tuple[object, Doc]] = {
+        "by": (loop.by.value, literals.value(loop.by.value)),
+        "output": (handoff, Text(handoff)),
+        "pass_when": (loop.pass_when, template(loop.pass_when)),
+    }
+    if loop.feedback is not None:
+        fields["feedback"] = (loop.feedback, template(loop.feedback))
+    if loop.input is not None:
+        fields["input"] = (loop.input.data, literals.value(loop.input.data))
+    fields |= {
+        "max_rounds": (loop.max_rounds, literals.value(loop.max_rounds)),
+        "on_exhausted": (how, member(how)),
+        "escalate_to": (escalate_to, literals.value(escalate_to)),
+    }
+    return construct(rt.Review, fields)
+
+
 def approval(gate: ir.Approval) -> Doc:
     from baton.compiler.build import duration_ms
 
@@ -297,8 +321,10 @@ def step(
     members: dict[str, str],
     handoff: str | None,
     chain: tuple[str, ...],
+    review_handoff: str | None = None,
 ) -> Doc:
-    """`rt.Step(...)` for one step; `members` maps step ids to `Step.X` member names."""
+    """`rt.Step(...)` for one step; `members` maps step ids to `Step.X` member names;
+    `review_handoff`: the constant of its review loop's verdict handoff."""
     needs = sorted(dict.fromkeys(n.value for n in definition.needs), key=list(members).index)
     agent = definition.agent.value if definition.agent else None
     workflow = definition.workflow.value if definition.workflow else None
@@ -332,6 +358,8 @@ def step(
         fields["route"] = (definition.route, route(definition))
     if definition.map is not None:
         fields["map"] = (definition.map, map_over(definition.map))
+    if definition.review is not None and review_handoff is not None:
+        fields["review"] = (definition.review, runtime_review(definition.review, review_handoff))
     if definition.approval is not None:
         fields["approval"] = (definition.approval, approval(definition.approval))
     if definition.quality is not None:

@@ -22,12 +22,14 @@ def _context(chain: StepChain) -> str:
         text += f" (its fallback agent '{chain.fallback}')"
     if chain.route is not None:
         text += f" (its route candidate '{chain.route}')"
+    if chain.reviewer is not None:
+        text += f" (its reviewer '{chain.reviewer}')"
     return text
 
 
 def unknown_agent(ctx: LintContext, report: Report) -> None:
-    """A step, owner, `delegated_by`, `fallback:` entry or `delegates_to` names an agent
-    the roster does not define (or the workflow has no roster).
+    """A step, owner, `delegated_by`, `fallback:` entry, `review.by` or `delegates_to`
+    names an agent the roster does not define (or the workflow has no roster).
 
     Why: there is nobody to run the step, or the ACL names a ghost.
 
@@ -43,6 +45,7 @@ def unknown_agent(ctx: LintContext, report: Report) -> None:
             names += [n for n in (step.agent, step.delegated_by) if n]
             names += [entry.agent for entry in step.fallbacks]
             names += [case.agent for case in step.route if case.agent]
+            names += [step.review.by] if step.review is not None else []
         for name in names:
             if name.value not in agents:
                 known = (
@@ -67,7 +70,7 @@ def unknown_agent(ctx: LintContext, report: Report) -> None:
 
 def acl_violation(ctx: LintContext, report: Report) -> None:
     """A delegation in a step's chain is not allowed by the roster's `delegates_to`
-    (a step's `fallback:` agents are judged in the step's agent's place).
+    (a step's `fallback:` agents and its reviewer are judged in the step's agent's place).
 
     Why: the ACL is the contract of who may hand work to whom; a spec that breaks it
     would be refused at run time.

@@ -4,7 +4,9 @@
                    input as JSON
     conversation   the agent's system prompt and that message; then, for each earlier
                    reply of the step that was rejected (`AgentCall.history`, rebuilt
-                   from the run's log), the reply and the list of what was wrong with it
+                   from the run's log), the reply and the list of what was wrong with it;
+                   a review loop's rounds sent back come first, each as the output and
+                   the reviewer's feedback (runtime.core.review.revisions)
     output schema  the step's handoff schema
     reply          its output goes back to the driver, which validates it as every
                    output (never trusted); a reply with no JSON in it is a
@@ -118,11 +120,16 @@ def conversation_for(call_: AgentCall, config: LlmConfig) -> Conversation:
         issues = _issues(repair.get("errors"))
         reply = repair.get("reply")
         text = reply if isinstance(reply, str) else ""
-        if not issues:
+        # a review loop's round sent back: the output and the reviewer's feedback
+        feedback = repair.get("feedback")
+        feedback = feedback if isinstance(feedback, str) and feedback else None
+        if not issues and feedback is None:
             continue  # nothing to say about it (cannot happen for a rejection)
         # a reply that held no JSON is wrong as a whole: its reason has no pointer
         prefix = contract.pointer_prefix if repair.get("parsed", True) else ""
-        conversation = repair_messages(conversation, text, issues, pointer_prefix=prefix)
+        conversation = repair_messages(
+            conversation, text, issues, feedback=feedback, pointer_prefix=prefix
+        )
     return conversation
 
 

@@ -8,7 +8,7 @@ move is a bug (or a tampered log), never a user error.
 
 from __future__ import annotations
 
-from baton.runtime.core import approvals
+from baton.runtime.core import approvals, review
 from baton.runtime.core import events as ev
 from baton.runtime.core.budget import scope_of
 from baton.runtime.core.index import carry
@@ -24,6 +24,9 @@ from baton.runtime.core.state import (
 )
 from baton.runtime.lifecycle import TRIGGERS
 from baton.runtime.model import JSON, BudgetMode, FailureClass, StepState
+
+# the states an open attempt is in: a producer's, or a review loop's reviewer's
+_ATTEMPTING = (StepState.RUNNING, StepState.REVIEWING)
 
 
 class IllegalTransition(RuntimeError):
@@ -71,7 +74,8 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
         case ev.RunResumed():
             steps = {
                 step: evolve(record, interrupted=True)
-                if record.state is StepState.RUNNING and record.attempt_open
+                # a reviewer's open attempt too (runtime.core.review)
+                if record.state in _ATTEMPTING and record.attempt_open
                 else record
                 for step, record in state.steps.items()
             }
@@ -186,6 +190,10 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
                 retry_due_ms=ts,  # its first attempt is due at once
             )
             return _put(state, body.step, record)
+        case ev.ReviewStarted():
+            return _put(state, body.step, _review_started(state, body, ts))
+        case ev.ReviewPassed() | ev.RevisionRequested() | ev.ReviewExhausted() | ev.ReviewFailed():
+            return _review_ended(state, body, ts)
         case ev.StepValidated():
             _open_attempt(state, body.step, body.attempt)
             record = evolve(
@@ -392,6 +400,41 @@ def _attempt_started(state: RunState, body: ev.AttemptStarted, ts: int) -> StepR
         retry_due_ms=None,
         child_run_id=body.child_run_id,
     )
+
+
+def _review_started(state: RunState, body: ev.ReviewStarted, ts: int) -> StepRecord:
+    record = _record(state, body.step)
+    if body.restart:
+        if record.state is not StepState.REVIEWING or not record.interrupted:
+            raise IllegalTransition(f"step '{body.step}': restart of a live review")
+    else:
+        record = _move(state, body.step, "start_review")
+    if body.attempt != record.attempts:
+        raise IllegalTransition(f"step '{body.step}': review of attempt {body.attempt}")
+    try:
+        return evolve(record, **review.started(record, body, ts))
+    except ValueError as error:
+        raise IllegalTransition(f"step '{body.step}': {error}") from None
+
+
+def _review_ended(state: RunState, body: ev.EventBody, ts: int) -> RunState:
+    """A reviewer's verdict (or its failure) for the open review of the step."""
+    step = str(getattr(body, "step", ""))
+    record = _record(state, step)
+    if record.state is not StepState.REVIEWING or not record.attempt_open:
+        raise IllegalTransition(f"step '{step}' has no open review")
+    if getattr(body, "attempt", None) != record.attempts:
+        raise IllegalTransition(f"step '{step}': a verdict for another attempt")
+    trigger = review.TRIGGER.get(type(body))
+    moved = _move(state, step, trigger) if trigger is not None else record
+    try:
+        changes = review.ended(record, body, ts)
+    except ValueError as error:
+        raise IllegalTransition(f"step '{step}': {error}") from None
+    usage: dict[str, JSON] = getattr(body, "usage", {})
+    moved = evolve(moved, usage=moved.usage.plus(usage), **changes)
+    reviewer = (record.review or {}).get("reviewer")
+    return _spent(_put(state, step, moved), str(reviewer) if reviewer else None, usage)
 
 
 def _spent(state: RunState, agent: str | None, usage: dict[str, JSON]) -> RunState:

@@ -32,6 +32,10 @@ class StartAttempt:
     # the step's rejected model replies so far (StepRecord.repairs), from the state, so
     # an llm agent's repair conversation is rebuilt from the log on every backend
     history: tuple[dict[str, JSON], ...] = ()
+    # a review loop (runtime.core.review): `review` > 0 runs the reviewer of that round
+    # (`review_started`, `agent` the reviewer); `feedback` goes to a producer's attempt
+    review: int = 0
+    feedback: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class TimeoutAttempt:
     step: str
     attempt: int
     timeout_ms: int
+    review: int = 0  # the reviewer of this round timed out (`review_failed`)
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,16 @@ Command = (
 def event_for(command: Command, now_ms: int, jitter_sample: float = 0.0) -> ev.EventBody | None:
     """The event recording `command` (None for `Wait`, which records nothing)."""
     match command:
+        case StartAttempt() if command.review:
+            return ev.ReviewStarted(
+                step=command.step,
+                attempt=command.attempt,
+                round=command.review,
+                agent=command.agent or "",
+                idempotency_key=command.idempotency_key,
+                attempt_id=command.attempt_id,
+                restart=command.restart,
+            )
         case StartAttempt():
             return ev.AttemptStarted(
                 step=command.step,
@@ -171,6 +186,15 @@ def event_for(command: Command, now_ms: int, jitter_sample: float = 0.0) -> ev.E
                 restart=command.restart,
                 child_run_id=command.child_run_id,
                 agent=command.agent,
+            )
+        case TimeoutAttempt() if command.review:
+            return ev.ReviewFailed(
+                step=command.step,
+                attempt=command.attempt,
+                round=command.review,
+                failure=FailureClass.TIMEOUT.value,
+                message=f"the reviewer gave no verdict within {command.timeout_ms} ms",
+                latency_ms=command.timeout_ms,
             )
         case TimeoutAttempt():
             return ev.AttemptFailed(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from baton.runtime.canonical import attempt_id, idempotency_key
 from baton.runtime.core import commands as cmd
-from baton.runtime.core import route
+from baton.runtime.core import review, route
 from baton.runtime.core.approvals import WAITING as WAITING_FOR_PEOPLE
 from baton.runtime.core.approvals import advance as advance_gate
 from baton.runtime.core.budget import admit
@@ -107,9 +107,15 @@ def _advance(
                 return _start(state, step, record.attempts + 1), None
             return None, due
         case S.VALIDATED:
+            if step.review is not None:
+                held, command = review.at_validated(state, step, record, _key(state, step))
+                if held:
+                    return command, None
             if gate is not None and gate["stage"] == "after":
                 return cmd.RequestApproval(step.id, str(gate["role"]), "after"), None
             return _commit(step, record), None
+        case S.REVIEWING:
+            return review.at_reviewing(state, step, record, _key(state, step), now_ms)
         case S.AWAITING_REVIEW:
             if record.approval is not None and record.approval.decision == "granted":
                 return _commit(step, record), None
@@ -232,12 +238,16 @@ def agent_of(step: Step, record: StepRecord | None) -> str | None:
 
 
 def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> cmd.Command:
-    # from the run's own record, so the key survives a compatible spec change
-    key = idempotency_key(state.workflow, state.version, state.run_id, step.id)
+    key = _key(state, step)
     if step.map is not None:  # a map step starts by resolving its list
         return begin_map(state, step, attempt, key)
     record = state.steps.get(step.id)
     workflow = route.routed_workflow(step, record) if step.route else step.workflow
+    feedback: tuple[str, ...] = ()
+    history = record.repairs if record is not None else ()
+    if step.review is not None and record is not None:
+        key, feedback = review.producer_call(state, key, record)  # the round's key
+        history = (*review.revisions(record), *history)  # rounds sent back, then repairs
     return cmd.StartAttempt(
         step=step.id,
         attempt=attempt,
@@ -248,8 +258,14 @@ def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> 
         child_run_id=child_run_id(state.run_id, step.id, attempt) if workflow else None,
         agent=agent_of(step, record),
         workflow=workflow if step.route else None,
-        history=record.repairs if record is not None else (),
+        history=history,
+        feedback=feedback,
     )
+
+
+def _key(state: RunState, step: Step) -> str:
+    # from the run's own record, so the key survives a compatible spec change
+    return idempotency_key(state.workflow, state.version, state.run_id, step.id)
 
 
 def _commit(step: Step, record: StepRecord) -> cmd.CommitStep:

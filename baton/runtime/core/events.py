@@ -308,6 +308,85 @@ class RouteSelected(EventBody):
     reads: dict[str, JSON] = field(default_factory=dict)
 
 
+# -- review loops (runtime.core.review); `attempt` is the producer's latest attempt
+
+
+@dataclass(frozen=True)
+class ReviewStarted(EventBody):
+    """Durable before reviewer `agent` is called on round `round`'s validated output;
+    `idempotency_key` is the round's review key, derived from the step's. `restart`: an
+    interrupted review run again (same key)."""
+
+    TYPE: ClassVar[str] = "review_started"
+    step: str
+    attempt: int
+    round: int
+    agent: str
+    idempotency_key: str
+    attempt_id: str
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class ReviewPassed(EventBody):
+    """The verdict satisfied `pass_when`: the output goes on to be committed."""
+
+    TYPE: ClassVar[str] = "review_passed"
+    step: str
+    attempt: int
+    round: int
+    verdict: JSON
+    score: float = 1.0  # the step's review quality (runtime.core.review.score)
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RevisionRequested(EventBody):
+    """The verdict did not pass and rounds remain: the producer runs again (a new
+    round, a fresh attempt budget) with `feedback` added to what it is sent."""
+
+    TYPE: ClassVar[str] = "revision_requested"
+    step: str
+    attempt: int
+    round: int  # the round that did not pass
+    verdict: JSON
+    feedback: str
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReviewExhausted(EventBody):
+    """The last round's verdict did not pass: `on_exhausted` says what follows (fail
+    with `review_exhausted`, accept the last output, or escalate to a person)."""
+
+    TYPE: ClassVar[str] = "review_exhausted"
+    step: str
+    attempt: int
+    round: int
+    verdict: JSON
+    feedback: str
+    on_exhausted: str
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReviewFailed(EventBody):
+    """The reviewer gave no usable verdict (an error, a timeout, a verdict that does
+    not match its handoff, a `pass_when` that cannot be evaluated): the step fails."""
+
+    TYPE: ClassVar[str] = "review_failed"
+    step: str
+    attempt: int
+    round: int
+    failure: str
+    message: str
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
 # -- step outcomes
 
 
@@ -571,6 +650,11 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
         RetryScheduled,
         FallbackStarted,
         RouteSelected,
+        ReviewStarted,
+        ReviewPassed,
+        RevisionRequested,
+        ReviewExhausted,
+        ReviewFailed,
         StepValidated,
         StepCommitted,
         StepSkipped,

@@ -44,10 +44,17 @@ class AttemptOutcome:
     reply: str | None = None  # a model's reply as it wrote it (llm agents)
     retryable: bool = True  # False: the agent says another attempt cannot help
     llm: dict[str, JSON] | None = None  # llm agents: provider, model, response_model
+    # a reviewer's attempt (runtime.core.review.judged): round, passed, feedback...
+    review: dict[str, JSON] | None = None
 
 
 def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.EventBody]:
-    """`output_received` then `step_validated` or `output_rejected`; or `attempt_failed`."""
+    """`output_received` then `step_validated` or `output_rejected`; or `attempt_failed`.
+    A reviewer's outcome: its verdict's event (runtime.core.review.review_events)."""
+    if outcome.review is not None:
+        from baton.runtime.core.review import review_events
+
+        return review_events(outcome, outcome.attempt)
     if not outcome.received:
         return [
             ev.AttemptFailed(

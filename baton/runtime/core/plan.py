@@ -33,6 +33,7 @@ def triggers_of(step: Step) -> tuple[str, ...]:
         step.retry.max_attempts > 1,
         bool(step.fallbacks),
         bool(step.route),
+        step.review.on_exhausted.value if step.review is not None else None,
     )
 
 
@@ -96,6 +97,14 @@ def run_started(
     """The first event of a run of `workflow`, pinned to `pin` (see `workflow_pin`)."""
     gates: dict[str, dict[str, JSON]] = {}
     for step in workflow.steps:
+        escalate_to = step.review.escalate_to if step.review is not None else None
+        if step.approval is None and escalate_to is not None:
+            # an exhausted review loop's escalation: decided like an after-stage gate
+            gates[step.id] = {
+                "role": escalate_to,
+                "stage": "escalation",
+                "principals": list(workflow.principals(escalate_to)),
+            }
         if step.approval is not None:
             role = step.approval.role
             gates[step.id] = {

@@ -141,6 +141,8 @@ class StepRecord:
     route: dict[str, JSON] | None = None
     # a map step's items (runtime.core.mapping); None for other steps
     map: MapRecord | None = None
+    # a review loop's progress (runtime.core.review.progress); None: no review yet
+    review: dict[str, JSON] | None = None
 
     def to_json(self) -> dict[str, JSON]:
         # by hand, not dataclasses.asdict: that deep-copies every output, and the
@@ -163,6 +165,8 @@ class StepRecord:
             del data["map"]
         else:
             data["map"] = self.map.to_json()
+        if self.review is None:  # nor steps without a review loop
+            del data["review"]
         if self.approval is not None:
             data["approval"] = {
                 name: getattr(self.approval, name)

@@ -85,6 +85,10 @@ def execute_attempt(
     sanitized where the input renders it. `delegation_host`: lets the agent delegate
     while it runs (runtime.delegation); without one, `req.delegate` is unavailable.
     """
+    if command.review:  # a review loop's reviewer (runtime.driver.review)
+        from baton.runtime.driver.review import execute_review
+
+        return execute_review(workflow, step, command, run_id, scope, call_agent, untrusted)
     started = time.monotonic()
     step = as_started(step, command)  # a routed step: as its chosen target runs it
     if command.agent is not None and step.agent is not None and command.agent != step.agent:
@@ -176,6 +180,7 @@ def execute_attempt(
             input=rendered,
             output_schema=step.output.schema if step.output else None,
             delegation_chain=step.delegation_chain,
+            feedback=command.feedback,
             delegation=delegations.root(root_chain(step), command.idempotency_key)
             if delegations is not None
             else None,

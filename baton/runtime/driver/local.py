@@ -32,6 +32,7 @@ from baton.runtime.checksums import (
 )
 from baton.runtime.core import commands as cmd
 from baton.runtime.core import events as ev
+from baton.runtime.core import review
 from baton.runtime.core.apply import apply
 from baton.runtime.core.decide import decide, steps_by_id
 from baton.runtime.core.map_commands import RetryItem, StartItem, StartMap
@@ -50,7 +51,7 @@ from baton.runtime.driver.delegations import Delegations, RecordRequest
 from baton.runtime.driver.journal import Journal
 from baton.runtime.driver.mapitems import dispatch_item, prune_items, take_item
 from baton.runtime.driver.workers import WORKERS
-from baton.runtime.model import JSON, AgentKind, FailureClass, Step, StepState, Workflow
+from baton.runtime.model import JSON, AgentKind, FailureClass, Step, Workflow
 from baton.runtime.store import Store, new_owner
 from baton.runtime.store.errors import StoreError
 from baton.runtime.store.group import GroupCommit, group_commit
@@ -307,13 +308,7 @@ class LocalDriver:
         command = report.command
         assert isinstance(command, cmd.StartAttempt)
         record = journal.state.steps[command.step]
-        live = (
-            record.state is StepState.RUNNING
-            and record.attempt_open
-            and not record.interrupted
-            and record.attempts == command.attempt
-        )
-        if not live:
+        if not review.live(record, command):  # a producer's attempt, or a reviewer's
             log.info("late result of %s discarded", command.attempt_id)
             return
         if report.outcome is None:
@@ -332,6 +327,8 @@ class LocalDriver:
     ) -> None:
         step = steps_by_id(self.workflow)[command.step]
         scope = state.scope()
+        if command.review:  # a reviewer reads the output under review
+            scope = review.review_scope(scope, state.steps[step.id])
         parent = {"run_id": state.run_id, "step": step.id}
         tainted = state.tainted_steps()
         untrusted = untrusted_paths(self.workflow, tainted)

@@ -111,6 +111,7 @@ def command_of(data: dict[str, Any]) -> StartAttempt:
     fields = data["command"]
     values = {name: fields[name] for name in _COMMAND_FIELDS if name in fields}
     values["history"] = tuple(values.get("history") or ())  # a list, once through JSON
+    values["feedback"] = tuple(values.get("feedback") or ())
     return StartAttempt(**values)
 
 

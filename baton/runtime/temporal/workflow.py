@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from baton.runtime.checksums import ConsumptionCheck, failure_event
     from baton.runtime.core import commands as cmd
     from baton.runtime.core import events as ev
+    from baton.runtime.core import review
     from baton.runtime.core.apply import apply, fold
     from baton.runtime.core.approvals import next_deadline
     from baton.runtime.core.decide import decide, steps_by_id
@@ -238,7 +239,9 @@ class BatonWorkflow:
                     self._emit(body)
             elif arrival.timed_out:
                 timeout_ms = self._steps[command.step].timeout_ms
-                timeout = cmd.TimeoutAttempt(command.step, command.attempt, timeout_ms)
+                timeout = cmd.TimeoutAttempt(
+                    command.step, command.attempt, timeout_ms, command.review
+                )
                 failed = cmd.event_for(timeout, self._now())
                 assert failed is not None
                 self._emit(failed)
@@ -336,6 +339,8 @@ class BatonWorkflow:
             return  # a restarted child step waits for the same child run
         state = self.state
         scope = state.scope()
+        if command.review:  # a reviewer reads the output under review
+            scope = review.review_scope(scope, state.steps[step.id])
         tainted = [name for name, record in state.steps.items() if record.untrusted_sources]
         task: asyncio.Task[Any]
         if step.workflow is not None:
@@ -357,8 +362,11 @@ class BatonWorkflow:
                 if self._input.heartbeat_ms > 0
                 else None,
                 retry_policy=NO_RETRY,
-                activity_id=f"{step.id}#{command.attempt}" + (f".{restarts}" if restarts else ""),
-                summary=f"{step.id} attempt {command.attempt}",
+                activity_id=f"{step.id}#{command.attempt}"
+                + (f"~review{command.review}" if command.review else "")
+                + (f".{restarts}" if restarts else ""),
+                summary=f"{step.id} attempt {command.attempt}"
+                + (f" review round {command.review}" if command.review else ""),
             )
         self._in_flight[step.id] = _Flight(command.attempt, task, child=step.workflow is not None)
         task.add_done_callback(lambda done: self._arrived.append(_arrival(command, done)))
@@ -428,13 +436,8 @@ class BatonWorkflow:
         return ChildResult(state.status, state.result, str((state.error or {}).get("message", "")))
 
     def _live(self, command: cmd.StartAttempt) -> bool:
-        record = self.state.steps[command.step]
-        return (
-            record.state is StepState.RUNNING
-            and record.attempt_open
-            and not record.interrupted
-            and record.attempts == command.attempt
-        )
+        # a producer's attempt, or a review loop's reviewer's
+        return review.live(self.state.steps[command.step], command)
 
     # -- decisions and reads
 
