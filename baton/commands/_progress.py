@@ -133,6 +133,17 @@ def describe(event: ev.Event, state: RunState) -> str | None:
             return f"run {event.run_id} failed: {body.message}"
         case ev.RunCancelled():
             return f"run {event.run_id} cancelled"
+        case ev.NotificationSent():
+            return (
+                f"run {event.run_id}: notification for {body.trigger} sent to sink "
+                f"{body.sink} (HTTP {body.status}, attempt {body.attempts})"
+            )
+        case ev.NotificationFailed():
+            then = "gave up" if body.final else "will retry"
+            return (
+                f"run {event.run_id}: notification for {body.trigger} to sink {body.sink} "
+                f"failed (attempt {body.attempts}): {body.message}; {then}"
+            )
     return None
 
 

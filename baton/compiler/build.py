@@ -229,7 +229,14 @@ class Builder:
                 ),
             )
         return ir.Roster(
-            key, node.span, agents, approvers, policy, description=_str(node.get("description"))
+            key,
+            node.span,
+            agents,
+            approvers,
+            policy,
+            description=_str(node.get("description")),
+            notify=_notify_sinks(node.get("notify")),
+            console_url=_name(node.get("console_url")),
         )
 
     # -- workflows
@@ -349,7 +356,8 @@ class Builder:
         if name is None:
             return None
         inline_roster = None
-        if any(root.get(key) is not None for key in ("agents", "approvers", "policy")):
+        inline_keys = ("agents", "approvers", "policy", "notify", "console_url")
+        if any(root.get(key) is not None for key in inline_keys):
             inline_roster = self.roster(f"<inline:{name}>", root)
         handoffs = {
             handoff_name: self.handoff(handoff_name, key, value, path)
@@ -488,3 +496,27 @@ def _review(node: YNode | None) -> ir.Review | None:
         max_rounds_span=rounds_node.span if rounds_node is not None else None,
         on_exhausted_span=how_node.span if how_node is not None else None,
     )
+
+
+def _notify_sinks(node: YNode | None) -> tuple[ir.NotifySink, ...]:
+    """The `notify:` entries that are mappings (the schema reports the others: B002)."""
+    if not isinstance(node, YSeq):
+        return ()
+    sinks = []
+    for entry in node.items:
+        if not isinstance(entry, YMap):
+            continue
+        timeout = duration_ms(_str(entry.get("timeout")) or "")
+        attempts = _int(entry.get("max_attempts"))
+        sinks.append(
+            ir.NotifySink(
+                span=entry.span,
+                url_env=_name(entry.get("url_env")),
+                events=_names(entry.get("events")),
+                format=_str(entry.get("format")) or "json",
+                secret_env=_name(entry.get("secret_env")),
+                timeout_ms=timeout if timeout else 5000,
+                max_attempts=attempts if attempts and attempts > 0 else 5,
+            )
+        )
+    return tuple(sinks)

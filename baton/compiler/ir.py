@@ -134,6 +134,19 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class NotifySink:
+    """One `notify:` entry: a webhook named by an environment variable (never the URL)."""
+
+    span: Span
+    url_env: Name | None
+    events: tuple[Name, ...]
+    format: str = "json"  # slack | discord | json
+    secret_env: Name | None = None
+    timeout_ms: int = 5000
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
 class Roster:
     """Agents, approver roles and policy: a roster file, or inline in a workflow."""
 
@@ -143,6 +156,8 @@ class Roster:
     approvers: dict[str, tuple[Name, ...]]
     policy: Policy
     description: str | None = None
+    notify: tuple[NotifySink, ...] = ()
+    console_url: Name | None = None
 
 
 @dataclass(frozen=True)

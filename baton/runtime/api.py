@@ -214,7 +214,7 @@ def resume_run(
     with Store(db, create=False, after_commit=options.after_commit) as store:
         state = store.load_state(run_id)
         if state.outcome is not None:
-            return DriveResult(state)
+            return _notify_ended(store, state, load, options)
         loaded = load(state.spec)
         changed = loaded.pin != state.spec_sha256
         if changed:
@@ -224,6 +224,18 @@ def resume_run(
         result = driver.resume(run_id, loaded.pin, spec_changed=changed)
     export_finished(db, result.state)
     return result
+
+
+def _notify_ended(store: Store, state: RunState, load: Load, options: DriverOptions) -> DriveResult:
+    """An ended run owes at most its notifications (runtime.notify): delivered if its
+    workflow (as its spec says now) has webhooks; nothing else is done."""
+    try:
+        loaded = load(state.spec)
+    except Exception:  # whatever the caller's loader raises (a spec gone, now invalid)
+        return DriveResult(state)  # no webhooks to read: nothing is delivered
+    if not loaded.workflow.notify:
+        return DriveResult(state)
+    return LocalDriver(store, loaded.workflow, options).resume(state.run_id, loaded.pin)
 
 
 def redrive_run(

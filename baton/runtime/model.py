@@ -99,6 +99,43 @@ class Budget:
     mode: BudgetMode = BudgetMode.ENFORCE
 
 
+# the events a roster's `notify:` sink may subscribe to (runtime.notify). Known names
+# whose event a run never records yet (`review_exhausted`) are accepted: they fire once
+# the runtime records them.
+NOTIFY_EVENTS = (
+    "approval_requested",
+    "approval_granted",
+    "approval_rejected",
+    "budget_exceeded",
+    "review_exhausted",
+    "run_cancelled",
+    "run_failed",
+    "run_succeeded",
+)
+
+
+class NotifyFormat(StrEnum):
+    """The body a notification sink receives (runtime.notify.messages)."""
+
+    SLACK = "slack"
+    DISCORD = "discord"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class NotifySink:
+    """A webhook told about some of a run's events. The URL and the signing secret are
+    named by environment variables and read when a notification is sent: never in the
+    spec, the generated code or the run's log."""
+
+    url_env: str
+    events: tuple[str, ...]
+    format: NotifyFormat = NotifyFormat.JSON
+    secret_env: str | None = None
+    timeout_ms: int = 5000  # per POST
+    max_attempts: int = 5
+
+
 @dataclass(frozen=True)
 class AgentBinding:
     """How to call an agent, whom it may delegate to, and its token prices (USD/Mtok).
@@ -396,6 +433,8 @@ class Workflow:
     # "" when unknown (a workflow built by hand): agents then resolve as the process does.
     root: str = ""
     budget: Budget | None = None  # per run
+    notify: tuple[NotifySink, ...] = ()  # the roster's webhooks (runtime.notify)
+    console_url: str | None = None  # where messages link to: CONSOLE_URL/runs/RUN
 
     @property
     def input_model(self) -> type[Any] | None:

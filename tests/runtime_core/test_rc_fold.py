@@ -8,6 +8,7 @@ fold of the stored log equals the stored state; the invariants of the runtime ho
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -22,12 +23,14 @@ from baton.runtime import api
 from baton.runtime.core.apply import apply, fold
 from baton.runtime.core.plan import workflow_pin
 from baton.runtime.model import (
+    NOTIFY_EVENTS,
     Approval,
     ApprovalStage,
     Budget,
     BudgetMode,
     FailureClass,
     Fallback,
+    NotifySink,
     OnExhausted,
     RetryPolicy,
     Review,
@@ -130,13 +133,19 @@ def workflows(draw: st.DrawFn) -> Workflow:
                 review=review,
             )
         )
-    return workflow(
+    built = workflow(
         "random",
         *steps,
         result=draw(st.sampled_from([None, *[s.id for s in steps]])),
         budget=draw(budgets()),
         agents=(*AGENTS, REVIEW_AGENTS[-1], costly_agent(draw(budgets()))),
     )
+    # a webhook whose variable is unset: `notification_failed` events in the log, during
+    # the run and after its end (runtime.notify), folded like any other
+    if draw(st.booleans()):
+        sink = NotifySink("BATON_FOLD_TEST_UNSET_HOOK", events=NOTIFY_EVENTS)
+        built = dataclasses.replace(built, notify=(sink,))
+    return built
 
 
 @st.composite

@@ -362,6 +362,10 @@ class _Module:
         keywords["root"] = literals.value(stepdefs.display_path(self.ctx.spec.root))
         if workflow.budget is not None:
             keywords["budget"] = stepdefs.budget(workflow.budget)
+        if roster is not None and roster.notify:
+            keywords["notify"] = stepdefs.notify_sinks(roster)
+        if roster is not None and roster.console_url is not None:
+            keywords["console_url"] = literals.value(roster.console_url.value)
         self.out.banner("the workflow")
         self._statement("WORKFLOW: rt.Workflow = ", call("rt.Workflow", **keywords))
 

@@ -431,3 +431,28 @@ def approvers(roster: ir.Roster | None) -> Doc:
             for role, principals in sorted(roster.approvers.items())
         ],
     )
+
+
+def notify_sinks(roster: ir.Roster) -> Doc:
+    """`(rt.NotifySink(...), ...)`: the roster's webhooks, by the names of the variables
+    that hold their URL and secret (never a value: B461 refuses a URL in the spec)."""
+    sinks = []
+    for sink in roster.notify:
+        if sink.url_env is None:
+            continue  # B002 reported it
+        form = enum_value(rt.NotifyFormat, sink.format)
+        secret = sink.secret_env.value if sink.secret_env is not None else None
+        sinks.append(
+            construct(
+                rt.NotifySink,
+                {
+                    "url_env": (sink.url_env.value, literals.value(sink.url_env.value)),
+                    "events": ((), strings([name.value for name in sink.events])),
+                    "format": (form, member(form)),
+                    "secret_env": (secret, literals.value(secret)),
+                    "timeout_ms": (sink.timeout_ms, literals.value(sink.timeout_ms)),
+                    "max_attempts": (sink.max_attempts, literals.value(sink.max_attempts)),
+                },
+            )
+        )
+    return sequence("()", sinks)

@@ -25,6 +25,7 @@ from baton.compiler.rules import (
     files,
     llm,
     maps,
+    notify,
     reviews,
     routes,
     schemas,
@@ -265,6 +266,29 @@ RULES: tuple[Rule, ...] = (
         W,
         "`escalate_to` while `on_timeout` is `reject`: the escalation role is never asked",
         approval_timeouts.escalate_without_escalation,
+    ),
+    Rule(
+        "B460",
+        "unknown-notify-event",
+        E,
+        "a `notify:` entry names an event Baton never notifies about",
+        notify.unknown_notify_event,
+    ),
+    Rule(
+        "B461",
+        "secret-in-spec",
+        E,
+        "`url_env` or `secret_env` is not an environment variable name (a URL or a secret "
+        "written into the spec)",
+        notify.secret_in_spec,
+        silenceable=False,
+    ),
+    Rule(
+        "B462",
+        "console-url-not-http",
+        E,
+        "`console_url` is not an absolute http(s) URL",
+        notify.console_url_not_http,
     ),
     Rule(
         "B501",

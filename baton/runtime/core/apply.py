@@ -59,6 +59,9 @@ def apply(state: RunState | None, event: ev.Event) -> RunState:
     if isinstance(body, ev.RunRedriven):
         state = evolve(state, last_seq=event.seq, updated_ms=event.ts)
         return _redriven(state, body)
+    if isinstance(body, ev.NOTIFICATION_EVENTS):
+        # a delivery record moves nothing, and may come after the run's end
+        return evolve(state, last_seq=event.seq)
     if state.outcome is not None:
         raise IllegalTransition(f"'{event.type}' after the run ended ({state.outcome})")
     state = evolve(state, last_seq=event.seq, updated_ms=event.ts)

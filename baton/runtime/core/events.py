@@ -625,6 +625,43 @@ MAP_EVENTS = (
     MapItemRetryScheduled,
     MapItemDropped,
 )
+# -- notifications (runtime.notify): a webhook told about an event of the run
+
+
+@dataclass(frozen=True)
+class NotificationSent(EventBody):
+    """Notification `notification` (its Idempotency-Key: run id, `trigger_seq`, `sink`)
+    reached sink `sink` (1-based, in the roster's `notify:`) after `attempts` POSTs.
+    Never the URL, the secret or the response body. Allowed after the run's end."""
+
+    TYPE: ClassVar[str] = "notification_sent"
+    notification: str
+    trigger: str  # the event's type
+    trigger_seq: int
+    sink: int
+    attempts: int
+    status: int
+
+
+@dataclass(frozen=True)
+class NotificationFailed(EventBody):
+    """A POST of the notification failed. `final`: no more tries (attempts used up, or
+    a cause another try cannot fix: a missing variable); else the next is due at
+    `retry_at_ms`. `message` names a variable, never its value."""
+
+    TYPE: ClassVar[str] = "notification_failed"
+    notification: str
+    trigger: str
+    trigger_seq: int
+    sink: int
+    attempts: int
+    status: int | None
+    message: str
+    final: bool
+    retry_at_ms: int | None = None
+
+
+NOTIFICATION_EVENTS = (NotificationSent, NotificationFailed)
 
 
 EVENT_TYPES: dict[str, type[EventBody]] = {
@@ -666,6 +703,8 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
         BudgetExceeded,
         BudgetRaised,
         *MAP_EVENTS,
+        NotificationSent,
+        NotificationFailed,
     )
 }
 

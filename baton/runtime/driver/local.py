@@ -52,6 +52,7 @@ from baton.runtime.driver.journal import Journal
 from baton.runtime.driver.mapitems import dispatch_item, prune_items, take_item
 from baton.runtime.driver.workers import WORKERS
 from baton.runtime.model import JSON, AgentKind, FailureClass, Step, Workflow
+from baton.runtime.notify.local import Notifier, grace_ms
 from baton.runtime.store import Store, new_owner
 from baton.runtime.store.errors import StoreError
 from baton.runtime.store.group import GroupCommit, group_commit
@@ -89,6 +90,9 @@ class DriverOptions:
     jitter: Callable[[], float] = random.random
     stop: threading.Event | None = None  # set when a parent run ends: cancel this child
     after_commit: AfterCommit | None = None  # given to every store it writes with
+    # how long a run that ended (or waits for a decision) waits for its webhooks before
+    # the driver returns; None: `BATON_NOTIFY_GRACE_MS`, else 10 s (runtime.notify)
+    notify_grace_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class LocalDriver:
         ] = {}  # step -> whether its agent runs inline
         self.delegations = Delegations()
         self.integrity = ConsumptionCheck()
+        self.notifier: Notifier | None = None  # while a run with webhooks is driven
 
     # -- entry points
 
@@ -155,8 +160,9 @@ class LocalDriver:
             raise RunBusy(run_id, holder.describe(now))
         try:
             journal = Journal(self.store.load_state(run_id))
-            if journal.state.outcome is not None:
-                return DriveResult(journal.state)
+            if journal.state.outcome is not None:  # only its notifications may be owed
+                self._open_notifications(journal)
+                return self._deliver_notifications(journal, DriveResult(journal.state))
             if not (queued and journal.state.last_seq == 1):
                 journal.emit(ev.RunResumed(self.owner, pin, spec_changed), now)
             tampered = self._verify_stored(journal.state)
@@ -198,11 +204,13 @@ class LocalDriver:
     # -- the loop
 
     def _drive(self, journal: Journal) -> DriveResult:
+        self._open_notifications(journal)
         with group_commit(self.store.path, self.options.after_commit) as group:
             if not journal.created:  # a new run: record `run_started` (RunExists if taken)
                 now = self.options.clock()
                 self._notify(journal.commit(self.store, self.owner, now, group), journal.state)
-            return self._loop(journal, group)
+            result = self._loop(journal, group)
+        return self._deliver_notifications(journal, result)
 
     def _loop(self, journal: Journal, group: GroupCommit) -> DriveResult:
         options = self.options
@@ -231,6 +239,9 @@ class LocalDriver:
             if now - last_poll >= options.poll_ms:
                 journal.take_requests(self.store, now)
                 last_poll = now
+            if self.notifier is not None:  # webhook outcomes join this turn's commit
+                for body in self.notifier.take():
+                    journal.emit(body, now)
             if _parent_ended(options.stop, journal.state):
                 journal.emit(ev.CancelRequested(by="parent run ended"), now)
             to_start, wake_at = self._decide(journal, now)
@@ -464,7 +475,53 @@ class LocalDriver:
         )
         return None
 
+    # -- notifications (runtime.notify): delivered by a thread, recorded by the loop
+
+    def _open_notifications(self, journal: Journal) -> None:
+        """Start the delivery thread of a workflow with webhooks; a stored run's log
+        tells what it still owes."""
+        if not self.workflow.notify or self.notifier is not None:
+            return
+        self.notifier = Notifier(self.workflow, self.options.clock)
+        if journal.created:
+            self.notifier.recover(self.store.load_events(journal.state.run_id))
+
+    def _deliver_notifications(self, journal: Journal, result: DriveResult) -> DriveResult:
+        """Give the webhooks a grace once the run ended or waits: record what they
+        answer in time; what is still open stays owed in the log (`baton resume`)."""
+        notifier = self.notifier
+        if notifier is None:
+            return result
+        try:
+            deadline = self.options.clock() + grace_ms(self.options.notify_grace_ms)
+            while True:
+                quiet = notifier.settle(deadline)
+                bodies = notifier.take()
+                if bodies and not self._record_notifications(journal, bodies):
+                    break
+                if quiet:
+                    break
+        finally:
+            notifier.close()
+            self.notifier = None
+        return DriveResult(journal.state, result.detached)
+
+    def _record_notifications(self, journal: Journal, bodies: list[ev.EventBody]) -> bool:
+        """Append delivery outcomes after the loop; False if the run is another's now."""
+        now = self.options.clock()
+        if journal.state.outcome is not None:  # its last batch released the lease
+            holder = self.store.acquire_lease(journal.state.run_id, self.owner, now)
+            if holder is not None:
+                log.info("notification outcomes left to %s", holder.describe(now))
+                return False
+        for body in bodies:
+            journal.emit(body, now)
+        self._notify(journal.commit(self.store, self.owner, now), journal.state)
+        return True
+
     def _notify(self, events: list[ev.Event], state: RunState) -> None:
+        if self.notifier is not None:
+            self.notifier.observe(events)
         if self.options.on_event is not None:
             for event in events:
                 self.options.on_event(event, state)

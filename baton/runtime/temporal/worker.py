@@ -26,6 +26,7 @@ from baton.runtime.api import LoadedWorkflow
 from baton.runtime.temporal.activities import attempt_activity
 from baton.runtime.temporal.catalog import CATALOG, Load
 from baton.runtime.temporal.messages import DEFAULT_TASK_QUEUE
+from baton.runtime.temporal.notifications import notify_activity
 from baton.runtime.temporal.workflow import BatonWorkflow
 
 # libraries the runtime and compiled workflows use, and Baton's own packages
@@ -63,6 +64,7 @@ def passed_through() -> tuple[str, ...]:
         "baton.runtime.temporal.catalog",
         "baton.runtime.temporal.messages",
         "baton.runtime.temporal.redrive",
+        "baton.runtime.temporal.notifications",
     ]
     return (*sorted(own), *PASSED_THROUGH)
 
@@ -92,7 +94,7 @@ def build_worker(client: Client, options: WorkerOptions) -> Worker:
         client,
         task_queue=options.task_queue,
         workflows=[BatonWorkflow],
-        activities=[attempt_activity],
+        activities=[attempt_activity, notify_activity],
         workflow_runner=sandbox_runner(),
         max_concurrent_activities=options.max_concurrent_activities,
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=options.sticky_timeout_s),

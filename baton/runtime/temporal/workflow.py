@@ -89,6 +89,7 @@ with workflow.unsafe.imports_passed_through():
         event_from_json,
         outcome_from_json,
     )
+    from baton.runtime.temporal.notifications import Deliveries
     from baton.runtime.temporal.redrive import continue_from
     from baton.runtime.validate import validate
 
@@ -147,6 +148,7 @@ class BatonWorkflow:
         self._poked = False
         # step -> its completed delegations, key -> [output, checksum] (reused on restart)
         self._delegations: dict[str, dict[str, JSON]] = {}
+        self._notices = Deliveries(self._workflow)  # webhooks (runtime.notify)
         start = self._input
         if start.log is not None:  # a redrive: go on from the run's log (temporal.redrive)
             self._events, self._state, first = continue_from(start.log, start.redrive, start.pin)
@@ -169,14 +171,18 @@ class BatonWorkflow:
             for command in self._decide(now):
                 self._dispatch(command)
             self._prune()
+            self._record_notices()
             state = self.state
             if state.outcome is not None:
+                while self._notices.busy:  # every outcome in the log the workflow returns
+                    await workflow.wait_condition(lambda: bool(self._notices.finished))
+                    self._record_notices()
                 return [event.to_json() for event in self._events]
             wake_at = _earliest(_retry_due(state), next_deadline(state), next_item_due(state))
             timeout = None if wake_at is None else max(wake_at - now, 1) / 1000
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._arrived) or self._poked,
+                    lambda: bool(self._arrived) or self._poked or bool(self._notices.finished),
                     timeout=timeout,
                     timeout_summary="retry backoff",
                 )
@@ -530,6 +536,13 @@ class BatonWorkflow:
         event = ev.Event(seq, self._input.run_id, self._now(), self._trace_id, body)
         self._state = apply(self._state, event)
         self._events.append(event)
+        self._notices.observe(event)
+
+    def _record_notices(self) -> None:
+        """Record finished notifications, and start those the log opened since."""
+        for body in self._notices.take():
+            self._emit(body)
+        self._notices.start()
 
     def _now(self) -> int:
         return int(workflow.now().timestamp() * 1000)
