@@ -13,6 +13,7 @@ from baton.compiler import ir
 from baton.compiler.files import Confined, confined
 from baton.compiler.refs import Resolved, SchemaStore
 from baton.compiler.templates import is_template
+from baton.compiler.tooldefs import roster_tools
 from baton.compiler.yamlnodes import YMap, YNode, YScalar, YSeq
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
@@ -202,6 +203,9 @@ class Builder:
             price=price,
             llm=llm,
             budget=self.budget(node.get("budget")),
+            tools=_names(node.get("tools")),
+            tools_span=node.get("tools").span if node.get("tools") is not None else None,
+            max_tool_calls=_int(node.get("max_tool_calls")),
         )
 
     def roster(self, key: str, node: YMap) -> ir.Roster:
@@ -227,7 +231,13 @@ class Builder:
                 ),
             )
         return ir.Roster(
-            key, node.span, agents, approvers, policy, description=_str(node.get("description"))
+            key,
+            node.span,
+            agents,
+            approvers,
+            policy,
+            description=_str(node.get("description")),
+            tools=roster_tools(node.get("tools")),
         )
 
     # -- workflows
@@ -341,7 +351,7 @@ class Builder:
         if name is None:
             return None
         inline_roster = None
-        if any(root.get(key) is not None for key in ("agents", "approvers", "policy")):
+        if any(root.get(key) is not None for key in ("agents", "approvers", "policy", "tools")):
             inline_roster = self.roster(f"<inline:{name}>", root)
         handoffs = {
             handoff_name: self.handoff(handoff_name, key, value, path)

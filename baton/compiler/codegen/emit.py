@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from baton.compiler import ir
 from baton.compiler.chains import TopLevelChains, delegation_chains, top_level_chains
-from baton.compiler.codegen import literals, stepdefs
+from baton.compiler.codegen import literals, stepdefs, tooldefs
 from baton.compiler.codegen.bundle import bundle
 from baton.compiler.codegen.layout import (
     INDENT,
@@ -324,6 +324,8 @@ class _Module:
         keywords["root"] = literals.value(stepdefs.display_path(self.ctx.spec.root))
         if workflow.budget is not None:
             keywords["budget"] = stepdefs.budget(workflow.budget)
+        if roster is not None and roster.tools:
+            keywords["tools"] = tooldefs.tools(roster, self.ctx.spec.root)
         self.out.banner("the workflow")
         self._statement("WORKFLOW: rt.Workflow = ", call("rt.Workflow", **keywords))
 
