@@ -186,6 +186,7 @@ class Builder:
                     else str(target_node.data)
                 )
         delegates = node.get("delegates_to")
+        tools = node.get("tools")
         price_node = _map(node.get("price"))
         price = None
         if price_node:
@@ -203,8 +204,8 @@ class Builder:
             price=price,
             llm=llm,
             budget=self.budget(node.get("budget")),
-            tools=_names(node.get("tools")),
-            tools_span=node.get("tools").span if node.get("tools") is not None else None,
+            tools=_names(tools),
+            tools_span=tools.span if tools is not None else None,
             max_tool_calls=_int(node.get("max_tool_calls")),
         )
 

@@ -33,7 +33,8 @@ def roster_tools(node: YNode | None) -> dict[str, ir.Tool]:
 
 def tool(name: str, key: YScalar, node: YMap) -> ir.Tool:
     """One tool entry."""
-    kind, target, target_span = "", "", node.span
+    kind, target_span = "", node.span
+    target: str | tuple[str, ...] = ""
     mcp = node.get("mcp")
     python = node.get("python")
     if isinstance(mcp, YMap):

@@ -101,7 +101,7 @@ def arguments_model(function: Callable[..., Any], target: str) -> type[Any]:
         default = ... if parameter.default is parameter.empty else parameter.default
         fields[name] = (hints[name], default)
     config = pydantic.ConfigDict(extra="forbid")
-    model: type[Any] = pydantic.create_model(  # type: ignore[call-overload]
+    model: type[Any] = pydantic.create_model(
         f"{getattr(function, '__name__', 'tool')}_arguments", __config__=config, **fields
     )
     return model
