@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_providers import FakeProvider, messages_of, model_answer, tool_calls_reply
-from llm_support import baton, events, shown
+from llm_support import HERE, baton, events, shown
 
 GOOD = {"summary": "Tides follow the moon.", "confidence": 0.8}
 INPUT = json.dumps({"topic": "tides"})
@@ -175,4 +179,65 @@ def test_sigkill_at_a_tool_call_boundary_then_resume_makes_the_effect_once(
     assert entry["key"] == started[0]["key"] == started[-1]["key"]
     if boundary == "tool_call_completed":
         assert started[-1]["reused"] is True
+    assert shown(crashed, "r1")["steps"]["research"]["output"] == GOOD
+
+
+def test_an_mcp_server_over_streamable_http(tmp_path: Path, fake: FakeProvider) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "tool_servers" / "ledger_server.py"), "--http", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # wait until it listens (not a timed assertion: a bounded wait)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the MCP HTTP server did not start"
+                time.sleep(0.1)
+        fake.script(
+            tool_calls_reply("openai", ("call_1", "ledger__record", {"note": "over http"})),
+            model_answer("openai", GOOD),
+        )
+        url = f"http://127.0.0.1:{port}/mcp"
+        result = _run(tmp_path, fake, flow="OVER_HTTP", extra_env={"BATON_TEST_MCP_URL": url})
+        assert result.returncode == 0, result.stderr
+        [entry] = _ledger(tmp_path)
+        assert entry["note"] == "over http"
+        started = [e["data"] for e in events(tmp_path, "r1") if e["type"] == "tool_call_started"]
+        assert entry["key"] == started[0]["key"]  # the idempotency key, in _meta
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_sigkill_after_a_refused_call_then_resume(tmp_path: Path, fake: FakeProvider) -> None:
+    """Killed right after `tool_call_failed` (a refusal): the resumed run refuses it
+    again, never calls the tool, and commits."""
+    script = (
+        tool_calls_reply("openai", ("call_1", "mail", {"to": "ceo", "body": "hi"})),
+        model_answer("openai", GOOD),
+    )
+    fake.script(*script)
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    assert _run(reference, fake).returncode == 0
+    kill_after = [e["type"] for e in events(reference, "r1")].index("tool_call_failed") + 1
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    fake.script(script[0])
+    killed = _run(crashed, fake, extra_env={"BATON_TEST_KILL_AFTER_EVENT": str(kill_after)})
+    assert killed.returncode == -9, killed.stderr
+    fake.script(*script)
+    resumed = baton(crashed, fake, "resume", "r1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert not (crashed / "mail_sent.txt").exists()
+    refusals = [e for e in events(crashed, "r1") if e["type"] == "tool_call_failed"]
+    assert [r["data"]["failure"] for r in refusals] == ["acl_denied", "acl_denied"]
     assert shown(crashed, "r1")["steps"]["research"]["output"] == GOOD

@@ -5,6 +5,7 @@ external effect) and a tool the agent may not call (`mail`).
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -62,4 +63,9 @@ def research(*tools: Tool) -> Workflow:
 
 
 RESEARCH = research(CALC, LEDGER, MAIL)
+# the same server over streamable HTTP, at the URL the test started it on
+HTTP_LEDGER = Tool(
+    "ledger", ToolKind.MCP_HTTP, os.environ.get("BATON_TEST_MCP_URL", "http://127.0.0.1:9/mcp")
+)
+OVER_HTTP = research(CALC, HTTP_LEDGER)
 CRASH_AT_START = research(CALC, CRASHING)

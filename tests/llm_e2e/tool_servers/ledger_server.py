@@ -4,7 +4,8 @@ It runs in its tool's directory (the run's working directory here): `record(note
 appends a line to `ledger.txt` there (its side effect, counted by the tests) with the
 idempotency key it received in `_meta`; `lookup(topic)` returns text with an injection
 in it. It writes its pid to `ledger.pids` when it starts, so the tests can check it is
-gone after the run. With `--crash` it exits at once (a server that crashes at start).
+gone after the run. With `--crash` it exits at once (a server that crashes at start);
+with `--http PORT` it serves streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio.
 """
 
 import json
@@ -42,4 +43,8 @@ def lookup(topic: str) -> str:
 
 
 if __name__ == "__main__":
-    app.run()
+    if "--http" in sys.argv:  # streamable HTTP on 127.0.0.1:PORT/mcp
+        port = int(sys.argv[sys.argv.index("--http") + 1])
+        app.run("streamable-http", host="127.0.0.1", port=port)
+    else:
+        app.run()
