@@ -241,3 +241,18 @@ def test_sigkill_after_a_refused_call_then_resume(tmp_path: Path, fake: FakeProv
     refusals = [e for e in events(crashed, "r1") if e["type"] == "tool_call_failed"]
     assert [r["data"]["failure"] for r in refusals] == ["acl_denied", "acl_denied"]
     assert shown(crashed, "r1")["steps"]["research"]["output"] == GOOD
+
+
+def test_a_call_past_its_timeout_fails_with_timeout_and_stops_the_server(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    slow = tool_calls_reply("openai", ("call_1", "ledger__slow", {"seconds": 30}))
+    fake.script(slow, slow, slow)
+    result = _run(tmp_path, fake, flow="TIMES_OUT")
+    assert result.returncode == 1
+    log = events(tmp_path, "r1")
+    failed = [e["data"] for e in log if e["type"] == "tool_call_failed"]
+    assert [f["failure"] for f in failed] == ["timeout"] * 3
+    attempts = [e["data"]["failure"] for e in log if e["type"] == "attempt_failed"]
+    assert attempts == ["timeout"] * 3
+    _no_server_left(tmp_path)  # each attempt's server was stopped

@@ -45,7 +45,7 @@ def research(*tools: Tool) -> Workflow:
         agent="webster",
         input={"topic": "{{ inputs.topic }}"},
         output=BRIEF,
-        retry=replace(RETRY, on=(*RETRY.on, FailureClass.TOOL_ERROR)),
+        retry=replace(RETRY, on=(*RETRY.on, FailureClass.TOOL_ERROR, FailureClass.TIMEOUT)),
         prompt=Template("Research {{ inputs.topic }} with your tools.", spec="tools.yaml:12"),
     )
     return Workflow(
@@ -68,4 +68,6 @@ HTTP_LEDGER = Tool(
     "ledger", ToolKind.MCP_HTTP, os.environ.get("BATON_TEST_MCP_URL", "http://127.0.0.1:9/mcp")
 )
 OVER_HTTP = research(CALC, HTTP_LEDGER)
+# a ledger whose calls may take one second at most
+TIMES_OUT = research(CALC, replace(LEDGER, timeout_ms=1000))
 CRASH_AT_START = research(CALC, CRASHING)

@@ -42,6 +42,8 @@ from baton.runtime.tools.errors import ToolFailure
 
 SEPARATOR = "__"  # between a roster tool's name and its MCP server's tool's
 DEFAULT_BUDGET_TOKENS = 2000
+# starting and listing a server is not a call: a short call timeout must not fail it
+START_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class Toolbox:
             loaded = self._python_tool(tool)
             description = tool.description or loaded.description
             return [Offered(tool, "", ToolSpec(tool.name, description, loaded.schema))]
-        listed = self._connection(tool).list_tools(tool.timeout_ms / 1000)
+        listed = self._connection(tool).list_tools(max(tool.timeout_ms / 1000, START_TIMEOUT_S))
         wanted = set(tool.only)
         return [
             Offered(
@@ -136,7 +138,7 @@ class Toolbox:
         from baton.runtime.tools.mcp_client import McpConnection
 
         if tool.name not in self._connections:
-            timeout_s = tool.timeout_ms / 1000
+            timeout_s = max(tool.timeout_ms / 1000, START_TIMEOUT_S)
             if tool.kind is ToolKind.MCP_HTTP:
                 connection = McpConnection(
                     tool.name, url=str(tool.target), start_timeout_s=timeout_s
