@@ -35,6 +35,7 @@ from baton.runtime.tools.errors import ToolFailure
 META_KEY = "baton/idempotency_key"
 STDERR_TAIL_CHARS = 600
 CLOSE_WAIT_S = 10.0
+SDK_TIMEOUT_MARGIN_S = 5.0
 
 
 def server_argv(command: tuple[str, ...], directory: str | None) -> list[str]:
@@ -230,7 +231,12 @@ class McpConnection:
 
         async def work(client: Any) -> tuple[JSON, bool]:
             result = await client.call_tool(
-                name, arguments, read_timeout_seconds=timeout_s, meta={META_KEY: key}
+                # the SDK's own limit comes later than ours, so a slow call is always
+                # Baton's `timeout` (ours), never the SDK's error (`tool_error`)
+                name,
+                arguments,
+                read_timeout_seconds=timeout_s + SDK_TIMEOUT_MARGIN_S,
+                meta={META_KEY: key},
             )
             return result_json(result), bool(result.is_error)
 
