@@ -41,6 +41,11 @@ def _known_rules(rules: tuple[str, ...], where: str) -> tuple[str, ...]:
 @click.option("--strict", is_flag=True, default=None, help="Warnings fail too (exit 1).")
 @click.option("--select", help="Only these rules (comma-separated ids or prefixes, e.g. B1,B304).")
 @click.option("--ignore", help="Skip these rules (comma-separated ids or prefixes).")
+@click.option(
+    "--probe-tools",
+    is_flag=True,
+    help="Start the roster's MCP servers to check `only:` names (B703); runs their code.",
+)
 @root_option
 def lint_command(
     paths: tuple[str, ...],
@@ -48,6 +53,7 @@ def lint_command(
     strict: bool | None,
     select: str | None,
     ignore: str | None,
+    probe_tools: bool,
     root: str | None,
 ) -> None:
     """Lint spec files and directories (default: specs/).
@@ -64,6 +70,7 @@ def lint_command(
         ignore=_known_rules(_rule_list(ignore), "--ignore")
         + _known_rules(config.ignore, "[tool.baton.lint] ignore"),
         root=root if root is not None else config.root,
+        probe_tools=probe_tools,
     )
     try:
         result = lint(list(paths) or ["specs"], options)

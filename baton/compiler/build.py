@@ -13,6 +13,7 @@ from baton.compiler import ir
 from baton.compiler.files import Confined, confined
 from baton.compiler.refs import Resolved, SchemaStore
 from baton.compiler.templates import is_template
+from baton.compiler.tooldefs import roster_tools
 from baton.compiler.yamlnodes import YMap, YNode, YScalar, YSeq
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
@@ -185,6 +186,7 @@ class Builder:
                     else str(target_node.data)
                 )
         delegates = node.get("delegates_to")
+        tools = node.get("tools")
         price_node = _map(node.get("price"))
         price = None
         if price_node:
@@ -202,6 +204,9 @@ class Builder:
             price=price,
             llm=llm,
             budget=self.budget(node.get("budget")),
+            tools=_names(tools),
+            tools_span=tools.span if tools is not None else None,
+            max_tool_calls=_int(node.get("max_tool_calls")),
         )
 
     def roster(self, key: str, node: YMap) -> ir.Roster:
@@ -237,6 +242,7 @@ class Builder:
             description=_str(node.get("description")),
             notify=_notify_sinks(node.get("notify")),
             console_url=_name(node.get("console_url")),
+            tools=roster_tools(node.get("tools")),
         )
 
     # -- workflows
@@ -356,7 +362,7 @@ class Builder:
         if name is None:
             return None
         inline_roster = None
-        inline_keys = ("agents", "approvers", "policy", "notify", "console_url")
+        inline_keys = ("agents", "approvers", "policy", "notify", "console_url", "tools")
         if any(root.get(key) is not None for key in inline_keys):
             inline_roster = self.roster(f"<inline:{name}>", root)
         handoffs = {

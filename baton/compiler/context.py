@@ -37,6 +37,7 @@ class LintContext:
     graphs: SpecGraphs = field(default_factory=lambda: SpecGraphs({}, {}))  # build_graphs
     chains: tuple[StepChain, ...] = ()  # stage `delegation_chains`
     reads: tuple[Read, ...] = ()  # stage `references`
+    probe_tools: bool = False  # `baton lint --probe-tools`: start MCP servers to list them
 
     # -- handoffs
 

@@ -124,6 +124,31 @@ class Agent:
     price: Price | None = None
     llm: LlmSettings | None = None  # run kind llm
     budget: Budget | None = None
+    tools: tuple[Name, ...] = ()  # the tool ACL: roster tools this agent may call
+    tools_span: Span | None = None
+    max_tool_calls: int | None = None  # per attempt; None: the runtime's default
+
+
+DEFAULT_TOOL_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A roster `tools:` entry: an MCP server (`kind` mcp_stdio with the command as
+    `target`, or mcp_http with the URL) or a python function (`module:function`)."""
+
+    name: str
+    span: Span
+    kind: str  # mcp_stdio | mcp_http | python ("" when the entry names no source: B002)
+    target: str | tuple[str, ...]
+    target_span: Span
+    only: tuple[Name, ...] = ()
+    effect: str = "none"  # none | external
+    effect_span: Span | None = None
+    approval_role: Name | None = None
+    timeout_ms: int = DEFAULT_TOOL_TIMEOUT_MS
+    description: str | None = None
+    sources: tuple[str, ...] = ()  # which of `mcp`, `python` the entry has (B706: one)
 
 
 @dataclass(frozen=True)
@@ -158,6 +183,7 @@ class Roster:
     description: str | None = None
     notify: tuple[NotifySink, ...] = ()
     console_url: Name | None = None
+    tools: dict[str, Tool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class LintOptions:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     root: str | None = None  # the spec root (`--root`); None: the directory given
+    probe_tools: bool = False  # `--probe-tools`: rule B703 starts MCP servers to list them
 
 
 @dataclass
@@ -192,6 +193,7 @@ def resolve(c: Compilation) -> Compilation:
         c.store,
         invalid=(*invalid, *found.invalid),
         unresolved=tuple(found.unresolved),
+        probe_tools=c.options.probe_tools,
     )
     return c
 

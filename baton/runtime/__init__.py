@@ -17,6 +17,7 @@ from baton.runtime.llm.config import LlmConfig
 if TYPE_CHECKING:
     from baton.runtime.llm.providers import settings_not_sent
     from baton.runtime.llm.structured import strict_problems
+    from baton.runtime.tools.probe import probe_tool_names
 from baton.runtime.model import (
     JSON,
     NEVER_RETRIED,
@@ -46,6 +47,8 @@ from baton.runtime.model import (
     Step,
     StepState,
     Template,
+    Tool,
+    ToolKind,
     Usage,
     Workflow,
 )
@@ -77,6 +80,8 @@ exported = [
     "Review",
     "Step",
     "Template",
+    "Tool",
+    "ToolKind",
     "Workflow",
 ]
 
@@ -112,10 +117,13 @@ __all__ = [
     "StepLifecycle",
     "StepState",
     "Template",
+    "Tool",
+    "ToolKind",
     "Usage",
     "Workflow",
     "applicable_triggers",
     "exported",
+    "probe_tool_names",
     "settings_not_sent",
     "strict_problems",
 ]
@@ -127,6 +135,7 @@ if not TYPE_CHECKING:
     _LAZY = {
         "settings_not_sent": "baton.runtime.llm.providers",
         "strict_problems": "baton.runtime.llm.structured",
+        "probe_tool_names": "baton.runtime.tools.probe",  # `baton lint --probe-tools`
     }
 
     def __getattr__(name: str) -> Any:

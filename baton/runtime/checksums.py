@@ -87,6 +87,13 @@ def delegation_mismatches(events: Iterable[ev.Event]) -> tuple[Completed, list[M
             else:
                 what = f"output of its delegation to '{body.agent}'"
                 found.append(Mismatch(body.step, body.checksum, actual, what))
+        elif isinstance(body, ev.ToolCallCompleted):  # reused like a delegation's output
+            actual = actual_checksum(body.result)
+            if actual == body.checksum:
+                completed[body.key] = (body.result, body.checksum)
+            else:
+                what = f"result of its call of tool '{body.tool}'"
+                found.append(Mismatch(body.step, body.checksum, actual, what))
     return completed, found
 
 

@@ -50,6 +50,9 @@ class FailureClass(StrEnum):
     RATE_LIMITED = "rate_limited"
     # no case of the step's `route:` matched and it has no default (never retried)
     NO_ROUTE = "no_route"
+    # a model agent's tool failed (an MCP server that would not start or crashed, a
+    # python tool that raised): runtime.tools
+    TOOL_ERROR = "tool_error"
 
 
 NEVER_RETRIED = frozenset(
@@ -153,6 +156,34 @@ class AgentBinding:
     directory: str = ""
     llm: LlmConfig | None = None  # kind llm: the model, its endpoint and settings
     budget: Budget | None = None  # this agent's share of a run
+    tools: tuple[str, ...] = ()  # the tool ACL: the workflow's tools this agent may call
+    max_tool_calls: int = 20  # per attempt (runtime.tools)
+
+
+class ToolKind(StrEnum):
+    MCP_STDIO = "mcp_stdio"  # an MCP server started as a subprocess, spoken to on stdio
+    MCP_HTTP = "mcp_http"  # an MCP server at a streamable HTTP URL
+    PYTHON = "python"  # a python function, `module:function`, described by its type hints
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A roster tool model agents may call (runtime.tools).
+
+    `target`: the command (mcp_stdio), the URL (mcp_http) or `module:function`
+    (python); `only`: the server's tools offered (empty: all); `approval_role`: each
+    call waits for a person with this role; `directory`: as AgentBinding's.
+    """
+
+    name: str
+    kind: ToolKind
+    target: str | tuple[str, ...]
+    only: tuple[str, ...] = ()
+    effect: Effect = Effect.NONE
+    approval_role: str | None = None
+    timeout_ms: int = 30_000
+    description: str | None = None
+    directory: str = ""
 
 
 @dataclass(frozen=True)
@@ -435,6 +466,7 @@ class Workflow:
     budget: Budget | None = None  # per run
     notify: tuple[NotifySink, ...] = ()  # the roster's webhooks (runtime.notify)
     console_url: str | None = None  # where messages link to: CONSOLE_URL/runs/RUN
+    tools: tuple[Tool, ...] = ()  # the roster's tools (runtime.tools)
 
     @property
     def input_model(self) -> type[Any] | None:
@@ -451,6 +483,12 @@ class Workflow:
         for agent in self.agents:
             if agent.name == name:
                 return agent
+        raise KeyError(name)
+
+    def tool(self, name: str) -> Tool:
+        for tool in self.tools:
+            if tool.name == name:
+                return tool
         raise KeyError(name)
 
     def principals(self, role: str) -> tuple[str, ...]:

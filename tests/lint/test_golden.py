@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from baton.compiler.pipeline import lint
+from baton.compiler.pipeline import LintOptions, lint
 from baton.compiler.rules.registry import RULES
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "lint"
@@ -31,7 +31,8 @@ NOT_COVERED_HERE: set[str] = set()
 def findings_of(case: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The findings for a case directory, one line each, as expected.out holds them."""
     monkeypatch.chdir(case)
-    result = lint(["."])
+    # a case with a `probe-tools` file is linted as `baton lint --probe-tools` (B703)
+    result = lint(["."], LintOptions(probe_tools=(case / "probe-tools").is_file()))
     return [
         f"{d.span.path}:{d.span.line}:{d.span.col}: {d.rule} {d.severity.value}: {d.message}"
         for d in result.diagnostics

@@ -13,7 +13,7 @@ import pytest
 from baton.compiler import rules
 from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Diagnostic, Report, Severity
-from baton.compiler.pipeline import references, run
+from baton.compiler.pipeline import LintOptions, references, run
 from baton.compiler.rules.registry import RULES, Rule
 from baton.compiler.span import Span
 
@@ -29,7 +29,9 @@ def test_every_finding_carries_the_id_and_severity_of_the_rule_that_reported_it(
     reported: set[str] = set()
     for case in sorted(p for p in GOLDEN_ERR.iterdir() if p.is_dir()):
         monkeypatch.chdir(case)
-        context = run(["."], through=references).context  # everything the rules read
+        probe = (case / "probe-tools").is_file()  # B703 lists MCP servers only when asked
+        options = LintOptions(probe_tools=probe)
+        context = run(["."], options, through=references).context  # what the rules read
         for rule in RULES:
             for finding in rule.run(context):
                 assert (finding.rule, finding.severity) == (rule.id, rule.severity), case.name

@@ -303,3 +303,25 @@ def messages_of(provider: str, received: Received) -> list[dict[str, Any]]:
     """The turns of a received request, without OpenAI's system message."""
     turns: list[dict[str, Any]] = received.body["messages"]
     return [turn for turn in turns if turn["role"] != "system"]
+
+
+def tool_calls_reply(provider: str, *calls: tuple[str, str, dict[str, Any]]) -> Scripted:
+    """The model asking for tool calls, each `(call id, tool name, arguments)`: OpenAI's
+    `message.tool_calls` (arguments as a JSON string) or Anthropic's `tool_use` blocks."""
+    if provider == "openai":
+        body = openai_reply(None, finish_reason="tool_calls").body
+        body["choices"][0]["message"]["tool_calls"] = [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments)},
+            }
+            for call_id, name, arguments in calls
+        ]
+        return Scripted(body, headers={"x-request-id": "req_openai_tools"})
+    body = anthropic_reply(None).body
+    body["content"] = [
+        {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+        for call_id, name, arguments in calls
+    ]
+    return Scripted(body, headers={"request-id": "req_anthropic_tools"})

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from baton.compiler import ir
 from baton.compiler.chains import TopLevelChains, delegation_chains, top_level_chains
-from baton.compiler.codegen import literals, stepdefs
+from baton.compiler.codegen import literals, stepdefs, tooldefs
 from baton.compiler.codegen.bundle import bundle
 from baton.compiler.codegen.layout import (
     INDENT,
@@ -366,6 +366,8 @@ class _Module:
             keywords["notify"] = stepdefs.notify_sinks(roster)
         if roster is not None and roster.console_url is not None:
             keywords["console_url"] = literals.value(roster.console_url.value)
+        if roster is not None and roster.tools:
+            keywords["tools"] = tooldefs.tools(roster, self.ctx.spec.root)
         self.out.banner("the workflow")
         self._statement("WORKFLOW: rt.Workflow = ", call("rt.Workflow", **keywords))
 

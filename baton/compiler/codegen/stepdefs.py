@@ -418,6 +418,9 @@ def agent_binding(agent: ir.Agent, root: str = ".") -> Doc:
         keywords["llm"] = llm(agent, agent.llm)
     if agent.budget is not None:
         keywords["budget"] = budget(agent.budget)
+    from baton.compiler.codegen import tooldefs  # it builds on this module
+
+    keywords.update(tooldefs.agent_tool_keywords(agent))
     return call(runtime("AgentBinding"), **keywords)
 
 

@@ -30,6 +30,7 @@ from baton.compiler.rules import (
     routes,
     schemas,
     syntax,
+    tools,
 )
 
 # a rule reports through a reporter bound to its id: `def unknown_agent(ctx, report)`
@@ -482,5 +483,54 @@ RULES: tuple[Rule, ...] = (
         W,
         "`escalate_to` without `on_exhausted: escalate`",
         reviews.escalate_to_unused,
+    ),
+    Rule(
+        "B700",
+        "unknown-tool",
+        E,
+        "an agent names a tool the roster does not declare",
+        tools.unknown_tool,
+    ),
+    Rule(
+        "B701",
+        "tool-without-approval",
+        E,
+        "a tool with `effect: external` has no approval",
+        tools.tool_without_approval,
+    ),
+    Rule(
+        "B702",
+        "untrusted-to-tool",
+        W,
+        "untrusted data can reach an `effect: external` tool with no approval in between",
+        tools.untrusted_to_tool,
+    ),
+    Rule(
+        "B703",
+        "tool-only-unknown",
+        E,
+        "`only:` names a tool the MCP server does not list (checked with --probe-tools)",
+        tools.tool_only_unknown,
+    ),
+    Rule(
+        "B704",
+        "tools-on-non-llm-agent",
+        E,
+        "an agent that is not an llm agent has `tools:` or `max_tool_calls:`",
+        tools.tools_on_non_llm_agent,
+    ),
+    Rule(
+        "B705",
+        "unknown-tool-role",
+        E,
+        "a tool's approval names an unknown role",
+        tools.unknown_tool_role,
+    ),
+    Rule(
+        "B706",
+        "tool-without-source",
+        E,
+        "a tool names neither an MCP server nor a python function, or both",
+        tools.tool_without_source,
     ),
 )

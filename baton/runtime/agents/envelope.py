@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from baton.runtime.model import JSON, AgentBinding, FailureClass, Request, Usage
+from baton.runtime.model import JSON, AgentBinding, FailureClass, Request, Tool, Usage
 
 ENVELOPE_KEYS = frozenset({"output", "usage"})
 
@@ -33,6 +33,11 @@ class AgentCall:
     # the step's earlier replies that were rejected, oldest first, from the run's log
     # (core.state.StepRecord.repairs): the conversation is rebuilt from them
     history: tuple[dict[str, JSON], ...] = ()
+    # where an llm agent's tool calls are recorded, durably (runtime.tools): the
+    # driver's runtime.delegation.DelegationHost; None: the agent cannot call tools
+    host: Any = field(default=None, repr=False, compare=False)
+    tools: tuple[Tool, ...] = ()  # the workflow's tools (the binding's `tools` may call)
+    untrusted_budget: int = 2000  # tokens kept of each tool result (untrusted text)
 
     def __post_init__(self) -> None:
         if self.timeout_ms <= 0:
@@ -52,6 +57,8 @@ class AgentReply:
     raw_text: str | None = field(default=None, repr=False)  # a model's reply, as written
     # llm agents: {"provider", "model", "response_model"}, recorded for the spans
     llm: dict[str, JSON] | None = field(default=None, repr=False)
+    # where untrusted text reached the output from (runtime.tools: `tools.NAME`), taint
+    untrusted: tuple[str, ...] = field(default=(), repr=False)
 
 
 class AgentFailure(Exception):

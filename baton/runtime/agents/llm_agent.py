@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from baton.runtime.agents.envelope import AgentCall, AgentFailure, AgentReply
@@ -33,6 +33,7 @@ from baton.runtime.llm import (
     Conversation,
     LlmConfig,
     LlmError,
+    LlmReply,
     Price,
     build_request,
     call,
@@ -79,16 +80,24 @@ def call_llm(call_: AgentCall) -> AgentReply:
         )
     name = call_.output_ref or "output"
     conversation = conversation_for(call_, config)
-    try:
-        reply = call(
+
+    def ask(sent: Conversation) -> LlmReply:
+        return call(
             config,
-            conversation,
+            sent,
             schema,
             call_.request.idempotency_key,
             schema_name=name,
             agent=call_.binding.name,
             cassette=_cassette,
         )
+
+    untrusted: tuple[str, ...] = ()
+    try:
+        if call_.binding.tools:  # the agent calls tools before it answers
+            reply, untrusted = _with_tools(call_, ask, conversation)
+        else:
+            reply = ask(conversation)
     except LlmError as error:
         # the message is Baton's own, scrubbed of the key (runtime.llm.errors)
         raise AgentFailure(
@@ -106,7 +115,30 @@ def call_llm(call_: AgentCall) -> AgentReply:
     model: dict[str, JSON] = {**(model_of(call_.binding) or {}), "response_model": reply.model}
     if reply.retries:  # made inside the call (429, 5xx): recorded, not hidden
         model["transport_retries"] = [retry.to_json() for retry in reply.retries]
-    return AgentReply(reply.output, usage, reply.raw_text, model)
+    return AgentReply(reply.output, usage, reply.raw_text, model, untrusted=untrusted)
+
+
+def _with_tools(
+    call_: AgentCall, ask: Callable[[Conversation], LlmReply], conversation: Conversation
+) -> tuple[LlmReply, tuple[str, ...]]:
+    """The reply after the tool loop (runtime.tools), and the tools whose output the
+    model read (their text is untrusted, and so is the output)."""
+    from baton.runtime.tools.errors import ToolFailure
+    from baton.runtime.tools.loop import run_tool_loop
+    from baton.runtime.tools.toolbox import Toolbox
+
+    toolbox = Toolbox(
+        call_.tools, call_.binding, call_.request, call_.host, call_.root, call_.untrusted_budget
+    )
+    try:
+        reply = run_tool_loop(ask, conversation, toolbox, call_.binding.max_tool_calls)
+    except ToolFailure as failure:  # a server that would not start, a tool not loadable
+        raise AgentFailure(
+            failure.failure, f"step '{call_.request.step}': {failure.message}"
+        ) from None
+    finally:
+        toolbox.close()
+    return reply, tuple(toolbox.untrusted)
 
 
 def conversation_for(call_: AgentCall, config: LlmConfig) -> Conversation:

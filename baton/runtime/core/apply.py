@@ -237,6 +237,9 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
         case ev.DelegationRequested() | ev.DelegationDenied() | ev.DelegationFailed():
             _open_attempt(state, body.step, body.attempt)  # only while its attempt runs
             return state
+        case ev.ToolCallStarted() | ev.ToolCallCompleted() | ev.ToolCallFailed():
+            _open_attempt(state, body.step, body.attempt)  # the log's; the state keeps none
+            return state
         case ev.DelegationCompleted():
             record = _open_attempt(state, body.step, body.attempt)
             # what the delegate cost is part of what the step cost

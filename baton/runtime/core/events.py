@@ -493,6 +493,60 @@ class DelegationFailed(EventBody):
     usage: dict[str, JSON] = field(default_factory=dict)
 
 
+# -- tool calls of model agents (runtime.tools)
+
+
+@dataclass(frozen=True)
+class ToolCallStarted(EventBody):
+    """Durable before the tool is called. `tool`: the roster tool; `name`: the function
+    the model called (`search` of server `github`); `key`: the call's idempotency key
+    (the step's key, the call's index in the attempt, its name and arguments), passed to
+    the tool; `reused`: a completed call with this key is in the log, its result went
+    back to the model and the tool was not called again."""
+
+    TYPE: ClassVar[str] = "tool_call_started"
+    step: str
+    attempt: int
+    tool: str
+    name: str
+    index: int
+    key: str
+    arguments: JSON = None
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class ToolCallCompleted(EventBody):
+    """The tool answered; `result` is what it returned (before it was sanitized for
+    the model) with its checksum: a resumed attempt gives it back instead of calling."""
+
+    TYPE: ClassVar[str] = "tool_call_completed"
+    step: str
+    attempt: int
+    tool: str
+    name: str
+    key: str
+    checksum: str
+    result: JSON = None
+    latency_ms: int = 0
+
+
+@dataclass(frozen=True)
+class ToolCallFailed(EventBody):
+    """The call failed (`tool_error`, `timeout`) or was refused before it was made
+    (`acl_denied`: a tool outside the agent's `tools:`; no `tool_call_started` then)."""
+
+    TYPE: ClassVar[str] = "tool_call_failed"
+    step: str
+    attempt: int
+    tool: str
+    name: str
+    key: str
+    failure: str
+    message: str
+    latency_ms: int = 0
+
+
 # -- budgets (runtime.core.budget)
 
 
@@ -700,6 +754,9 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
         DelegationDenied,
         DelegationCompleted,
         DelegationFailed,
+        ToolCallStarted,
+        ToolCallCompleted,
+        ToolCallFailed,
         BudgetExceeded,
         BudgetRaised,
         *MAP_EVENTS,

@@ -198,6 +198,9 @@ def execute_attempt(
                 description=step.description,
                 output_ref=step.output.ref if step.output else None,
                 history=command.history,
+                host=delegation_host,
+                tools=workflow.tools,
+                untrusted_budget=workflow.untrusted_token_budget,
             )
             reply = call_agent(call)
         except AgentFailure as failure:
@@ -217,6 +220,7 @@ def execute_attempt(
                 delegations.close()
         output, usage, raw_text = reply.output, reply.usage, reply.raw_text
         llm = reply.llm or llm
+        sources = (*sources, *getattr(reply, "untrusted", ()))  # tool outputs taint it
         if delegations is not None and delegations.denials:
             # a refused delegation fails the step even if the agent carried on
             return failed(FailureClass.ACL_DENIED, _denied(delegations.denials), usage, llm=llm)

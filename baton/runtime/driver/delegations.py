@@ -70,6 +70,8 @@ class Delegations:
             for body in request.bodies:
                 if isinstance(body, ev.DelegationCompleted):
                     self.completed[body.idempotency_key] = (body.output, body.checksum)
+                elif isinstance(body, ev.ToolCallCompleted):  # runtime.tools reuses it
+                    self.completed[body.key] = (body.result, body.checksum)
             request.done.set()
 
     def abandon(self) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from baton.runtime.llm.clients import ClientCache
 from baton.runtime.llm.config import ANTHROPIC_DEFAULT_MAX_TOKENS, LlmConfig
-from baton.runtime.llm.messages import Conversation
+from baton.runtime.llm.messages import Conversation, Message, ToolCall
 from baton.runtime.llm.reply import Answer, LlmUsage, as_object, count, parse_json_text
 from baton.runtime.llm.sdk_errors import fault_from
 from baton.runtime.llm.structured import OutputContract, anthropic_tool
@@ -47,13 +47,53 @@ def build_request(
     }
     if conversation.system:
         body["system"] = conversation.system
-    body["messages"] = [{"role": m.role, "content": m.content} for m in conversation.messages]
-    body["tools"] = [tool]
-    body["tool_choice"] = tool_choice
+    body["messages"] = _turns(conversation.messages)
+    offered = [
+        {"name": t.name, "description": t.description, "input_schema": t.parameters}
+        for t in conversation.tools
+    ]
+    body["tools"] = [*offered, tool]
+    # with the agent's tools offered, the model must call one of them or the answer tool
+    body["tool_choice"] = {"type": "any"} if offered else tool_choice
     if config.stop:
         body["stop_sequences"] = list(config.stop)
     path = urllib.parse.urlsplit(config.url).path.rstrip("/") + MESSAGES_PATH
     return WireRequest("anthropic", path, body)
+
+
+def _turns(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    """The turns as Messages API messages: an assistant turn's tool calls as `tool_use`
+    blocks, and consecutive tool results as one user message of `tool_result` blocks."""
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "tool":
+            block = {
+                "type": "tool_result",
+                "tool_use_id": message.tool_call_id,
+                "content": message.content,
+            }
+            previous = turns[-1] if turns else None
+            if previous is not None and previous["role"] == "user" and _results(previous):
+                previous["content"].append(block)
+            else:
+                turns.append({"role": "user", "content": [block]})
+        elif message.tool_calls:
+            blocks: list[dict[str, Any]] = []
+            if message.content:
+                blocks.append({"type": "text", "text": message.content})
+            blocks.extend(
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
+                for c in message.tool_calls
+            )
+            turns.append({"role": "assistant", "content": blocks})
+        else:
+            turns.append({"role": message.role, "content": message.content})
+    return turns
+
+
+def _results(turn: dict[str, Any]) -> bool:
+    content = turn.get("content")
+    return isinstance(content, list) and all(b.get("type") == "tool_result" for b in content)
 
 
 def send(
@@ -92,6 +132,13 @@ def parse_response(body: Any, contract: OutputContract, config: LlmConfig) -> An
     blocks = [b for b in body.get("content") or [] if isinstance(b, dict)]
     calls = [b for b in blocks if b.get("type") == "tool_use" and b.get("name") == contract.name]
     text = "".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
+    asked = tuple(
+        ToolCall(str(b.get("id") or ""), str(b.get("name") or ""), _object(b.get("input")))
+        for b in blocks
+        if b.get("type") == "tool_use" and b.get("name") != contract.name
+    )
+    if asked and not calls:  # the model asks for tools before it answers (runtime.tools)
+        return Answer(None, text, None, usage, model, stop_reason, asked)
     if calls:
         tool_input = calls[0].get("input")
         raw_text = json.dumps(tool_input, ensure_ascii=False)
@@ -106,6 +153,10 @@ def parse_response(body: Any, contract: OutputContract, config: LlmConfig) -> An
         if stop_reason == "max_tokens":
             error += ": it was cut off at max_tokens"
     return Answer(value if error is None else None, text, error, usage, model, stop_reason)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {"_unparsed": value}
 
 
 def _new_client(config: LlmConfig, api_key: str) -> Any:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-Role = Literal["user", "assistant"]
+Role = Literal["user", "assistant", "tool"]
 
 REPAIR_HEADER = (
     "Your previous reply does not match the required JSON schema. Fix each problem "
@@ -45,19 +45,43 @@ class Issue(Protocol):
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A call the model asked for (runtime.tools): the provider's call id, the tool's
+    name, its arguments (a JSON object)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to the model: name, description, JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Message:
-    """One turn of the conversation."""
+    """One turn of the conversation. An assistant turn may ask for tool calls
+    (`tool_calls`); a `tool` turn answers the call `tool_call_id` with `content`."""
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Conversation:
-    """What one attempt sends: the system prompt (if any) and the turns, oldest first."""
+    """What one attempt sends: the system prompt (if any) and the turns, oldest first;
+    `tools`: the tools offered to the model (an llm agent with `tools:`)."""
 
     system: str | None
     messages: tuple[Message, ...]
+    tools: tuple[ToolSpec, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,7 +137,7 @@ def repair_messages(
         Message("assistant", previous_reply_text or EMPTY_REPLY),
         Message("user", "\n\n".join(parts)),
     )
-    return Conversation(conversation.system, conversation.messages + turns)
+    return Conversation(conversation.system, conversation.messages + turns, conversation.tools)
 
 
 def describe_errors(errors: Sequence[Issue], pointer_prefix: str = "") -> str:

@@ -14,12 +14,13 @@ the length limit (`finish_reason: "length"`) is said so in `parse_error`. Usage 
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from typing import Any
 
 from baton.runtime.llm.clients import ClientCache
 from baton.runtime.llm.config import LlmConfig
-from baton.runtime.llm.messages import Conversation
+from baton.runtime.llm.messages import Conversation, Message, ToolCall
 from baton.runtime.llm.reply import Answer, LlmUsage, as_object, count, parse_json_text
 from baton.runtime.llm.sdk_errors import fault_from
 from baton.runtime.llm.structured import OutputContract, openai_response_format
@@ -37,12 +38,24 @@ def build_request(
     messages: list[dict[str, Any]] = []
     if conversation.system:
         messages.append({"role": "system", "content": conversation.system})
-    messages.extend({"role": m.role, "content": m.content} for m in conversation.messages)
+    messages.extend(_turn(m) for m in conversation.messages)
     body: dict[str, Any] = {
         "model": config.model,
         "messages": messages,
         "response_format": openai_response_format(contract),
     }
+    if conversation.tools:  # runtime.tools: the agent's tools, as functions
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": tool.parameters,
+                },
+            }
+            for tool in conversation.tools
+        ]
     if config.temperature is not None:
         body["temperature"] = config.temperature
     if config.top_p is not None:
@@ -55,6 +68,29 @@ def build_request(
         body[_max_tokens_field(config)] = config.max_tokens
     path = urllib.parse.urlsplit(config.url).path.rstrip("/") + CHAT_PATH
     return WireRequest("openai", path, body)
+
+
+def _turn(message: Message) -> dict[str, Any]:
+    """One turn as a Chat Completions message (tool calls and tool results included)."""
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    if message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {
+                        "name": call.name,
+                        "arguments": json.dumps(call.arguments, ensure_ascii=False),
+                    },
+                }
+                for call in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": message.content}
 
 
 def send(
@@ -95,6 +131,9 @@ def parse_response(body: Any, contract: OutputContract, config: LlmConfig) -> An
     stop_reason = str(finish) if finish is not None else None
     message = as_object(choice.get("message"))
     text = _text(message.get("content"))
+    calls = tool_calls_of(message.get("tool_calls"))
+    if calls:  # the model asks for tools before it answers (runtime.tools)
+        return Answer(None, text, None, usage, model, stop_reason, calls)
     refusal = message.get("refusal")
     if isinstance(refusal, str) and refusal:
         return Answer(
@@ -106,6 +145,26 @@ def parse_response(body: Any, contract: OutputContract, config: LlmConfig) -> An
     elif finish == "length":
         error = "the reply was cut off at the length limit (finish_reason 'length')"
     return Answer(value if error is None else None, text, error, usage, model, stop_reason)
+
+
+def tool_calls_of(value: Any) -> tuple[ToolCall, ...]:
+    """The `tool_calls` of a message; arguments that are not a JSON object are kept as
+    `{"_unparsed": text}` so that the tool's refusal can say so."""
+    if not isinstance(value, list):
+        return ()
+    calls = []
+    for index, entry in enumerate(value):
+        function = as_object(as_object(entry).get("function"))
+        text = function.get("arguments")
+        try:
+            arguments = json.loads(text) if isinstance(text, str) and text.strip() else {}
+        except ValueError:
+            arguments = {"_unparsed": text}
+        if not isinstance(arguments, dict):
+            arguments = {"_unparsed": text}
+        call_id = str(as_object(entry).get("id") or f"call_{index}")
+        calls.append(ToolCall(call_id, str(function.get("name") or ""), arguments))
+    return tuple(calls)
 
 
 def _text(content: Any) -> str:

@@ -178,6 +178,7 @@ def _reply(
         request_key=key,
         retries=retries,
         replayed=replayed,
+        tool_calls=answer.tool_calls,
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from baton.runtime.llm.errors import TransportRetry
+from baton.runtime.llm.messages import ToolCall
 from baton.runtime.model import JSON
 
 
@@ -40,6 +41,8 @@ class LlmReply:
     request_key: str  # the cassette key of the request (runtime.llm.cassette)
     retries: tuple[TransportRetry, ...] = ()
     replayed: bool = False
+    # the tools the model asked to call instead of answering (runtime.tools)
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ class Answer:
     usage: LlmUsage
     model: str
     stop_reason: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 _FENCE = re.compile(r"\A```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n?```\Z", re.DOTALL)

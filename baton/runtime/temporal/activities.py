@@ -151,6 +151,8 @@ class RunHost:
         for body in bodies:
             if isinstance(body, ev.DelegationCompleted):
                 self._completed[body.idempotency_key] = (body.output, body.checksum)
+            elif isinstance(body, ev.ToolCallCompleted):  # runtime.tools reuses it
+                self._completed[body.key] = (body.result, body.checksum)
 
     def completed(self, key: str) -> tuple[JSON, str] | None:
         return self._completed.get(key)

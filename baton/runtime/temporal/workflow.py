@@ -484,6 +484,9 @@ class BatonWorkflow:
             if isinstance(body, ev.DelegationCompleted):
                 completed = self._delegations.setdefault(body.step, {})
                 completed[body.idempotency_key] = [body.output, body.checksum]
+            elif isinstance(body, ev.ToolCallCompleted):  # reused by a later attempt
+                completed = self._delegations.setdefault(body.step, {})
+                completed[body.key] = [body.result, body.checksum]
         return "recorded"
 
     @record.validator
@@ -593,6 +596,10 @@ _DELEGATION_EVENTS = frozenset(
         ev.DelegationDenied.TYPE,
         ev.DelegationCompleted.TYPE,
         ev.DelegationFailed.TYPE,
+        # an llm agent's tool calls travel the same way (runtime.tools)
+        ev.ToolCallStarted.TYPE,
+        ev.ToolCallCompleted.TYPE,
+        ev.ToolCallFailed.TYPE,
     }
 )
 
