@@ -1,7 +1,7 @@
 """The installed product adds one import name, `baton`, and stays out of a user project's way.
 
 A wheel is built from a copy of the sources, installed into a fresh virtual environment
-(offline, from uv's cache, which `make` filled from uv.lock), and used from a user project
+(offline, its dependencies those of the suite's own environment), and used from a user project
 that holds its own `runtime/`, `compiler/` and `generated/` packages: lint, compile and run
 must all see Baton's code as `baton.*` and the project's code as the project's.
 """
@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def test_wheel_holds_only_the_baton_package(wheel: Path) -> None:
 
 @pytest.fixture(scope="module")
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
-    """A fresh environment with the wheel installed (its dependencies from uv's cache), and
+    """A fresh environment with the wheel installed (its dependencies the suite's own), and
     the site-packages entries the wheel itself added."""
     where = tmp_path_factory.mktemp("venv") / "env"
     run(UV, "venv", "--quiet", "--python", sys.executable, str(where), cwd=where.parent)
@@ -117,7 +118,12 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     run(UV, "pip", "install", "--offline", "--quiet", "--python", python, str(wheel), "--no-deps",
         cwd=where)  # fmt: skip
     alone = {entry.name for entry in site.iterdir()}
-    run(UV, "pip", "install", "--offline", "--quiet", "--python", python, str(wheel), cwd=where)
+    # its dependencies: the ones this suite runs on (installed from uv.lock), as a path
+    # entry after the environment's own site-packages. Not `uv pip install`: offline, that
+    # resolves from uv's registry cache, which `uv sync` from the lock does not fill. A
+    # path entry's own .pth files are not run, so the suite's editable install of Baton
+    # stays out and `baton` is the wheel's.
+    (site / "suite_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return where, alone
 
 

@@ -98,8 +98,8 @@ class Conversation:
 def start_conversation(system: str | None, user: str) -> Conversation:
     """The first attempt's conversation: the system prompt and the user message.
 
-    >>> start_conversation("You are Webster.", "Research tides.").messages
-    (Message(role='user', content='Research tides.'),)
+    >>> [(m.role, m.content) for m in start_conversation("You are Webster.", "Hi.").messages]
+    [('user', 'Hi.')]
     """
     return Conversation(system or None, (Message("user", user),))
 

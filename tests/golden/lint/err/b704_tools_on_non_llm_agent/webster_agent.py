@@ -1,0 +1,2 @@
+def webster(request: object) -> dict[str, str]:
+    return {"text": "tides"}
