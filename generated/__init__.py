@@ -10,6 +10,8 @@ MODULES: dict[str, str] = {
     "incident_response": "incident_response",
     "llm_research": "llm_research",
     "postmortem": "postmortem",
+    "research_brief": "research_brief",
     "research_report": "research_report",
+    "research_team": "research_team",
     "summarize": "summarize",
 }

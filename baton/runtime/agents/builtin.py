@@ -41,7 +41,8 @@ def call_builtin(call: AgentCall) -> JSON:
         raise AgentFailure(FailureClass.AGENT_ERROR, _unknown(str(name)))
     record(call)
     if name.startswith(FAMILIES):
-        return demo_output(name, plain(call.request.input), call.request.output_schema)
+        request = call.request
+        return demo_output(name, plain(request.input), request.output_schema, request.feedback)
     return _AGENTS[name](call)
 
 

@@ -12,6 +12,9 @@ own touches:
 - `demo.audit`: verdict "pass" (when the schema allows it) and notes on what it read.
 - `demo.deliver`: delivered to the input's client, with a reference derived from the input.
 - `demo.summarize`: the first sentence of the input text.
+- `demo.classify`: a request's kind: `question` when it ends with "?", else `research`.
+- `demo.review`: a strict reviewer: verdict "fail" until the brief cites a primary
+  source (`demo.research` adds one once it has been sent back with feedback).
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from baton.runtime.model import JSON
 from baton.runtime.validate import is_valid
 
 
-def demo_output(name: str, agent_input: JSON, schema: JSON) -> JSON:
-    """The demo agent `name`'s output for this input, valid against `schema`."""
+def demo_output(name: str, agent_input: JSON, schema: JSON, feedback: tuple[str, ...] = ()) -> JSON:
+    """The demo agent `name`'s output for this input, valid against `schema`;
+    `feedback`: a review loop's notes so far (a revising agent takes them in)."""
     if schema is None:
         return {}  # a step without an output returns an empty one
     digest = checksum(agent_input)
@@ -34,6 +38,8 @@ def demo_output(name: str, agent_input: JSON, schema: JSON) -> JSON:
     if not isinstance(output, dict):
         return output
     fields = _inputs(agent_input)
+    if feedback:
+        fields["feedback"] = list(feedback)
     proposals = {**_generic(output, fields), **_SPECIFIC.get(name, _none)(fields, digest)}
     for key, value in proposals.items():
         candidate = {**output, key: value}
@@ -96,6 +102,10 @@ def _research(fields: dict[str, Any], digest: str) -> dict[str, JSON]:
     if isinstance(context, str) and context.strip():
         summary += " The team channel's recent discussion was taken into account."
     sources = [f"https://example.com/{_slug(topic)}/{n}" for n in (1, 2, 3)]
+    feedback = fields.get("feedback")
+    if isinstance(feedback, list) and feedback:  # sent back by a review: revise
+        summary += f" Revised after review: {feedback[-1]}"
+        sources.append(f"https://example.org/primary/{_slug(topic)}")
     return {"summary": summary, "sources": sources, "confidence": 0.8}
 
 
@@ -104,6 +114,19 @@ def _audit(fields: dict[str, Any], digest: str) -> dict[str, JSON]:
     count = len(sources) if isinstance(sources, list) else 0
     notes = f"Checked the summary against {count} source{'s' if count != 1 else ''}; no issues."
     return {"verdict": "pass", "notes": notes}
+
+
+def _review(fields: dict[str, Any], digest: str) -> dict[str, JSON]:
+    sources = fields.get("sources")
+    listed = [s for s in sources if isinstance(s, str)] if isinstance(sources, list) else []
+    if any("/primary/" in source for source in listed):
+        return {"verdict": "pass", "notes": "A primary source is cited; the brief passes."}
+    return {"verdict": "fail", "notes": "Cite at least one primary source."}
+
+
+def _classify(fields: dict[str, Any], digest: str) -> dict[str, JSON]:
+    text = _main_text(fields)
+    return {"kind": "question" if text.rstrip().endswith("?") else "research"}
 
 
 def _deliver(fields: dict[str, Any], digest: str) -> dict[str, JSON]:
@@ -127,4 +150,6 @@ _SPECIFIC = {
     "demo.audit": _audit,
     "demo.deliver": _deliver,
     "demo.summarize": _summarize,
+    "demo.review": _review,
+    "demo.classify": _classify,
 }
