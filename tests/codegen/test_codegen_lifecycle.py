@@ -80,7 +80,12 @@ def test_steps_declare_exactly_the_applicable_triggers(modules: list[types.Modul
             c not in rt.NEVER_RETRIED for c in step.retry.on
         )
         expected = rt.applicable_triggers(
-            approval is not None, approval.stage if approval else None, can_retry
+            approval is not None,
+            approval.stage if approval else None,
+            can_retry,
+            bool(step.fallbacks),
+            bool(step.route),
+            step.review.on_exhausted.value if step.review is not None else None,
         )
         assert step.transitions == expected, step.id
 
