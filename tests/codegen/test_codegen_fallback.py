@@ -4,7 +4,6 @@ deterministic, ruff- and mypy-clean, and the compiled step has the `fall_back` t
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import sys
 from pathlib import Path
 
@@ -30,15 +29,7 @@ def test_fallbacks_compile_deterministic_and_clean(tmp_path: Path) -> None:
     source = next(text.decode() for name, text in first.items() if "rt.Fallback(" in text.decode())
     assert "fallbacks=(" in source
     assert "agent='webster_backup'" in source or 'agent="webster_backup"' in source
-    config = str(ROOT / "pyproject.toml")
-    out = str(tmp_path / "a")
-    for command in (
-        (str(BIN / "ruff"), "format", "--check", "--config", config, out),
-        (str(BIN / "ruff"), "check", "--config", config, out),
-        (str(BIN / "mypy"), "--strict", "--no-incremental", out),
-    ):
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
+    # ruff- and mypy-clean: test_codegen_features_clean.py, one mypy run for every feature
 
 
 def test_the_compiled_step_carries_its_fallbacks(tmp_path: Path) -> None:

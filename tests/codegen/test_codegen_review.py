@@ -5,7 +5,6 @@ when it escalates), and the verdict handoff is the module's handoff constant."""
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import sys
 from pathlib import Path
 
@@ -30,15 +29,7 @@ def test_reviews_compile_deterministic_and_clean(tmp_path: Path) -> None:
     assert first == _compile(tmp_path / "b")
     source = next(text.decode() for text in first.values() if "rt.Review(" in text.decode())
     assert "output=VERDICT_V1" in source
-    config = str(ROOT / "pyproject.toml")
-    out = str(tmp_path / "a")
-    for command in (
-        (str(BIN / "ruff"), "format", "--check", "--config", config, out),
-        (str(BIN / "ruff"), "check", "--config", config, out),
-        (str(BIN / "mypy"), "--strict", "--no-incremental", out),
-    ):
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
+    # ruff- and mypy-clean: test_codegen_features_clean.py, one mypy run for every feature
 
 
 def test_the_compiled_step_carries_its_review(tmp_path: Path) -> None:
