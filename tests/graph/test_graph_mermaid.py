@@ -273,13 +273,32 @@ def mermaid() -> Callable[[list[str]], list[dict[str, Any]]]:
     return parse
 
 
+def _directory(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
 def parsed_structure(result: dict[str, Any]) -> dict[str, Any]:
     assert result["ok"], result.get("error")
     assert result["type"] == "flowchart-v2"
+    # a review loop's reviewer node r<i>, its edge in and its dashed edge back (with a label)
+    reviewers = {n["id"]: n["label"] for n in result["nodes"] if re.fullmatch(r"r\d+", n["id"])}
+    back = {}
+    for start, _, label, stroke in result["edges"]:
+        if start in reviewers:
+            assert stroke == "dotted", (start, stroke)
+            back[start] = label
     return {
-        "nodes": {n["id"]: (n["shape"], n["label"]) for n in result["nodes"]},
-        "edges": [(start, end) for start, end in result["edges"]],
+        "nodes": {
+            n["id"]: (n["shape"], n["label"]) for n in result["nodes"] if n["id"] not in reviewers
+        },
+        "edges": [
+            (start, end)
+            for start, end, _, _ in result["edges"]
+            if start not in reviewers and end not in reviewers
+        ],
         "external": sorted(i for i, classes in result["classes"].items() if "external" in classes),
+        "reviews": [(r, label, back.get(r, "")) for r, label in reviewers.items()],
     }
 
 
@@ -287,8 +306,8 @@ def test_mermaid_parses_keyword_steps_and_hostile_labels(
     mermaid: Callable[[list[str]], list[dict[str, Any]]], tmp_path: Path
 ) -> None:
     workflows = [
-        workflow_of(keyword_spec(tmp_path)),
-        workflow_of(route_spec(tmp_path)),
+        workflow_of(keyword_spec(_directory(tmp_path / "keywords"))),
+        workflow_of(route_spec(_directory(tmp_path / "routed"))),
         *example_workflows(),
     ]
     results = mermaid([graph_mermaid(w) for w in workflows])

@@ -1,6 +1,6 @@
 // Parse mermaid diagrams with the real mermaid parser (the one the renderer uses).
 // stdin: a JSON array of diagram texts. stdout: a JSON array, one result per diagram:
-// {ok: true, type, nodes: [{id, shape, label}], edges: [[from, to]], classes: {id: [...]}}
+// {ok: true, type, nodes: [{id, shape, label}], edges: [[from, to, label, stroke]], classes: {id: [...]}}
 // or {ok: false, error}. Labels are decoded as the renderer shows them: entity codes
 // (`#quot;`, `#35;`) resolved and `<br/>` as a line break.
 import { JSDOM } from "jsdom";
@@ -36,7 +36,7 @@ for (const text of JSON.parse(input)) {
       ok: true,
       type: parsed.diagramType,
       nodes: vertices.map((v) => ({ id: v.id, shape: v.type, label: shown(v.text) })),
-      edges: db.getEdges().map((e) => [e.start, e.end]),
+      edges: db.getEdges().map((e) => [e.start, e.end, shown(e.text || ""), e.stroke || ""]),
       classes: Object.fromEntries(vertices.map((v) => [v.id, [...v.classes]])),
     });
   } catch (error) {
