@@ -8,6 +8,7 @@ run's end is a progress line like any other.
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from types import TracebackType
@@ -88,10 +89,18 @@ def describe(event: ev.Event, state: RunState) -> str | None:
                 f"{step}waiting for {what} by role '{body.role}': "
                 f"baton approve {event.run_id} {body.step} --as PRINCIPAL"
             )
+        case ev.ToolApprovalRequested():  # runtime.core.tool_approvals
+            return (
+                f"{step}tool call {body.name} {_short(json.dumps(body.arguments))} waits for "
+                f"approval by role '{body.role}': baton approve {event.run_id} {body.step} "
+                "--as PRINCIPAL"
+            )
         case ev.ApprovalGranted():
             return f"{step}approved by {body.principal}" + _comment(body.comment)
         case ev.ApprovalRejected():
             return f"{step}rejected by {body.principal}" + _comment(body.comment)
+        case ev.ApprovalVoided() if body.stage == "tool":  # runtime.core.tool_approvals
+            return f"{step}grant by {body.principal} void: the model asked for another call"
         case ev.ApprovalVoided():  # runtime.core.approvals
             return (
                 f"{step}approval by {body.principal} void: it was shown "

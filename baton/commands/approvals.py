@@ -2,7 +2,8 @@
 exactly what is decided (the view model the console shows, baton/console/views.py).
 
 Stage `before`: the input the step's agent will get, rendered now as the driver will
-render it; stage `after`: the step's validated output. Values are cut for the terminal
+render it; stage `after`: the step's validated output; stage `tool`: the tool call a
+model agent asks for (tool, name, arguments, step, attempt, key). Values are cut for the terminal
 unless `--full`; `--json` is never cut and carries `shown_sha256`, the sha256 of the
 canonical JSON of the value shown.
 """
@@ -49,7 +50,10 @@ def approvals_command(full: bool, as_json: bool, root: str | None, db: str | Non
         if p.subject.problem:
             click.echo(f"  {p.subject.kind}: {p.subject.problem}")
             continue
-        label = "input its agent will get" if p.subject.kind == "input" else "output to commit"
+        label = {
+            "input": "input its agent will get",
+            "tool_call": "tool call its agent asks for",
+        }.get(p.subject.kind, "output to commit")
         if full:
             text = json.dumps(p.subject.value, indent=2, ensure_ascii=False)
             click.echo(f"  {label}:")

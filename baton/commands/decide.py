@@ -107,12 +107,15 @@ def _subject_sha256(backend: Backend, run_id: str, step: str, shown: str | None)
     decision is bound to it. `shown`, if given, must still match it. None (the decision
     is not bound, with a warning) when the run's spec cannot be loaded here."""
     from baton.commands._load import load_spec
-    from baton.runtime.approval_subject import NoSubject, subject
+    from baton.runtime.approval_subject import NoSubject, subject, tool_subject
 
     try:
         state = backend.state(run_id)
     except (RunError, StoreError):
         return shown  # the decision itself says why (an unknown run, no database)
+    called = tool_subject(state, step)  # a model's tool call: in the state, no spec needed
+    if called is not None:
+        return _matching(step, shown, called.sha256)
     try:
         loaded = load_spec(state.spec)
     except (click.ClickException, OSError, ValueError, ImportError) as error:
@@ -127,6 +130,10 @@ def _subject_sha256(backend: Backend, run_id: str, step: str, shown: str | None)
         current = subject(loaded.workflow, state, step).sha256
     except NoSubject:
         return shown  # the decision is refused with the reason
+    return _matching(step, shown, current)
+
+
+def _matching(step: str, shown: str | None, current: str) -> str:
     if shown and shown.lower() != current:
         raise Refused(
             f"what step '{step}' would get has changed since it was shown "

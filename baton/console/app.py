@@ -36,6 +36,7 @@ from baton.runtime import api
 from baton.runtime.backend import LocalBackend
 from baton.runtime.core.approvals import principals_for
 from baton.runtime.core.decisions import APPROVE, REJECT
+from baton.runtime.core.tool_approvals import is_tool
 from baton.runtime.model import StepState
 
 HERE = Path(__file__).resolve().parent
@@ -531,7 +532,7 @@ def _decide(
     if step not in state.steps:
         raise Problem(404, f"run '{run_id}' has no step '{step}'")
     gate = state.gates.get(step)
-    if gate is None:
+    if gate is None and not is_tool(state.steps[step].approval):  # a tool call has no gate
         raise Problem(409, f"step '{step}' has no approval gate")
     role, holders = principals_for(state, step)  # the escalation role's, once escalated
     if principal not in holders:
@@ -567,7 +568,7 @@ def _decide(
         "step": step,
         "decision": decision,
         "principal": principal,
-        "role": str(gate["role"]),
+        "role": str(gate["role"]) if gate is not None else role,
         "channel": channel,
         "outcome": outcome,
     }

@@ -38,8 +38,9 @@ class LoadFailed(Exception):
 
 @dataclass(frozen=True)
 class Subject:
-    """What a decision is about: `kind` input (stage before) or output (stage after),
-    its value, and the sha256 of the value's canonical JSON. `problem`: why the value
+    """What a decision is about: `kind` input (stage before), output (stage after) or
+    tool_call (stage tool: {tool, name, arguments, step, attempt, key}), its value, and
+    the sha256 of the value's canonical JSON. `problem`: why the value
     cannot be shown (then `value` is None and `sha256` is empty)."""
 
     kind: str
@@ -54,8 +55,11 @@ def shown_subject(state: RunState, step: str, workflow: Workflow | None) -> Subj
 
     The one place that says what an approver is shown (the console and `baton
     approvals`); decisions carry its sha256 back as `shown_sha256`."""
-    from baton.runtime.approval_subject import NoSubject, subject
+    from baton.runtime.approval_subject import NoSubject, subject, tool_subject
 
+    called = tool_subject(state, step)
+    if called is not None:  # a model's tool call: the whole subject is what is shown
+        return Subject("tool_call", called.value, called.sha256)
     record = state.steps[step]
     stage = record.approval.stage if record.approval is not None else "before"
     kind = "output" if stage == "after" else "input"

@@ -13,6 +13,10 @@ the console and its API (the same), and `runtime.core.approvals`, which compares
 hash recorded with a grant against the subject when the run goes on: if they differ
 (a spec change, a redrive), the grant is void and the gate asks again.
 
+A model's tool call waiting for a person (stage `tool`) has its own subject: the tool,
+the function called, its arguments, the step, the attempt and the call's key, recorded
+with the request (`tool_subject`); the toolbox binds the decision to its sha256.
+
 Pure: it reads the run's state and the compiled workflow, nothing else.
 """
 
@@ -54,9 +58,27 @@ class Subject:
         }
 
 
-def subject(workflow: Workflow, state: RunState, step_id: str) -> Subject:
-    """The subject of `step_id`'s gate as the run stands now; NoSubject if ungated."""
+def tool_subject(state: RunState, step_id: str) -> Subject | None:
+    """The subject of a model's tool call waiting for a person (stage `tool`:
+    runtime.core.tool_approvals), from the run's state alone; None for other gates."""
+    record = state.steps.get(step_id)
+    approval = record.approval if record is not None else None
+    if approval is None or approval.stage != "tool" or approval.tool is None:
+        return None
+    value = approval.tool.get("subject")
+    return Subject(step_id, "tool", dict(value) if isinstance(value, dict) else {})
+
+
+def subject(workflow: Workflow | None, state: RunState, step_id: str) -> Subject:
+    """The subject of `step_id`'s gate as the run stands now; NoSubject if ungated. A
+    tool call's needs no workflow (`tool_subject`); every other gate's does."""
     from baton.runtime.core.decide import agent_of, steps_by_id
+
+    called = tool_subject(state, step_id)
+    if called is not None:
+        return called
+    if workflow is None:
+        raise NoSubject(f"the spec of run '{state.run_id}' is needed to show step '{step_id}'")
 
     step = steps_by_id(workflow).get(step_id)
     gate = state.gates.get(step_id)

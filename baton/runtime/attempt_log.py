@@ -58,6 +58,10 @@ class AttemptLog:
                     self._finish(key, event, state, "ok", "")
                 case ev.OutputRejected():
                     self._finish(key, event, state, body.failure, body.message)
+                case ev.ToolApprovalRequested():  # stopped to wait for a person
+                    attempt.latency_ms = body.latency_ms
+                    attempt.usage.add(body.usage)
+                    self._finish(key, event, state, "awaiting_approval", "")
                 case ev.AttemptFailed():
                     attempt.latency_ms = body.latency_ms
                     attempt.usage.add(body.usage)

@@ -34,6 +34,10 @@ class Transition:
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("request_approval", (S.PENDING,), S.AWAITING_APPROVAL),
+    # a model agent's call of a tool with `approval:` waits for a person
+    # (`tool_approval_requested`, runtime.tools): the attempt ends, and once decided it
+    # runs again (`start`, a restart: same attempt number and key)
+    Transition("await_tool_approval", (S.RUNNING,), S.AWAITING_APPROVAL),
     Transition("start", (S.PENDING, S.AWAITING_APPROVAL, S.RETRYING), S.RUNNING),
     Transition("validate", (S.RUNNING,), S.VALIDATED),
     Transition("schedule_retry", (S.RUNNING,), S.RETRYING),
@@ -70,11 +74,16 @@ def applicable_triggers(
     has_fallback: bool = False,
     has_route: bool = False,
     review: str | None = None,
+    tool_approval: bool = False,
 ) -> tuple[str, ...]:
     """The triggers a step with this configuration can use, in table order.
     `review`: a review loop's `on_exhausted` (None: no review loop); `escalate` asks a
-    person through the after-stage approval's `request_review`."""
+    person through the after-stage approval's `request_review`. `tool_approval`: an
+    agent that may run the step can call a tool with `approval:` (decided when a run
+    starts, from the roster: runtime.core.plan.triggers_of)."""
     excluded = set()
+    if not tool_approval:
+        excluded.add("await_tool_approval")
     if not has_approval or stage != ApprovalStage.BEFORE:
         excluded.add("request_approval")
     if (not has_approval or stage != ApprovalStage.AFTER) and review != "escalate":
@@ -93,7 +102,7 @@ def applicable_triggers(
 def _sources(transition: Transition, allowed: set[str]) -> list[StepState]:
     """Drop sources only reachable through triggers the step does not have."""
     unreachable = set()
-    if "request_approval" not in allowed:
+    if not {"request_approval", "await_tool_approval"} & allowed:
         unreachable.add(S.AWAITING_APPROVAL)
     if "request_review" not in allowed:
         unreachable.add(S.AWAITING_REVIEW)

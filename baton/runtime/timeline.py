@@ -226,6 +226,14 @@ def _take(
                 failed.latency_ms = body.latency_ms
                 failed.usage.add(body.usage)
                 failed.llm = body.llm
+        case ev.ToolApprovalRequested():  # the attempt waits for a person (runtime.tools)
+            assert line is not None
+            waiting = _close(open_attempts, body.step, ts, "awaiting_approval", body.name)
+            if waiting is not None:
+                waiting.latency_ms = body.latency_ms
+                waiting.usage.add(body.usage)
+            detail = f"tool call {body.name} by role '{body.role}'"
+            line.waits.append(Wait("approval", ts, detail=detail))
         case ev.RetryScheduled():
             assert line is not None
             wait = Wait(

@@ -71,3 +71,12 @@ OVER_HTTP = research(CALC, HTTP_LEDGER)
 # a ledger whose calls may take one second at most
 TIMES_OUT = research(CALC, replace(LEDGER, timeout_ms=1000))
 CRASH_AT_START = research(CALC, CRASHING)
+
+# the ledger's every call waits for a person with role manager (alice holds it; bob is
+# a clerk): runtime.core.tool_approvals
+APPROVED_LEDGER = replace(LEDGER, approval_role="manager")
+APPROVED = replace(
+    research(CALC, APPROVED_LEDGER),
+    name="tool_approval",
+    approvers=(("manager", ("alice",)), ("clerk", ("bob",))),
+)

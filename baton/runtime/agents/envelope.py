@@ -38,6 +38,8 @@ class AgentCall:
     host: Any = field(default=None, repr=False, compare=False)
     tools: tuple[Tool, ...] = ()  # the workflow's tools (the binding's `tools` may call)
     untrusted_budget: int = 2000  # tokens kept of each tool result (untrusted text)
+    # people's decisions on this attempt's tool calls (core.tool_approvals)
+    tool_decisions: tuple[dict[str, JSON], ...] = ()
 
     def __post_init__(self) -> None:
         if self.timeout_ms <= 0:

@@ -42,8 +42,10 @@ from baton.runtime.llm import (
     repair_messages,
     start_conversation,
 )
+from baton.runtime.llm.reply import LlmUsage
 from baton.runtime.llm.transport import WireRequest
 from baton.runtime.model import JSON, AgentBinding, FailureClass, Usage
+from baton.runtime.tools.errors import ToolApprovalNeeded
 
 _cassette: Cassette | None = None
 _cassette_lock = threading.Lock()
@@ -98,6 +100,14 @@ def call_llm(call_: AgentCall) -> AgentReply:
             reply, untrusted = _with_tools(call_, ask, conversation)
         else:
             reply = ask(conversation)
+    except ToolApprovalNeeded as pause:  # the attempt waits for a person: priced so far
+        if isinstance(pause.usage, LlmUsage):
+            pause.usage = Usage(
+                pause.usage.input_tokens,
+                pause.usage.output_tokens,
+                cost_usd(pause.usage, _price(call_.binding)),
+            )
+        raise
     except LlmError as error:
         # the message is Baton's own, scrubbed of the key (runtime.llm.errors)
         raise AgentFailure(
@@ -128,7 +138,13 @@ def _with_tools(
     from baton.runtime.tools.toolbox import Toolbox
 
     toolbox = Toolbox(
-        call_.tools, call_.binding, call_.request, call_.host, call_.root, call_.untrusted_budget
+        call_.tools,
+        call_.binding,
+        call_.request,
+        call_.host,
+        call_.root,
+        call_.untrusted_budget,
+        call_.tool_decisions,
     )
     try:
         reply = run_tool_loop(ask, conversation, toolbox, call_.binding.max_tool_calls)

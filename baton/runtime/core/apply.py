@@ -8,7 +8,7 @@ move is a bug (or a tampered log), never a user error.
 
 from __future__ import annotations
 
-from baton.runtime.core import approvals, review
+from baton.runtime.core import approvals, review, tool_approvals
 from baton.runtime.core import events as ev
 from baton.runtime.core.budget import scope_of
 from baton.runtime.core.index import carry
@@ -107,8 +107,15 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
             approval = ApprovalRecord(body.role, body.stage, ts)
             return _put(state, body.step, evolve(record, approval=approval))
         case ev.ApprovalGranted():
-            record = _decidable(state, body.step)
-            return _put(state, body.step, _decided(record, "granted", body, ts))
+            record = _decided(_decidable(state, body.step), "granted", body, ts)
+            if tool_approvals.is_tool(record.approval):
+                record = tool_approvals.decided(record, body)
+            return _put(state, body.step, record)
+        case ev.ApprovalRejected() if tool_approvals.is_tool(_record(state, body.step).approval):
+            # a refused tool call is not made, and the model is told (runtime.tools):
+            # the step goes on, its attempt run again with the decision
+            record = _decided(_decidable(state, body.step), "rejected", body, ts)
+            return _put(state, body.step, tool_approvals.decided(record, body))
         case ev.ApprovalRejected():
             _decidable(state, body.step)
             record = _decided(_move(state, body.step, "fail"), "rejected", body, ts)
@@ -117,6 +124,13 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
             )
             error = {"failure": FailureClass.REJECTED.value, "message": message}
             return _put(state, body.step, evolve(record, error=error, finished_ms=ts))
+        case ev.ApprovalVoided() if body.stage == tool_approvals.TOOL_STAGE:
+            # a grant the re-run attempt did not use, before its next request
+            record = _open_attempt(state, body.step, _record(state, body.step).attempts)
+            try:
+                return _put(state, body.step, tool_approvals.voided(record, body))
+            except ValueError as problem:
+                raise IllegalTransition(f"step '{body.step}': {problem}") from None
         case ev.ApprovalVoided():
             record = _record(state, body.step)
             if record.approval is None or record.approval.decision != "granted":
@@ -240,6 +254,11 @@ def _apply_body(state: RunState, ts: int, body: ev.EventBody) -> RunState:
         case ev.ToolCallStarted() | ev.ToolCallCompleted() | ev.ToolCallFailed():
             _open_attempt(state, body.step, body.attempt)  # the log's; the state keeps none
             return state
+        case ev.ToolApprovalRequested():
+            _open_attempt(state, body.step, body.attempt)
+            record = _move(state, body.step, "await_tool_approval")
+            record = tool_approvals.requested(record, body, ts)
+            return _spent(_put(state, body.step, record), record.agent, body.usage)
         case ev.DelegationCompleted():
             record = _open_attempt(state, body.step, body.attempt)
             # what the delegate cost is part of what the step cost
@@ -386,6 +405,12 @@ def _open_attempt(state: RunState, step: str, attempt: int) -> StepRecord:
 
 
 def _attempt_started(state: RunState, body: ev.AttemptStarted, ts: int) -> StepRecord:
+    if body.restart and _record(state, body.step).state is StepState.AWAITING_APPROVAL:
+        # an attempt that waited for a decision on a tool call runs again
+        try:
+            return tool_approvals.restarted(_move(state, body.step, "start"), body, ts)
+        except ValueError as error:
+            raise IllegalTransition(f"step '{body.step}': {error}") from None
     if body.restart:
         # an interrupted attempt run again: same number and key, no lifecycle move
         record = _open_attempt(state, body.step, body.attempt)
@@ -405,6 +430,7 @@ def _attempt_started(state: RunState, body: ev.AttemptStarted, ts: int) -> StepR
         started_ms=ts,
         retry_due_ms=None,
         child_run_id=body.child_run_id,
+        tool_decisions=(),  # decisions bind one attempt's calls (their subject says which)
     )
 
 

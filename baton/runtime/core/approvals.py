@@ -21,6 +21,7 @@ from __future__ import annotations
 from baton.runtime.core import commands as cmd
 from baton.runtime.core import events as ev
 from baton.runtime.core.state import ApprovalRecord, RunState, StepRecord, evolve
+from baton.runtime.core.tool_approvals import TOOL_STAGE, principals_of
 from baton.runtime.model import JSON, Step, StepState, Workflow
 
 TIMEOUT_PRINCIPAL = "baton"  # who rejects a gate nobody decided in time
@@ -35,6 +36,8 @@ def advance(
     handle it as before."""
     approval = record.approval
     if record.state not in WAITING or approval is None:
+        return None
+    if approval.stage == TOOL_STAGE:  # bound by the toolbox, no timeout (core.tool_approvals)
         return None
     gate = state.gates.get(step.id) or {}
     if approval.decision == "granted":
@@ -67,6 +70,8 @@ def next_deadline(state: RunState) -> int | None:
         approval = record.approval
         if record.state not in WAITING or approval is None or approval.decision is not None:
             continue
+        if approval.stage == TOOL_STAGE:
+            continue
         timeout_ms = (state.gates.get(step) or {}).get("timeout_ms")
         if isinstance(timeout_ms, int) and timeout_ms > 0:
             at = approval.requested_ms + timeout_ms
@@ -80,6 +85,8 @@ def principals_for(state: RunState, step: str) -> tuple[str, list[str]]:
     gate = state.gates.get(step) or {}
     record = state.steps.get(step)
     approval = record.approval if record is not None else None
+    if approval is not None and approval.stage == TOOL_STAGE:  # a model's tool call
+        return approval.role, principals_of(approval)
     if approval is not None and approval.escalated_from is not None:
         return approval.role, [str(p) for p in _list(gate.get("escalate_principals"))]
     return str(gate.get("role", "")), [str(p) for p in _list(gate.get("principals"))]

@@ -36,6 +36,9 @@ class StartAttempt:
     # (`review_started`, `agent` the reviewer); `feedback` goes to a producer's attempt
     review: int = 0
     feedback: tuple[str, ...] = ()
+    # the decisions on this attempt's tool calls (StepRecord.tool_decisions), from the
+    # state: a re-run attempt makes the calls granted and refuses those rejected
+    tool_decisions: tuple[dict[str, JSON], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from baton.runtime.core.index import index_of
 from baton.runtime.core.mapping import advance as advance_map
 from baton.runtime.core.mapping import begin as begin_map
 from baton.runtime.core.state import RunState, StepRecord
+from baton.runtime.core.tool_approvals import is_tool
 from baton.runtime.model import NEVER_RETRIED, Effect, FailureClass, Step, StepState, Workflow
 
 S = StepState
@@ -94,6 +95,11 @@ def _advance(
         case S.PENDING:
             return _ready(state, step, gate), None
         case S.AWAITING_APPROVAL:
+            if is_tool(record.approval) and record.approval is not None:
+                # a decided tool call: its attempt runs again (core.tool_approvals)
+                if record.approval.decision is None:
+                    return None, None
+                return _start(state, step, record.attempts, restart=True), None
             if record.approval is not None and record.approval.decision == "granted":
                 return _start(state, step, record.attempts + 1), None
             return None, None
@@ -260,6 +266,8 @@ def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> 
         workflow=workflow if step.route else None,
         history=history,
         feedback=feedback,
+        # a new attempt's calls are decided afresh (their subject names the attempt)
+        tool_decisions=record.tool_decisions if record is not None and restart else (),
     )
 
 

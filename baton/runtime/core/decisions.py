@@ -22,6 +22,7 @@ from baton.runtime.core.budget import (
 from baton.runtime.core.commands import FinishRun
 from baton.runtime.core.index import index_of
 from baton.runtime.core.state import RunState
+from baton.runtime.core.tool_approvals import is_tool
 from baton.runtime.model import StepState
 
 APPROVE = "approve"
@@ -66,7 +67,7 @@ def decision_event(
             f"steps are {', '.join(sorted(state.steps))}"
         )
     gate = state.gates.get(step)
-    if gate is None:
+    if gate is None and not is_tool(state.steps[step].approval):  # a tool call has none
         gated = sorted(state.gates)
         hint = f"; gated steps: {', '.join(gated)}" if gated else "; no step of this run is gated"
         raise DecisionRefused(f"step '{step}' has no approval gate{hint}")

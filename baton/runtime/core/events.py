@@ -547,6 +547,31 @@ class ToolCallFailed(EventBody):
     latency_ms: int = 0
 
 
+@dataclass(frozen=True)
+class ToolApprovalRequested(EventBody):
+    """The model asked for a call of a tool with `approval:` and no decision on exactly
+    that call exists: the attempt ends here, without failing, and the step waits for a
+    person with `role` (`principals` hold it, from the roster, when asked). The subject
+    shown and bound: `tool`, `name`, `arguments`, `step`, `attempt`, `key` (the call's
+    idempotency key); `sha256` is that of its canonical JSON (runtime.canonical). Once
+    decided, the attempt runs again (same number and key): the calls it completed are
+    given back from the log, and this one is made (granted) or refused (rejected)."""
+
+    TYPE: ClassVar[str] = "tool_approval_requested"
+    step: str
+    attempt: int
+    tool: str
+    name: str
+    index: int
+    key: str
+    role: str
+    sha256: str
+    arguments: JSON = None
+    principals: tuple[str, ...] = ()
+    latency_ms: int = 0
+    usage: dict[str, JSON] = field(default_factory=dict)
+
+
 # -- budgets (runtime.core.budget)
 
 
@@ -757,6 +782,7 @@ EVENT_TYPES: dict[str, type[EventBody]] = {
         ToolCallStarted,
         ToolCallCompleted,
         ToolCallFailed,
+        ToolApprovalRequested,
         BudgetExceeded,
         BudgetRaised,
         *MAP_EVENTS,
@@ -835,7 +861,9 @@ def body_from_data(
         raise EventFormatError(f"event '{event_type}': {error}") from error
 
 
-_TUPLE_FIELDS = frozenset({"steps", "errors", "chain", "untrusted_sources", "requested"})
+_TUPLE_FIELDS = frozenset(
+    {"steps", "errors", "chain", "untrusted_sources", "requested", "principals"}
+)
 
 
 def _to_json(value: Any) -> JSON:

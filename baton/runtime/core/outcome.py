@@ -46,6 +46,12 @@ class AttemptOutcome:
     llm: dict[str, JSON] | None = None  # llm agents: provider, model, response_model
     # a reviewer's attempt (runtime.core.review.judged): round, passed, feedback...
     review: dict[str, JSON] | None = None
+    # the attempt stopped at a tool call that waits for a person (runtime.tools): the
+    # fields of its `tool_approval_requested`; `voided`: the fields of an
+    # `approval_voided` for each grant it did not use, recorded first (plain JSON, so
+    # an outcome crosses to a Temporal workflow as it is; core.tool_approvals)
+    tool_approval: dict[str, JSON] | None = None
+    voided: tuple[dict[str, JSON], ...] = ()
 
 
 def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.EventBody]:
@@ -55,6 +61,25 @@ def outcome_events(outcome: AttemptOutcome, idempotency_key: str) -> list[ev.Eve
         from baton.runtime.core.review import review_events
 
         return review_events(outcome, outcome.attempt)
+    if outcome.tool_approval is not None:
+        asked = outcome.tool_approval
+        return [
+            *(ev.ApprovalVoided(step=outcome.step, **fields) for fields in outcome.voided),
+            ev.ToolApprovalRequested(
+                step=outcome.step,
+                attempt=outcome.attempt,
+                tool=str(asked["tool"]),
+                name=str(asked["name"]),
+                index=int(asked["index"]),
+                key=str(asked["key"]),
+                role=str(asked["role"]),
+                sha256=str(asked["sha256"]),
+                arguments=asked.get("arguments"),
+                principals=tuple(str(p) for p in asked.get("principals") or ()),
+                latency_ms=outcome.latency_ms,
+                usage=outcome.usage,
+            ),
+        ]
     if not outcome.received:
         return [
             ev.AttemptFailed(

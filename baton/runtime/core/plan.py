@@ -10,7 +10,7 @@ from __future__ import annotations
 from baton.runtime.canonical import checksum
 from baton.runtime.core.budget import pinned_budgets
 from baton.runtime.core.events import RunStarted
-from baton.runtime.lifecycle import applicable_triggers
+from baton.runtime.lifecycle import TRANSITIONS, applicable_triggers
 from baton.runtime.model import JSON, Approval, Step, Workflow
 
 
@@ -22,8 +22,31 @@ def plan_order(workflow: Workflow) -> tuple[str, ...]:
     return tuple(ordered)
 
 
-def triggers_of(step: Step) -> tuple[str, ...]:
-    """The lifecycle triggers the step was compiled with (derived if codegen left none)."""
+def triggers_of(step: Step, workflow: Workflow | None = None) -> tuple[str, ...]:
+    """The lifecycle triggers the step was compiled with (derived if codegen left none),
+    plus `await_tool_approval` when an agent that may run it can call a tool with
+    `approval:` (a roster fact, not the step's: known here, when the run starts)."""
+    triggers = _compiled_triggers(step)
+    if workflow is None or not waits_for_tool_approvals(workflow, step):
+        return triggers
+    wanted = {*triggers, "await_tool_approval"}
+    return tuple(t.trigger for t in TRANSITIONS if t.trigger in wanted)
+
+
+def waits_for_tool_approvals(workflow: Workflow, step: Step) -> bool:
+    """Whether an agent that may run `step` (its own, a fallback, a route's) may call a
+    tool with `approval:` (runtime.tools). A map step's items cannot wait for one."""
+    if step.map is not None:
+        return False
+    agents = {step.agent, *(f.agent for f in step.fallbacks), *(c.agent for c in step.route)}
+    approved = {tool.name for tool in workflow.tools if tool.approval_role is not None}
+    for binding in workflow.agents:
+        if binding.name in agents and approved & set(binding.tools):
+            return True
+    return False
+
+
+def _compiled_triggers(step: Step) -> tuple[str, ...]:
     if step.transitions:
         return step.transitions
     approval = step.approval
@@ -121,7 +144,7 @@ def run_started(
         spec=spec,
         inputs=inputs,
         steps=plan_order(workflow),
-        triggers={step.id: triggers_of(step) for step in workflow.steps},
+        triggers={step.id: triggers_of(step, workflow) for step in workflow.steps},
         gates=gates,
         result_step=workflow.result,
         parent=parent,

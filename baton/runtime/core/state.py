@@ -94,6 +94,9 @@ class ApprovalRecord:
     voided: int = 0
     timed_out: bool = False
     escalated_from: str | None = None
+    # stage `tool` (runtime.tools): the call waiting, {"subject": {tool, name, arguments,
+    # step, attempt, key}, "sha256", "principals"}; in the JSON only when set
+    tool: dict[str, JSON] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,10 @@ class StepRecord:
     map: MapRecord | None = None
     # a review loop's progress (runtime.core.review.progress); None: no review yet
     review: dict[str, JSON] | None = None
+    # the decisions on tool calls of its latest attempt (runtime.tools), oldest first:
+    # {"key", "sha256", "decision", "principal", "role", "comment"}; the attempt run again
+    # after each gets them all (core.commands.StartAttempt.tool_decisions)
+    tool_decisions: tuple[dict[str, JSON], ...] = ()
 
     def to_json(self) -> dict[str, JSON]:
         # by hand, not dataclasses.asdict: that deep-copies every output, and the
@@ -167,6 +174,10 @@ class StepRecord:
             data["map"] = self.map.to_json()
         if self.review is None:  # nor steps without a review loop
             del data["review"]
+        if self.tool_decisions:  # nor steps whose tool calls nobody decided
+            data["tool_decisions"] = list(self.tool_decisions)
+        else:
+            del data["tool_decisions"]
         if self.approval is not None:
             data["approval"] = {
                 name: getattr(self.approval, name)
@@ -190,6 +201,7 @@ class StepRecord:
         values["usage"] = UsageTotals(**values["usage"])
         values["untrusted_sources"] = tuple(values.get("untrusted_sources") or ())
         values["repairs"] = tuple(values.get("repairs") or ())
+        values["tool_decisions"] = tuple(values.get("tool_decisions") or ())
         if values.get("approval") is not None:
             values["approval"] = ApprovalRecord(**values["approval"])
         if values.get("map") is not None:
@@ -199,7 +211,7 @@ class StepRecord:
 
 _STEP_FIELDS = tuple(f.name for f in dataclasses.fields(StepRecord))
 _APPROVAL_FIELDS = tuple(f.name for f in dataclasses.fields(ApprovalRecord))
-_APPROVAL_OPTIONAL = frozenset({"shown_sha256", "voided", "timed_out", "escalated_from"})
+_APPROVAL_OPTIONAL = frozenset({"shown_sha256", "voided", "timed_out", "escalated_from", "tool"})
 
 
 @dataclass(frozen=True)

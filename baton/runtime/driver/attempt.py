@@ -24,6 +24,7 @@ from baton.runtime.model import JSON, AgentKind, FailureClass, Request, Step, Us
 from baton.runtime.render import RenderError, quality_score, render_input
 from baton.runtime.sanitize import sanitizer
 from baton.runtime.taint import untrusted_paths, untrusted_sources
+from baton.runtime.tools.errors import ToolApprovalNeeded
 from baton.runtime.validate import validate
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ def execute_attempt(
     *,
     untrusted: Collection[str] | None = None,
     delegation_host: DelegationHost | None = None,
+    tool_approvals: bool = False,
 ) -> AttemptOutcome:
     """Run the attempt `command` describes; raises only ChildWaiting.
 
@@ -84,6 +86,9 @@ def execute_attempt(
     run's tainted steps); None takes the schemas' marks only. Every untrusted string is
     sanitized where the input renders it. `delegation_host`: lets the agent delegate
     while it runs (runtime.delegation); without one, `req.delegate` is unavailable.
+    `tool_approvals`: the attempt may stop to wait for a person's decision on a tool
+    call (its outcome then has `tool_approval`); False (a map's item, a reviewer): such a
+    call fails the attempt instead.
     """
     if command.review:  # a review loop's reviewer (runtime.driver.review)
         from baton.runtime.driver.review import execute_review
@@ -201,8 +206,20 @@ def execute_attempt(
                 host=delegation_host,
                 tools=workflow.tools,
                 untrusted_budget=workflow.untrusted_token_budget,
+                tool_decisions=command.tool_decisions,
             )
             reply = call_agent(call)
+        except ToolApprovalNeeded as pause:
+            if not tool_approvals:
+                return failed(
+                    FailureClass.AGENT_ERROR,
+                    f"tool call {pause.request.get('name')!r} needs a person's approval, and "
+                    "an attempt of a map step's item or of a reviewer cannot wait for one",
+                    pause.usage,
+                    retryable=False,
+                    llm=llm,
+                )
+            return _waiting(workflow, step.id, command.attempt, pause, started, llm)
         except AgentFailure as failure:
             if delegations is not None and delegations.denials:
                 return failed(FailureClass.ACL_DENIED, _denied(delegations.denials))
@@ -234,6 +251,30 @@ def execute_attempt(
         untrusted_sources=sources,
         reply=raw_text,
         llm=llm,
+    )
+
+
+def _waiting(
+    workflow: Workflow,
+    step: str,
+    attempt: int,
+    pause: ToolApprovalNeeded,
+    started: float,
+    llm: dict[str, JSON] | None,
+) -> AttemptOutcome:
+    """The outcome of an attempt stopped at a tool call a person must decide on: who may
+    (the role's holders in the roster now) and what they decide (core.tool_approvals)."""
+    request = dict(pause.request)
+    request["principals"] = list(workflow.principals(str(request["role"])))
+    return AttemptOutcome(
+        step=step,
+        attempt=attempt,
+        latency_ms=_since(started),
+        usage=_usage(pause.usage if isinstance(pause.usage, Usage) else None),
+        received=False,
+        llm=llm,
+        tool_approval=request,
+        voided=tuple(pause.voided),
     )
 
 

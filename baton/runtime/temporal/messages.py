@@ -112,6 +112,7 @@ def command_of(data: dict[str, Any]) -> StartAttempt:
     values = {name: fields[name] for name in _COMMAND_FIELDS if name in fields}
     values["history"] = tuple(values.get("history") or ())  # a list, once through JSON
     values["feedback"] = tuple(values.get("feedback") or ())
+    values["tool_decisions"] = tuple(values.get("tool_decisions") or ())
     return StartAttempt(**values)
 
 

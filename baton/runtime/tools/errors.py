@@ -21,3 +21,30 @@ class ToolFailure(Exception):
 
     def __str__(self) -> str:
         return f"{self.failure.value}: {self.message}"
+
+
+class ToolApprovalNeeded(Exception):
+    """The model asked for a call of a tool with `approval:` that no decision covers: the
+    attempt stops here and the step waits for a person (runtime.core.tool_approvals).
+
+    `request`: the fields of its `tool_approval_requested` but `principals` (the driver
+    knows the roster); `voided`: an `approval_voided`'s fields for each grant the
+    attempt did not use; `usage`: what the model calls so far cost (set on the way out
+    by the llm adapter)."""
+
+    def __init__(
+        self,
+        request: dict[str, Any],
+        voided: list[dict[str, Any]] | None = None,
+        usage: Any = None,
+    ) -> None:
+        super().__init__(request, voided, usage)
+        self.request = request
+        self.voided = list(voided or [])
+        self.usage = usage
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.request, self.voided, self.usage))
+
+    def __str__(self) -> str:
+        return f"tool call {self.request.get('name')!r} waits for an approval"

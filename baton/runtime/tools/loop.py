@@ -19,6 +19,7 @@ from baton.runtime.agents.envelope import AgentFailure
 from baton.runtime.llm.messages import Conversation, Message
 from baton.runtime.llm.reply import LlmReply, LlmUsage
 from baton.runtime.model import FailureClass
+from baton.runtime.tools.errors import ToolApprovalNeeded
 from baton.runtime.tools.toolbox import Toolbox
 
 AskModel = Callable[[Conversation], LlmReply]
@@ -46,6 +47,10 @@ def run_tool_loop(
         turns = [Message("assistant", reply.raw_text, tool_calls=reply.tool_calls)]
         for asked in reply.tool_calls:
             made += 1
-            result = toolbox.call(made, asked.name, asked.arguments)
+            try:
+                result = toolbox.call(made, asked.name, asked.arguments)
+            except ToolApprovalNeeded as pause:  # the attempt stops: what it cost so far
+                pause.usage = LlmUsage(input_tokens, output_tokens)
+                raise
             turns.append(Message("tool", result, tool_call_id=asked.id))
         conversation = replace(conversation, messages=conversation.messages + tuple(turns))

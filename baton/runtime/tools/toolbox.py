@@ -14,12 +14,17 @@ Each call the model asks for:
    resumed attempt asks for the same call at the same place. A completed call with that
    key in the run's log is not made again: `tool_call_started` (`reused: true`) and its
    recorded result goes back to the model;
-3. otherwise `tool_call_started` is made durable first, then the tool is called (the
+3. a tool with `approval:` needs a person's decision on exactly this call (its subject:
+   tool, name, arguments, step, attempt, key; bound by its sha256). None yet: the
+   attempt stops (ToolApprovalNeeded) and the step waits (runtime.core.tool_approvals);
+   rejected: `tool_call_failed` with `rejected`, never made, and the model is told;
+   granted: made as below;
+4. otherwise `tool_call_started` is made durable first, then the tool is called (the
    key in MCP `_meta`), then `tool_call_completed` (result and checksum) or
    `tool_call_failed` (the attempt then fails with `tool_error` or `timeout`, retried
    per the step's policy). An effectful call that started but never completed is made
    again on resume with the same key: at least once, as every external effect;
-4. its result is untrusted: sanitized and wrapped (`<untrusted source="tools.NAME">`)
+5. its result is untrusted: sanitized and wrapped (`<untrusted source="tools.NAME">`)
    like untrusted inputs before the model reads it, and the step's output is tainted.
 """
 
@@ -38,7 +43,7 @@ from baton.runtime.core import events as ev
 from baton.runtime.llm.messages import ToolSpec
 from baton.runtime.model import JSON, AgentBinding, FailureClass, Request, Tool, ToolKind
 from baton.runtime.sanitize import sanitize
-from baton.runtime.tools.errors import ToolFailure
+from baton.runtime.tools.errors import ToolApprovalNeeded, ToolFailure
 
 SEPARATOR = "__"  # between a roster tool's name and its MCP server's tool's
 DEFAULT_BUDGET_TOKENS = 2000
@@ -77,6 +82,7 @@ class Toolbox:
         host: Any,
         root: str = "",
         budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+        decisions: tuple[dict[str, JSON], ...] = (),
     ) -> None:
         self.tools = {tool.name: tool for tool in tools}
         self.binding = binding
@@ -84,6 +90,10 @@ class Toolbox:
         self.host = host
         self.root = root
         self.budget_tokens = budget_tokens
+        # people's decisions on this attempt's calls of tools with `approval:`
+        # (core.tool_approvals), and the granted calls this run of the loop made
+        self.decisions = decisions
+        self._used: set[str] = set()
         self.untrusted: list[str] = []  # `tool:NAME` of every result the model read
         self._connections: dict[str, Any] = {}
         self._python: dict[str, Any] = {}
@@ -156,7 +166,8 @@ class Toolbox:
 
     def call(self, index: int, name: str, arguments: dict[str, JSON]) -> str:
         """Make (or reuse) the model's `index`-th call; the text the model reads back.
-        Raises AgentFailure when the attempt must fail (the tool failed or timed out)."""
+        Raises AgentFailure when the attempt must fail (the tool failed or timed out),
+        ToolApprovalNeeded when a person must decide on the call first."""
         where: dict[str, Any] = {"step": self.request.step, "attempt": self.request.attempt}
         key = call_key(self.request.idempotency_key, index, name, arguments)
         offered = self.offered().get(name)
@@ -174,20 +185,9 @@ class Toolbox:
             )
             return f"Error: {message}. Do not call it again."
         tool = offered.tool
-        if tool.approval_role is not None:
-            # honest: the approval of a single tool call is not built yet, so such a
-            # tool is never called without one
-            raise AgentFailure(
-                FailureClass.AGENT_ERROR,
-                f"tool '{tool.name}' needs an approval by role '{tool.approval_role}' for "
-                "each call, and approving tool calls is not supported yet",
-                retryable=False,
-            )
-        started = ev.ToolCallStarted(
-            **where, tool=tool.name, name=name, index=index, key=key, arguments=arguments
-        )
         stored = self.host.completed(key) if self.host is not None else None
-        if stored is not None:
+        if stored is not None:  # made before (and approved then, if it needed to be)
+            self._used.add(key)
             self._record(
                 ev.ToolCallStarted(
                     **where,
@@ -200,6 +200,13 @@ class Toolbox:
                 )
             )
             return self._for_model(tool, stored[0])
+        if tool.approval_role is not None:
+            refusal = self._approved(tool, index, name, arguments, key)
+            if refusal is not None:
+                return refusal
+        started = ev.ToolCallStarted(
+            **where, tool=tool.name, name=name, index=index, key=key, arguments=arguments
+        )
         self._record(started)
         began = time.monotonic()
         try:
@@ -231,6 +238,65 @@ class Toolbox:
             )
         )
         return self._for_model(tool, result)
+
+    def _approved(
+        self, tool: Tool, index: int, name: str, arguments: dict[str, JSON], key: str
+    ) -> str | None:
+        """None when a grant covers exactly this call (it may be made); the text the
+        model reads when a person refused it (recorded, never made). Raises
+        ToolApprovalNeeded when no decision covers it: the attempt stops and waits."""
+        from baton.runtime.core.tool_approvals import GRANTED, call_subject
+
+        step, attempt = self.request.step, self.request.attempt
+        subject = call_subject(tool.name, name, arguments, step, attempt, key)
+        sha256 = checksum(subject)
+        for decision in self.decisions:
+            if decision.get("key") != key or decision.get("sha256") != sha256:
+                continue  # another call, or this call shown otherwise: not bound to it
+            if decision.get("decision") == GRANTED:
+                self._used.add(key)
+                return None
+            comment = str(decision.get("comment") or "")
+            message = f"rejected by {decision.get('principal')}" + (
+                f": {comment}" if comment else ""
+            )
+            self._record(
+                ev.ToolCallFailed(
+                    step=step,
+                    attempt=attempt,
+                    tool=tool.name,
+                    name=name,
+                    key=key,
+                    failure=FailureClass.REJECTED.value,
+                    message=message,
+                )
+            )
+            return (
+                f"Error: this call was not made: a person ({message}) refused it. "
+                "Do not ask for it again unchanged."
+            )
+        assert tool.approval_role is not None
+        voided = [
+            {
+                "role": str(d.get("role") or tool.approval_role),
+                "stage": "tool",
+                "principal": str(d.get("principal") or ""),
+                "shown_sha256": str(d.get("sha256") or ""),
+                "current_sha256": sha256,
+            }
+            for d in self.decisions
+            if d.get("decision") == GRANTED and d.get("key") not in self._used
+        ]
+        request: dict[str, JSON] = {
+            "tool": tool.name,
+            "name": name,
+            "index": index,
+            "key": key,
+            "arguments": arguments,
+            "role": tool.approval_role,
+            "sha256": sha256,
+        }
+        raise ToolApprovalNeeded(request, voided)
 
     def _execute(self, offered: Offered, arguments: dict[str, JSON], key: str) -> JSON:
         tool = offered.tool
