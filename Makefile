@@ -62,6 +62,20 @@ run: $(STAMP)
 	$(BIN)/baton run specs/research_team.yaml --db $(RUN_DB) --run-id team-demo \
 		--input '{"request": "durable multi-agent workflows"}'
 	$(BIN)/baton trace team-demo:answer:1 --db $(RUN_DB)
+	@echo
+	@echo "# Model agents with tools (specs/tools_team.yaml), replayed from specs/cassettes/tools_team:"
+	@echo "# webster searches a local library through an MCP server (specs/tools/); the courier's"
+	@echo "# mail waits for a manager to approve that exact call, then is sent once (the outbox)."
+	rm -f .baton/outbox.jsonl
+	$(BIN)/baton run specs/tools_team.yaml --db $(RUN_DB) --run-id tools-demo \
+		--cassette specs/cassettes/tools_team --detach \
+		--input '{"topic": "durable multi-agent workflows", "recipient": "client@acme.example"}'; \
+		test $$? -eq 3
+	$(BIN)/baton approvals --db $(RUN_DB)
+	$(BIN)/baton approve tools-demo deliver --as alice --db $(RUN_DB)
+	$(BIN)/baton resume tools-demo --db $(RUN_DB) --cassette specs/cassettes/tools_team
+	$(BIN)/baton show tools-demo --db $(RUN_DB)
+	cat .baton/outbox.jsonl
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PACKAGES) tests benchmarks

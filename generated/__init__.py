@@ -14,4 +14,5 @@ MODULES: dict[str, str] = {
     "research_report": "research_report",
     "research_team": "research_team",
     "summarize": "summarize",
+    "tools_team": "tools_team",
 }

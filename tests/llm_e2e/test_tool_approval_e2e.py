@@ -25,7 +25,16 @@ ANSWER = model_answer("openai", GOOD)
 
 def _run(tmp: Path, fake: FakeProvider, **kw: Any) -> Any:
     return baton(
-        tmp, fake, "run", "tool_flows:APPROVED", "--input", INPUT, "--run-id", "r1", "--detach", **kw
+        tmp,
+        fake,
+        "run",
+        "tool_flows:APPROVED",
+        "--input",
+        INPUT,
+        "--run-id",
+        "r1",
+        "--detach",
+        **kw,
     )
 
 
