@@ -74,9 +74,17 @@ def loaded(fake: FakeProvider) -> Iterator[api.LoadedWorkflow]:
 
 
 @pytest.fixture(scope="module")
-def worker(temporal_server: str, loaded: api.LoadedWorkflow) -> Iterator[client.Target]:
+def approved(loaded: api.LoadedWorkflow) -> api.LoadedWorkflow:
+    """The ledger needs role manager (alice) for each call (core.tool_approvals)."""
+    return load_spec("tool_flows:APPROVED")
+
+
+@pytest.fixture(scope="module")
+def worker(
+    temporal_server: str, loaded: api.LoadedWorkflow, approved: api.LoadedWorkflow
+) -> Iterator[client.Target]:
     queue = f"tb-tools-{uuid.uuid4().hex[:12]}"
-    with worker_in_thread(temporal_server, queue, [loaded]) as target:
+    with worker_in_thread(temporal_server, queue, [loaded, approved]) as target:
         yield target
 
 
@@ -103,6 +111,40 @@ def test_a_tool_loop_agrees_on_both_backends(
     assert kinds.count("tool_call_started") == kinds.count("tool_call_completed") == 2
     requests: list[Any] = [r.body for r in fake.received[-4:]]
     assert requests[:2] == requests[2:]  # byte for byte the same conversation
+    ledger = [json.loads(line) for line in (tmp_path / "ledger.txt").read_text().splitlines()]
+    assert len(ledger) == 2  # once per backend, with the same key (the same run id)
+    assert ledger[0]["key"] == ledger[1]["key"]
+    assert remote.steps["research"].output == GOOD
+
+
+def test_an_approved_tool_call_agrees_on_both_backends(
+    tmp_path: Path,
+    fake: FakeProvider,
+    approved: api.LoadedWorkflow,
+    worker: client.Target,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The attempt stops at the ledger call (`tool_approval_requested`), the workflow
+    waits for the decision Update, then runs the attempt again (same number and key)
+    and the granted call is made once: the same log and state as the local driver."""
+    monkeypatch.chdir(tmp_path)
+    run_id = f"approved-{uuid.uuid4().hex[:8]}"
+    ask = tool_calls_reply("openai", ("call_1", "ledger__record", {"note": "approved"}))
+    decisions: list[Any] = [("approve", "research", "alice")]
+    fake.script(ask, ask, model_answer("openai", GOOD))
+    local, local_log = run_local(tmp_path / "baton.db", approved, INPUTS, run_id, decisions)
+    fake.script(ask, ask, model_answer("openai", GOOD))
+    remote, remote_log = run_temporal(worker, approved, INPUTS, run_id, decisions)
+
+    assert local.status == remote.status == "succeeded"
+    ours, theirs = normalized(local.to_json()), normalized(remote.to_json())
+    ours.pop("last_seq"), theirs.pop("last_seq")
+    assert theirs == ours
+    assert per_step_events(remote_log) == per_step_events(local_log)
+    kinds = [e["type"] for e in remote_log]
+    assert kinds.count("tool_approval_requested") == kinds.count("approval_granted") == 1
+    started = [e for e in remote_log if e["type"] == "attempt_started"]
+    assert [(e["attempt"], e["data"]["restart"]) for e in started] == [(1, False), (1, True)]
     ledger = [json.loads(line) for line in (tmp_path / "ledger.txt").read_text().splitlines()]
     assert len(ledger) == 2  # once per backend, with the same key (the same run id)
     assert ledger[0]["key"] == ledger[1]["key"]
