@@ -28,6 +28,8 @@ from baton.runtime.model import (
     Review,
     Step,
     Template,
+    Tool,
+    ToolKind,
     Workflow,
 )
 
@@ -469,3 +471,46 @@ def review_workflow(
 REVIEW = review_workflow("review")
 REVIEW_ACCEPT = review_workflow("review_accept", OnExhausted.ACCEPT)
 REVIEW_ESCALATE = review_workflow("review_escalate", OnExhausted.ESCALATE)
+
+
+# -- a model agent's tool call that waits for a person (runtime.core.tool_approvals)
+
+PAID: list[int] = []  # the `pay` tool's side effects, in this process
+
+
+def pay(amount: int) -> str:
+    """Pay an amount (an external effect: every call needs a manager)."""
+    PAID.append(amount)
+    return f"paid {amount}"
+
+
+PAY = Tool(
+    "pay", ToolKind.PYTHON, "rc_workflows:pay", effect=Effect.EXTERNAL, approval_role="manager"
+)
+# its adapter is the scripted model of `tool_model`: it never runs as a python agent
+TOOLED = AgentBinding("tooled", AgentKind.PYTHON, "rc_workflows:pay", tools=("pay",))
+
+
+def tool_model(call: Any) -> Any:
+    """The driver's `call_agent`: agent `tooled` is a scripted model that asks for one
+    call of `pay` through the real toolbox (durable, approved per call), then answers
+    with what it was told; every other agent is called as usual."""
+    from baton.runtime.agents.envelope import AgentReply
+    from baton.runtime.driver.attempt import default_call_agent
+    from baton.runtime.tools.toolbox import Toolbox
+
+    if call.binding.name != "tooled":
+        return default_call_agent(call)
+    toolbox = Toolbox(
+        call.tools,
+        call.binding,
+        call.request,
+        call.host,
+        call.root,
+        decisions=call.tool_decisions,
+    )
+    try:
+        told = toolbox.call(1, "pay", {"amount": len(call.request.step)})
+    finally:
+        toolbox.close()
+    return AgentReply({"text": "paid" if "paid" in told else "refused"})

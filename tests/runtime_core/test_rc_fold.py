@@ -17,7 +17,17 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
-from rc_workflows import AGENTS, REVIEW_AGENTS, VERDICT, costly_agent, text_step, workflow
+from rc_workflows import (
+    AGENTS,
+    PAY,
+    REVIEW_AGENTS,
+    TOOLED,
+    VERDICT,
+    costly_agent,
+    text_step,
+    tool_model,
+    workflow,
+)
 
 from baton.runtime import api
 from baton.runtime.core.apply import apply, fold
@@ -41,7 +51,18 @@ from baton.runtime.model import (
 )
 from baton.runtime.store import Store
 
-BEHAVIOURS = ("echo", "flaky", "fail", "malformed", "fail_acl", "costly", "costly")
+# `tooled`: a scripted model whose tool call waits for a manager (core.tool_approvals)
+BEHAVIOURS = (
+    "echo",
+    "flaky",
+    "fail",
+    "malformed",
+    "fail_acl",
+    "costly",
+    "costly",
+    "tooled",
+    "tooled",
+)
 FALLBACK_AGENTS = ("echo", "flaky", "fail", "malformed")
 
 
@@ -138,7 +159,8 @@ def workflows(draw: st.DrawFn) -> Workflow:
         *steps,
         result=draw(st.sampled_from([None, *[s.id for s in steps]])),
         budget=draw(budgets()),
-        agents=(*AGENTS, REVIEW_AGENTS[-1], costly_agent(draw(budgets()))),
+        agents=(*AGENTS, REVIEW_AGENTS[-1], costly_agent(draw(budgets())), TOOLED),
+        tools=(PAY,),
     )
     # a webhook whose variable is unset: `notification_failed` events in the log, during
     # the run and after its end (runtime.notify), folded like any other
@@ -176,7 +198,7 @@ def test_fold_of_the_log_is_the_stored_state(
 ) -> None:
     db = tmp_path_factory.mktemp("fold") / "baton.db"
     loaded = api.LoadedWorkflow(wf, workflow_pin(wf), "random")
-    options = api.DriverOptions(detach=True, poll_ms=5)
+    options = api.DriverOptions(detach=True, poll_ms=5, call_agent=tool_model)
     result = api.start_run(db, loaded, {"topic": "tea"}, "run", options)
     for approve in decisions:  # decide each gate as it comes, then drive on
         state = result.state
@@ -244,6 +266,27 @@ def check_invariants(db: Path, wf: Workflow, stored: dict[str, Any]) -> None:
     assert len(commits) == len(set(commits))
     check_budgets(wf, events)
     check_routes(wf, events, stored)
+    check_tool_approvals(events)
+
+
+def check_tool_approvals(events: list[Any]) -> None:
+    """A tool call that needs approval is made only once granted, at most once per
+    grant; a rejected one is refused, never made (core.tool_approvals)."""
+    grants = made = refusals = rejections = 0
+    for event in events:
+        body = event.body
+        if event.type == "approval_granted" and body.stage == "tool":
+            grants += 1
+        elif event.type == "approval_rejected" and body.stage == "tool":
+            rejections += 1
+        elif event.type == "tool_call_started" and not body.reused:
+            made += 1
+            assert made <= grants, "a tool call made without a grant"
+        elif event.type == "tool_call_failed" and body.failure == "rejected":
+            refusals += 1
+            assert refusals <= rejections
+    if grants or rejections:
+        hypothesis_event("tool call decided")
 
 
 def check_routes(wf: Workflow, events: list[Any], stored: dict[str, Any]) -> None:
