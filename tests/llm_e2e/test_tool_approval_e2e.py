@@ -7,6 +7,7 @@ The ledger tool of `tool_flows:APPROVED` needs role manager (alice) for every ca
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,27 @@ def test_sigkill_after_the_approved_call_completed_then_resume_makes_it_no_more(
     assert entry["key"] == started[0]["key"]
     assert shown(crashed, "r1")["steps"]["research"]["output"] == GOOD
     _fold_is_stored(crashed)
+
+
+def test_the_console_inbox_shows_the_exact_call_escaped(tmp_path: Path, fake: FakeProvider) -> None:
+    """`baton serve`: the inbox names the tool and shows the call's arguments, escaped
+    (a model wrote them: untrusted), with the sha256 a decision binds to."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "console"))
+    from console_support import XSS, add_principal, start_server
+
+    fake.script(tool_calls_reply("openai", ("call_1", "ledger__record", {"note": XSS})))
+    assert _run(tmp_path, fake).returncode == 3
+    [asked] = _of(events(tmp_path, "r1"), "tool_approval_requested")
+    server = start_server(tmp_path)
+    try:
+        server.tokens = {"alice": add_principal(tmp_path, "alice")}
+        [pending] = server.api("GET", "/api/approvals").json()["approvals"]
+        assert pending["stage"] == "tool" and pending["value"]["arguments"] == {"note": XSS}
+        cookie, _ = server.login("alice")
+        inbox = server.request("GET", "/approvals", headers={"Cookie": cookie}).body
+    finally:
+        server.stop()
+    assert "asks to call tool <code>ledger</code>" in inbox and "ledger__record" in inbox
+    assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in inbox
+    assert "<script>window" not in inbox and "<img src=x" not in inbox
+    assert asked["sha256"] in inbox
