@@ -43,6 +43,11 @@ def describe(event: ev.Event, state: RunState) -> str | None:
                     if body.external
                     else "interrupted attempt run again"
                 )
+                approval = state.steps[body.step].approval
+                if approval is not None and approval.stage == "tool" and approval.decision:
+                    called = (approval.tool or {}).get("subject") or {}
+                    name = called.get("name") if isinstance(called, dict) else None
+                    what = f"run again after the decision on tool call {name}"
                 return f"{step}attempt {body.attempt}: {what} (same idempotency key)"
             return f"{step}attempt {body.attempt} started"
         case ev.MapStarted():

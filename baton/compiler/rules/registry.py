@@ -533,4 +533,11 @@ RULES: tuple[Rule, ...] = (
         "a tool names neither an MCP server nor a python function, or both",
         tools.tool_without_source,
     ),
+    Rule(
+        "B707",
+        "tool-approval-cannot-wait",
+        W,
+        "a map step's agent or a reviewer may call a tool with `approval:` (it cannot wait)",
+        tools.tool_approval_cannot_wait,
+    ),
 )

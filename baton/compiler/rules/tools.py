@@ -186,6 +186,46 @@ def _tainted(ctx: LintContext, workflow: ir.Workflow, roster: ir.Roster) -> set[
     return tainted
 
 
+def tool_approval_cannot_wait(ctx: LintContext, report: Report) -> None:
+    """A map step's agent, or a review loop's reviewer, may call a tool with
+    `approval:`.
+
+    Why: each call of such a tool waits for a person, and only a step's own attempt can
+    stop and wait (runtime.core.tool_approvals); an item of a map step or a reviewer's
+    verdict cannot, so when its model asks for the call the attempt fails with
+    `agent_error`, not retried.
+
+    Example: a map step `send_each` whose agent has `tools: [mail]`, and `mail` has
+    `approval: {role: manager}`.
+    """
+    for workflow in ctx.spec.workflows.values():
+        roster = workflow.roster
+        if roster is None or not roster.tools:
+            continue
+        for step in workflow.steps.values():
+            runners = []
+            if step.map is not None and step.agent is not None:
+                runners.append((step.agent, f"runs the items of map step '{step.id}'"))
+            if step.review is not None:
+                runners.append((step.review.by, f"reviews step '{step.id}'"))
+            for name, role in runners:
+                agent = roster.agents.get(name.value)
+                if agent is None:
+                    continue
+                approved = sorted(
+                    n.value
+                    for n in agent.tools
+                    if n.value in roster.tools and roster.tools[n.value].approval_role
+                )
+                if approved:
+                    report(
+                        name.span,
+                        f"agent '{agent.name}' {role} and may call tool '{approved[0]}', "
+                        "whose calls wait for an approval: that attempt cannot wait, so "
+                        "such a call fails it; give this agent no approved tool",
+                    )
+
+
 def tool_only_unknown(ctx: LintContext, report: Report) -> None:
     """With `baton lint --probe-tools`: a tool's `only:` names a tool its MCP server does
     not list, or the server cannot be started and listed at all.
