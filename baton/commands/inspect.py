@@ -65,6 +65,9 @@ def status_command(run_id: str, backend: Backend) -> None:
         detail = ""
         if record.approval is not None and record.approval.decision is None:
             detail = f" (needs role '{record.approval.role}')"
+            called = (record.approval.tool or {}).get("subject")
+            if isinstance(called, dict):  # a model's tool call (core.tool_approvals)
+                detail = f" (tool call {called.get('name')} needs role '{record.approval.role}')"
         elif record.error:
             detail = f" ({record.error.get('failure')}: {record.error.get('message')})"
         elif record.skip_reason:

@@ -87,6 +87,8 @@ def test_a_call_waits_then_an_approval_by_the_role_makes_it_exactly_once(
     state = shown(tmp_path, "r1")
     assert state["status"] == "waiting"
     assert state["steps"]["research"]["state"] == "awaiting_approval"
+    status = baton(tmp_path, None, "status", "r1").stdout
+    assert "tool call ledger__record needs role 'manager'" in status
     # `baton approvals` shows the exact call, with the sha256 a decision binds to
     listed = baton(tmp_path, None, "approvals", "--json")
     assert listed.returncode == 0, listed.stderr
