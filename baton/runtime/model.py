@@ -114,6 +114,7 @@ NOTIFY_EVENTS = (
     "run_cancelled",
     "run_failed",
     "run_succeeded",
+    "tool_approval_requested",  # a model agent's tool call waits (never its arguments)
 )
 
 

@@ -94,6 +94,7 @@ def test_every_known_event_has_a_sentence() -> None:
         "run_cancelled": {"by": "ops"},
         "run_failed": {"step": "s", "failure": "timeout", "message": "slow"},
         "run_succeeded": {},
+        "tool_approval_requested": {"step": "s", "role": "manager", "tool": "mail"},
     }
     assert set(samples) == set(NOTIFY_EVENTS)
     said = {name: summary(_n(name, **context)) for name, context in samples.items()}
@@ -106,6 +107,9 @@ def test_every_known_event_has_a_sentence() -> None:
         "Budget reached in run run-1 of wf before step s: agent w cap, 2.0 of 1.0 usd."
     )
     assert said["run_succeeded"] == "Run run-1 of wf succeeded."
+    assert said["tool_approval_requested"] == (
+        "Approval needed: step s of run run-1 of wf waits for role manager to call tool mail."
+    )
 
 
 def test_json_messages_carry_the_fields_and_no_link_without_a_console() -> None:

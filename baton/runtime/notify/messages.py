@@ -77,6 +77,12 @@ def summary(n: Notification, quote: type[_Quote] | None = None) -> str:
             what = "to run" if c.get("stage") != "after" else "to commit its output"
             role = q.code(c.get("role", "?"))
             return f"Approval needed: step {step} of {run} waits for role {role} {what}."
+        case "tool_approval_requested":
+            role = q.code(c.get("role", "?"))
+            tool = q.code(c.get("tool", "?"))
+            return (
+                f"Approval needed: step {step} of {run} waits for role {role} to call tool {tool}."
+            )
         case "approval_granted" | "approval_rejected":
             verb = "approved" if n.trigger == "approval_granted" else "rejected"
             text = f"Step {step} of {run} was {verb} by {q.text(c.get('principal', '?'))}"

@@ -29,6 +29,7 @@ _CONTEXT_FIELDS = (
     "measure",
     "spent",
     "limit",
+    "tool",  # the roster tool of a call waiting for approval (its arguments: never)
 )
 
 
