@@ -4,7 +4,8 @@ exactly what is decided (the view model the console shows, baton/console/views.p
 Stage `before`: the input the step's agent will get, rendered now as the driver will
 render it; stage `after`: the step's validated output. Values are cut for the terminal
 unless `--full`; `--json` is never cut and carries `shown_sha256`, the sha256 of the
-canonical JSON of the value shown.
+canonical JSON of the value shown. `--backend temporal`: the gates of the runs on a
+Temporal task queue (console.temporal_source), read the same way.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import json
 
 import click
 
-from baton.commands._common import clock, compact, database, db_option, refusals
+from baton.commands._backend import backend_options
+from baton.commands._common import clock, compact, refusals
 from baton.config import root_option
+from baton.runtime.backend import Backend, LocalBackend
 
 CUT = 400  # characters of a value shown without --full
 
@@ -23,15 +26,28 @@ CUT = 400  # characters of a value shown without --full
 @click.option("--full", is_flag=True, help="Show each input or output whole.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array (never cut).")
 @root_option
-@db_option
+@backend_options
 @refusals
-def approvals_command(full: bool, as_json: bool, root: str | None, db: str | None) -> None:
+def approvals_command(full: bool, as_json: bool, root: str | None, backend: Backend) -> None:
     """Approvals waiting, oldest first: run, step, role, and the exact input (stage
     before) or output (stage after) being decided."""
     from baton.console.loading import spec_loader
+    from baton.console.sources import LocalSource
     from baton.console.views import Workflows, pending_approvals
 
-    pending = pending_approvals(database(db), Workflows(spec_loader(root)))
+    workflows = Workflows(spec_loader(root))
+    if isinstance(backend, LocalBackend):
+        pending = pending_approvals(LocalSource(backend.db), workflows)
+    else:
+        from baton.console.temporal_source import TemporalSource
+        from baton.runtime.backend import TemporalBackend
+
+        assert isinstance(backend, TemporalBackend)
+        source = TemporalSource(backend.target())
+        try:
+            pending = pending_approvals(source, workflows)
+        finally:
+            source.close()
     if as_json:
         click.echo(json.dumps([p.to_json() for p in pending], indent=2, ensure_ascii=False))
         return

@@ -15,16 +15,20 @@ sha256 of the subject's canonical JSON, which the console sends back with a deci
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from baton.runtime import api
 from baton.runtime.core.approvals import principals_for
 from baton.runtime.core.decide import steps_by_id
 from baton.runtime.core.state import RunState, StepRecord
 from baton.runtime.model import JSON, StepState, Workflow
+
+if TYPE_CHECKING:
+    from baton.console.sources import ConsoleSource
 
 # spec (as a run recorded it) -> its workflow with its pin; raises LoadFailed
 LoadWorkflow = Callable[[str], api.LoadedWorkflow]
@@ -46,6 +50,7 @@ class Subject:
     value: JSON
     sha256: str
     problem: str = ""
+    prompt: JSON = None  # stage before, an llm step: the prompt its agent will get
 
 
 def shown_subject(state: RunState, step: str, workflow: Workflow | None) -> Subject:
@@ -67,9 +72,10 @@ def shown_subject(state: RunState, step: str, workflow: Workflow | None) -> Subj
         found = subject(workflow, state, step)
     except NoSubject as error:
         return Subject(kind, None, "", str(error))
-    # shown: the input (or output); hashed: the whole subject (step, stage, agent and
-    # the prompt too, all on the page), so a decision is void if any of them changes
-    return Subject(kind, found.value.get(kind), found.sha256)
+    # shown: the input (or output) and the prompt; hashed: the whole subject (step,
+    # stage, agent and prompt too, all on the page), so a decision is void if any of
+    # them changes
+    return Subject(kind, found.value.get(kind), found.sha256, prompt=found.value.get("prompt"))
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,7 @@ class PendingApproval:
     agent: str | None
     subject: Subject
     spec_changed: bool = False  # the spec on disk is not the one the run was pinned to
+    reviews: tuple[dict[str, JSON], ...] = ()  # the step's review verdicts (reviews_of)
 
     def to_json(self) -> dict[str, JSON]:
         return {
@@ -139,8 +146,10 @@ class PendingApproval:
             "subject": self.subject.kind,
             "value": self.subject.value,
             "shown_sha256": self.subject.sha256 or None,
+            "prompt": self.subject.prompt,
             "problem": self.subject.problem or None,
             "spec_changed": self.spec_changed,
+            "reviews": list(self.reviews),
         }
 
 
@@ -174,12 +183,19 @@ class Workflows:
         return workflow, bool(pin) and pin != state.spec_sha256
 
 
-def pending_in(state: RunState, workflows: Workflows) -> list[PendingApproval]:
-    """The gates of one run that wait for a decision, in plan order."""
+Log = Callable[[], list[dict[str, JSON]]]  # a run's events, read only if needed
+
+
+def pending_in(
+    state: RunState, workflows: Workflows, log: Log | None = None
+) -> list[PendingApproval]:
+    """The gates of one run that wait for a decision, in plan order; with `log`, each
+    with its step's review verdicts."""
     pending = []
     workflow: Workflow | None = None
     changed = False
     loaded = False
+    events: list[dict[str, JSON]] | None = None
     for step in state.plan:
         record = state.steps[step]
         approval = record.approval
@@ -189,6 +205,9 @@ def pending_in(state: RunState, workflows: Workflows) -> list[PendingApproval]:
             workflow, changed = workflows.of(state)
             loaded = True
         role, holders = principals_for(state, step)  # the escalation role's, once escalated
+        reviewed = record.review is not None and log is not None
+        if reviewed and events is None and log is not None:
+            events = log()
         pending.append(
             PendingApproval(
                 run_id=state.run_id,
@@ -202,24 +221,58 @@ def pending_in(state: RunState, workflows: Workflows) -> list[PendingApproval]:
                 agent=_agent_of(workflow, step, record),
                 subject=shown_subject(state, step, workflow),
                 spec_changed=changed,
+                reviews=tuple(reviews_of(events or [], step)) if reviewed else (),
             )
         )
     return pending
 
 
-def pending_approvals(db: Path, workflows: Workflows) -> list[PendingApproval]:
-    """Every gate waiting for a decision across the database's runs, oldest request
+def pending_approvals(source: ConsoleSource, workflows: Workflows) -> list[PendingApproval]:
+    """Every gate waiting for a decision across the source's runs, oldest request
     first."""
     found: list[PendingApproval] = []
-    for summary in api.list_runs(db):
+    for summary in source.summaries():
         if summary.status not in ("waiting", "running"):  # an ended run waits for nobody
             continue
         try:
-            state = api.get_state(db, summary.run_id)
+            state = source.state(summary.run_id)
         except (api.StoreError, api.RunError):
             continue
-        found.extend(pending_in(state, workflows))
+        found.extend(pending_in(state, workflows, functools.partial(source.events, state.run_id)))
     return sorted(found, key=lambda p: (p.requested_ms, p.run_id, p.step))
+
+
+REVIEW_OUTCOMES = {
+    "review_passed": "passed",
+    "revision_requested": "revision requested",
+    "review_exhausted": "exhausted",
+}
+
+
+def reviews_of(events: Sequence[dict[str, JSON]], step: str) -> list[dict[str, JSON]]:
+    """The review verdicts of `step`'s review loop, oldest first: round, reviewer (the
+    agent its `review_started` called), outcome, verdict, feedback. Untrusted: the
+    reviewer is an agent, so the templates escape all of it."""
+    reviewer: dict[JSON, JSON] = {}
+    found: list[dict[str, JSON]] = []
+    for event in events:
+        data = event.get("data")
+        if event.get("step") != step or not isinstance(data, dict):
+            continue
+        kind = event.get("type")
+        if kind == "review_started":
+            reviewer[data.get("round")] = data.get("agent")
+        elif isinstance(kind, str) and kind in REVIEW_OUTCOMES:
+            found.append(
+                {
+                    "round": data.get("round"),
+                    "reviewer": reviewer.get(data.get("round")),
+                    "outcome": REVIEW_OUTCOMES[kind],
+                    "verdict": data.get("verdict"),
+                    "feedback": data.get("feedback"),
+                }
+            )
+    return found
 
 
 def _agent_of(workflow: Workflow | None, step: str, record: StepRecord) -> str | None:
@@ -292,10 +345,13 @@ RUN_STATUSES = ("running", "waiting", "succeeded", "failed", "cancelled")
 
 
 def run_rows(
-    db: Path, status: str | None, workflow: str | None, page: int, per_page: int
+    summaries: Sequence[api.RunSummary],
+    status: str | None,
+    workflow: str | None,
+    page: int,
+    per_page: int,
 ) -> RunPage:
     """Runs newest first, filtered by status and workflow, one page of them."""
-    summaries = api.list_runs(db)
     names = sorted({s.workflow for s in summaries})
     chosen = [
         s
@@ -346,6 +402,7 @@ class StepView:
     approval: dict[str, JSON] | None
     skip_reason: str | None
     child_run_id: str | None
+    reviews: tuple[dict[str, JSON], ...] = ()  # its review loop's verdicts (reviews_of)
 
     def to_json(self) -> dict[str, JSON]:
         return {
@@ -363,11 +420,15 @@ class StepView:
             "approval": self.approval,
             "skip_reason": self.skip_reason,
             "child_run_id": self.child_run_id,
+            "reviews": list(self.reviews),
         }
 
 
-def step_views(state: RunState, workflow: Workflow | None) -> list[StepView]:
-    """Every step of the run, in plan order, with its input rendered where it can be."""
+def step_views(
+    state: RunState, workflow: Workflow | None, events: Sequence[dict[str, JSON]] = ()
+) -> list[StepView]:
+    """Every step of the run, in plan order, with its input rendered where it can be
+    (and, from the run's `events`, its review verdicts)."""
     by_id = steps_by_id(workflow) if workflow is not None else {}
     views = []
     for step in state.plan:
@@ -398,6 +459,7 @@ def step_views(state: RunState, workflow: Workflow | None) -> list[StepView]:
                 approval=approval if isinstance(approval, dict) else None,
                 skip_reason=record.skip_reason,
                 child_run_id=record.child_run_id,
+                reviews=tuple(reviews_of(events, step)) if record.review is not None else (),
             )
         )
     return views
