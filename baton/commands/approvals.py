@@ -73,5 +73,14 @@ def approvals_command(full: bool, as_json: bool, root: str | None, backend: Back
                 click.echo(f"    {line}")
         else:
             click.echo(f"  {label}: {compact(p.subject.value, CUT)}")
+        if p.subject.prompt is not None:
+            prompt = str(p.subject.prompt)
+            click.echo(f"  prompt its agent will get: {prompt if full else compact(prompt, CUT)}")
+        for r in p.reviews:
+            verdict = json.dumps(r["verdict"], ensure_ascii=False)
+            click.echo(
+                f"  review round {r['round']} by {r['reviewer'] or '?'}: {r['outcome']}: "
+                f"{verdict if full else compact(r['verdict'], CUT)}"
+            )
         click.echo(f"  sha256: {p.subject.sha256}")
         click.echo(f"  decide: baton approve {p.run_id} {p.step} --as PRINCIPAL (or reject)")

@@ -63,7 +63,7 @@ def shown_subject(state: RunState, step: str, workflow: Workflow | None) -> Subj
 
     record = state.steps[step]
     stage = record.approval.stage if record.approval is not None else "before"
-    kind = "output" if stage == "after" else "input"
+    kind = "output" if stage in ("after", "escalation") else "input"
     if workflow is None:
         return Subject(
             kind, None, "", "the run's spec cannot be loaded, so its input cannot be rendered"
