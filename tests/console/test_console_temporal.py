@@ -21,7 +21,7 @@ from baton.runtime.core.state import RunState
 from baton.runtime.temporal import client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "temporal_backend"))
-from tb_support import worker_in_thread  # noqa: E402
+from tb_support import worker_in_thread
 
 
 def test_serve_reads_and_decides_runs_on_temporal(tmp_path: Path, temporal_server: str) -> None:
@@ -50,9 +50,7 @@ def test_serve_reads_and_decides_runs_on_temporal(tmp_path: Path, temporal_serve
         server.tokens = tokens
         try:
             # visibility is eventually consistent: the run is listed once indexed
-            wait_for(
-                lambda: server.api("GET", "/api/runs").json()["total"] == 1, "the run listed"
-            )
+            wait_for(lambda: server.api("GET", "/api/runs").json()["total"] == 1, "the run listed")
             [row] = server.api("GET", "/api/runs").json()["runs"]
             assert (row["run_id"], row["workflow"], row["status"]) == (run_id, "notes", "waiting")
             assert row["waiting_on"] == ["approval"]
