@@ -7,12 +7,13 @@ stay in the local database `--db`."""
 
 from __future__ import annotations
 
+import json
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from console_support import XSS, add_principal, start_server, wait_for, write_specs
+from console_support import XSS, add_principal, baton, start_server, wait_for, write_specs
 from temporalio.client import Client
 
 from baton.commands._load import load_spec
@@ -61,6 +62,21 @@ def test_serve_reads_and_decides_runs_on_temporal(tmp_path: Path, temporal_serve
             assert pending["value"] == {"text": XSS}  # exactly what the agent will get
             shown = subject(loaded.workflow, waiting_state, "publish").sha256
             assert pending["shown_sha256"] == shown
+
+            # `baton approvals` reads the same gates from Temporal
+            listed = baton(
+                tmp_path,
+                "approvals",
+                "--json",
+                "--backend",
+                "temporal",
+                "--address",
+                temporal_server,
+                "--task-queue",
+                queue,
+            )
+            assert listed.returncode == 0, listed.stderr
+            assert json.loads(listed.stdout) == [pending]
 
             # the pages read Temporal too, and escape the run's values
             cookie, _ = server.login("alice")
