@@ -38,6 +38,7 @@ T = TypeVar("T")
 LIST_LIMIT = 1000  # executions listed, as the local store lists at most 1000 runs
 LIST_QUERY_TIMEOUT = timedelta(seconds=5)  # a run whose worker does not answer is listed unread
 MAX_CACHED_LOGS = 2000
+READS_AT_ONCE = 16  # queries (or results) in flight while listing, not one per run
 
 
 def visibility_query(task_queue: str) -> str:
@@ -100,9 +101,13 @@ class TemporalSource:
                 seen = newest.get(execution.id)
                 if seen is None or execution.start_time > seen.start_time:
                     newest[execution.id] = execution
-            found = await asyncio.gather(
-                *(self._summary(connection, execution) for execution in newest.values())
-            )
+            gate = asyncio.Semaphore(READS_AT_ONCE)
+
+            async def summary(execution: WorkflowExecution) -> api.RunSummary:
+                async with gate:
+                    return await self._summary(connection, execution)
+
+            found = await asyncio.gather(*(summary(e) for e in newest.values()))
             return sorted(found, key=lambda s: (-s.created_ms, s.run_id))
 
         try:

@@ -128,5 +128,6 @@ def test_serve_reads_and_decides_runs_on_temporal(tmp_path: Path, temporal_serve
             assert server.api("GET", "/api/runs/nope-1").status == 404
         finally:
             output = server.stop()
+    assert "Traceback" not in output  # and it stopped its Temporal client cleanly
     for token in tokens.values():
         assert token not in output
