@@ -403,6 +403,7 @@ class StepView:
     skip_reason: str | None
     child_run_id: str | None
     reviews: tuple[dict[str, JSON], ...] = ()  # its review loop's verdicts (reviews_of)
+    prompt: str | None = None  # an llm step's prompt, rendered as its input is
 
     def to_json(self) -> dict[str, JSON]:
         return {
@@ -421,7 +422,26 @@ class StepView:
             "skip_reason": self.skip_reason,
             "child_run_id": self.child_run_id,
             "reviews": list(self.reviews),
+            "prompt": self.prompt,
         }
+
+
+def rendered_prompt(state: RunState, step: str, workflow: Workflow | None) -> str | None:
+    """`step`'s `prompt:` rendered as `rendered_input` renders its input (the same
+    scope, untrusted values sanitized the same way); None without a prompt, or when
+    it cannot be rendered (the input says why)."""
+    found = steps_by_id(workflow).get(step) if workflow is not None else None
+    if workflow is None or found is None or found.prompt is None:
+        return None
+    from baton.runtime.driver.attempt import render_prompt
+    from baton.runtime.render import RenderError
+    from baton.runtime.taint import untrusted_paths
+
+    tainted = [name for name, record in state.steps.items() if record.untrusted_sources]
+    try:
+        return render_prompt(workflow, found, state.scope(), untrusted_paths(workflow, tainted))
+    except RenderError:
+        return None
 
 
 def step_views(
@@ -460,6 +480,7 @@ def step_views(
                 skip_reason=record.skip_reason,
                 child_run_id=record.child_run_id,
                 reviews=tuple(reviews_of(events, step)) if record.review is not None else (),
+                prompt=None if problem else rendered_prompt(state, step, workflow),
             )
         )
     return views

@@ -53,6 +53,9 @@ def test_review_verdicts_and_prompt_are_shown_with_the_gate(tmp_path: Path) -> N
         ]
         assert (ask["stage"], ask["prompt"]) == ("before", f"Summarize {XSS} for the team.")
         assert ask["reviews"] == [] and draft["prompt"] is None
+        steps = {s["step"]: s for s in server.api("GET", "/api/runs/c1").json()["steps"]}
+        assert steps["ask"]["prompt"] == ask["prompt"] and steps["draft"]["prompt"] is None
+        assert steps["draft"]["reviews"] == draft["reviews"] and steps["ask"]["reviews"] == []
 
         cookie, _ = server.login("alice")
         for path in ("/approvals", "/runs/c1"):
@@ -61,6 +64,8 @@ def test_review_verdicts_and_prompt_are_shown_with_the_gate(tmp_path: Path) -> N
             assert "Review verdicts" in page.body and "revision requested" in page.body
             assert f"say more than {ESCAPED}" in page.body
             assert f"Summarize {ESCAPED}" in page.body
+        run_page = server.request("GET", "/runs/c1", headers={"Cookie": cookie}).body
+        assert 'id="prompt-ask"' in run_page  # the step's own prompt, besides its gate's
 
         decided = server.api(
             "POST",
