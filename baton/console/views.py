@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from baton.console.context import rendered_prompt, reviews_of
 from baton.runtime import api
 from baton.runtime.core.approvals import principals_for
 from baton.runtime.core.decide import steps_by_id
@@ -242,39 +243,6 @@ def pending_approvals(source: ConsoleSource, workflows: Workflows) -> list[Pendi
     return sorted(found, key=lambda p: (p.requested_ms, p.run_id, p.step))
 
 
-REVIEW_OUTCOMES = {
-    "review_passed": "passed",
-    "revision_requested": "revision requested",
-    "review_exhausted": "exhausted",
-}
-
-
-def reviews_of(events: Sequence[dict[str, JSON]], step: str) -> list[dict[str, JSON]]:
-    """The review verdicts of `step`'s review loop, oldest first: round, reviewer (the
-    agent its `review_started` called), outcome, verdict, feedback. Untrusted: the
-    reviewer is an agent, so the templates escape all of it."""
-    reviewer: dict[JSON, JSON] = {}
-    found: list[dict[str, JSON]] = []
-    for event in events:
-        data = event.get("data")
-        if event.get("step") != step or not isinstance(data, dict):
-            continue
-        kind = event.get("type")
-        if kind == "review_started":
-            reviewer[data.get("round")] = data.get("agent")
-        elif isinstance(kind, str) and kind in REVIEW_OUTCOMES:
-            found.append(
-                {
-                    "round": data.get("round"),
-                    "reviewer": reviewer.get(data.get("round")),
-                    "outcome": REVIEW_OUTCOMES[kind],
-                    "verdict": data.get("verdict"),
-                    "feedback": data.get("feedback"),
-                }
-            )
-    return found
-
-
 def _agent_of(workflow: Workflow | None, step: str, record: StepRecord) -> str | None:
     if record.agent:
         return record.agent
@@ -424,24 +392,6 @@ class StepView:
             "reviews": list(self.reviews),
             "prompt": self.prompt,
         }
-
-
-def rendered_prompt(state: RunState, step: str, workflow: Workflow | None) -> str | None:
-    """`step`'s `prompt:` rendered as `rendered_input` renders its input (the same
-    scope, untrusted values sanitized the same way); None without a prompt, or when
-    it cannot be rendered (the input says why)."""
-    found = steps_by_id(workflow).get(step) if workflow is not None else None
-    if workflow is None or found is None or found.prompt is None:
-        return None
-    from baton.runtime.driver.attempt import render_prompt
-    from baton.runtime.render import RenderError
-    from baton.runtime.taint import untrusted_paths
-
-    tainted = [name for name, record in state.steps.items() if record.untrusted_sources]
-    try:
-        return render_prompt(workflow, found, state.scope(), untrusted_paths(workflow, tainted))
-    except RenderError:
-        return None
 
 
 def step_views(
