@@ -1,6 +1,11 @@
 """`baton serve`: the web console and JSON API (baton/console, docs/console.md), and a
 local driver that continues a run once a decision for it arrives.
 
+`--backend temporal`: the console reads the runs of a Temporal cluster (the task queue
+given) and sends decisions as the workflow's Update; the workers drive the runs, so
+serve drives nothing there. Principals (the tokens people log in with) stay in the
+local database `--db` on either backend: identity is the console's.
+
 Loopback only unless `--allow-remote`: the console decides gates, so it must not be
 reachable from the network by accident; beyond loopback, put it behind TLS (its
 session cookie is then marked Secure).
@@ -10,11 +15,19 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from baton.commands._backend import temporal_options
 from baton.commands._common import Refused, database, db_option
 from baton.config import root_option
+
+if TYPE_CHECKING:
+    from baton.console.sources import ConsoleSource
+    from baton.console.views import LoadWorkflow
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -45,6 +58,15 @@ def is_loopback(host: str) -> bool:
     is_flag=True,
     help="Bind an address beyond loopback (put the console behind TLS).",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "temporal"]),
+    envvar="BATON_BACKEND",
+    default="local",
+    show_default=True,
+    help="Whose runs: the local database's, or a Temporal cluster's (or $BATON_BACKEND).",
+)
+@temporal_options
 @root_option
 @db_option
 def serve_command(
@@ -52,12 +74,17 @@ def serve_command(
     host: str,
     port: int,
     allow_remote: bool,
+    backend: str,
+    address: str | None,
+    namespace: str,
+    task_queue: str,
     root: str | None,
     db: str | None,
 ) -> None:
-    """Serve the web console and JSON API for the runs in the database; continue a run
-    when a decision for it arrives. SPECS: spec files or directories to find a run's
-    spec in when the path it recorded is gone."""
+    """Serve the web console and JSON API for the runs in the database (or, with
+    `--backend temporal`, on a Temporal task queue); locally, continue a run when a
+    decision for it arrives. SPECS: spec files or directories to find a run's spec in
+    when the path it recorded is gone. Principals are always the database's."""
     if not is_loopback(host) and not allow_remote:
         raise Refused(
             f"refusing to bind {host}: the console decides approvals, so it listens on "
@@ -67,11 +94,12 @@ def serve_command(
     import uvicorn
 
     from baton.console.app import Config, create_app
-    from baton.console.driving import Continuer
     from baton.console.loading import spec_loader
     from baton.runtime import identity
-    from baton.runtime.backend import LocalBackend
     from baton.runtime.store import Store, StoreError
+
+    if backend == "temporal":
+        _check_temporal(address, task_queue)
 
     path = database(db)
     try:
@@ -83,23 +111,58 @@ def serve_command(
         raise Refused(f"cannot use the database {path}: {error}") from None
     _check_can_listen(host, port)
     load = spec_loader(root, specs)
-    backend = LocalBackend(path)
-    config = Config(
-        db=path,
-        backend=backend,
-        load=load,
-        continuer=Continuer(backend, load),
-        remote=not is_loopback(host),
-    )
-    config.continuer.watch(path)
+    source, stop = _source(backend, path, load, address, namespace, task_queue)
+    config = Config(db=path, source=source, load=load, remote=not is_loopback(host))
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"baton serve: http://{shown}:{port}/ (database {path})", err=True)
+    where = f"database {path}"
+    if backend == "temporal":
+        where = f"Temporal {address} task queue {task_queue}; principals in {path}"
+    click.echo(f"baton serve: http://{shown}:{port}/ ({where})", err=True)
     if not live:
         click.echo(
             "no principals yet: nobody can log in; add one with `baton principal add NAME`",
             err=True,
         )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+    try:
+        uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        stop()
+
+
+def _check_temporal(address: str | None, task_queue: str) -> None:
+    if not address:
+        raise click.UsageError(
+            "--backend temporal needs --address HOST:PORT (or BATON_TEMPORAL_ADDRESS)"
+        )
+    if not task_queue or any(c in task_queue for c in "\"'\\"):
+        # it goes into a visibility query between double quotes
+        raise click.UsageError("--task-queue must not be empty or contain quotes or backslashes")
+
+
+def _source(
+    backend: str,
+    db: Path,
+    load: LoadWorkflow,
+    address: str | None,
+    namespace: str,
+    task_queue: str,
+) -> tuple[ConsoleSource, Callable[[], None]]:
+    """The runs the console shows, and what stops it when the server stops. Locally,
+    a Continuer drives decided runs (and watches for decisions made elsewhere)."""
+    if backend == "temporal":
+        from baton.console.temporal_source import TemporalSource
+        from baton.runtime.temporal.client import Target
+
+        assert address is not None
+        temporal = TemporalSource(Target(address, namespace, task_queue))
+        return temporal, temporal.close
+    from baton.console.driving import Continuer
+    from baton.console.sources import LocalSource
+    from baton.runtime.backend import LocalBackend
+
+    continuer = Continuer(LocalBackend(db), load)
+    watching = continuer.watch(db)
+    return LocalSource(db, continuer), watching.set
 
 
 def _check_can_listen(host: str, port: int) -> None:

@@ -9,7 +9,6 @@ API and the security model.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import re
@@ -31,9 +30,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from baton.console import auth, views
-from baton.console.driving import Continuer
+from baton.console.sources import ConsoleSource, runs_version
 from baton.runtime import api
-from baton.runtime.backend import LocalBackend
 from baton.runtime.core.approvals import principals_for
 from baton.runtime.core.decisions import APPROVE, REJECT
 from baton.runtime.core.tool_approvals import is_tool
@@ -69,10 +67,9 @@ class Problem(Exception):
 
 @dataclass(frozen=True)
 class Config:
-    db: Path
-    backend: LocalBackend
+    db: Path  # the principals (tokens) live here, on either backend
+    source: ConsoleSource  # the runs: this database's, or a Temporal cluster's
     load: views.LoadWorkflow
-    continuer: Continuer
     remote: bool = False  # bound beyond loopback (behind TLS): cookies get `Secure`
 
 
@@ -230,10 +227,9 @@ def create_app(config: Config) -> Starlette:
         if isinstance(guard, Response):
             return guard
         status, workflow, number, per_page = _run_filters(request)
-        listing = await run_in_threadpool(
-            views.run_rows, config.db, status, workflow, number, per_page
-        )
-        version = await run_in_threadpool(_runs_version, config.db)
+        summaries = await run_in_threadpool(_summaries, config)
+        listing = views.run_rows(summaries, status, workflow, number, per_page)
+        version = runs_version(summaries)
 
         def link(to_page: int) -> str:
             query = {"status": status or "", "workflow": workflow or "", "page": to_page}
@@ -263,7 +259,7 @@ def create_app(config: Config) -> Starlette:
             **detail,
             version=_run_version(detail["state"]),
             poll=f"/poll?view=run&run={run_id}",
-            problem=config.continuer.problems.get(run_id),
+            problem=config.source.problem(run_id),
         )
 
     async def approvals_page(request: Request) -> Response:
@@ -271,8 +267,8 @@ def create_app(config: Config) -> Starlette:
         if isinstance(guard, Response):
             return guard
         principal = guard[0]
-        pending = await run_in_threadpool(views.pending_approvals, config.db, workflows)
-        version = await run_in_threadpool(_runs_version, config.db)
+        pending = await run_in_threadpool(_pending, config, workflows)
+        version = runs_version(await run_in_threadpool(_summaries, config))
         notice = request.query_params.get("decided")
         return page(
             request,
@@ -312,7 +308,8 @@ def create_app(config: Config) -> Starlette:
             state = await run_in_threadpool(_state, config, run_id)
             return JSONResponse({"version": _run_version(state)})
         if view in ("runs", "approvals"):
-            return JSONResponse({"version": await run_in_threadpool(_runs_version, config.db)})
+            summaries = await run_in_threadpool(_summaries, config)
+            return JSONResponse({"version": runs_version(summaries)})
         raise Problem(400, "view must be runs, run or approvals")
 
     # -- the JSON API
@@ -320,9 +317,8 @@ def create_app(config: Config) -> Starlette:
     async def api_runs(request: Request) -> Response:
         await who(request, api_call=True)
         status, workflow, number, per_page = _run_filters(request)
-        listing = await run_in_threadpool(
-            views.run_rows, config.db, status, workflow, number, per_page
-        )
+        summaries = await run_in_threadpool(_summaries, config)
+        listing = views.run_rows(summaries, status, workflow, number, per_page)
         return JSONResponse(listing.to_json())
 
     async def api_run(request: Request) -> Response:
@@ -341,13 +337,12 @@ def create_app(config: Config) -> Starlette:
     async def api_events(request: Request) -> Response:
         await who(request, api_call=True)
         run_id = _run_id(request)
-        await run_in_threadpool(_state, config, run_id)  # 404 for an unknown run
-        events = await run_in_threadpool(config.backend.events, run_id)
+        events = await run_in_threadpool(_events, config, run_id)  # 404: an unknown run
         return JSONResponse(events)
 
     async def api_approvals(request: Request) -> Response:
         await who(request, api_call=True)
-        pending = await run_in_threadpool(views.pending_approvals, config.db, workflows)
+        pending = await run_in_threadpool(_pending, config, workflows)
         return JSONResponse({"approvals": [p.to_json() for p in pending]})
 
     async def api_decide(request: Request) -> Response:
@@ -470,38 +465,69 @@ def _run_filters(request: Request) -> tuple[str | None, str | None, int, int]:
     return status, workflow, numbers[0], numbers[1]
 
 
+def _unreadable(config: Config, error: Exception) -> Problem:
+    where = "the database" if config.source.name == "local" else "Temporal"
+    return Problem(503, f"{where} cannot be read: {error}")
+
+
 def _state(config: Config, run_id: str) -> api.RunState:
     try:
-        return config.backend.state(run_id)
+        return config.source.state(run_id)
     except api.UnknownRun:
         raise Problem(404, f"no run '{run_id}'") from None
-    except api.StoreError as error:
-        raise Problem(503, f"the database cannot be read: {error}") from None
+    except (api.StoreError, api.RunError) as error:
+        raise _unreadable(config, error) from None
+
+
+def _events(config: Config, run_id: str) -> list[dict[str, Any]]:
+    try:
+        return config.source.events(run_id)
+    except api.UnknownRun:
+        raise Problem(404, f"no run '{run_id}'") from None
+    except (api.StoreError, api.RunError) as error:
+        raise _unreadable(config, error) from None
+
+
+def _summaries(config: Config) -> list[api.RunSummary]:
+    try:
+        return config.source.summaries()
+    except (api.StoreError, api.RunError) as error:
+        raise _unreadable(config, error) from None
+
+
+def _pending(config: Config, workflows: views.Workflows) -> list[views.PendingApproval]:
+    try:
+        return views.pending_approvals(config.source, workflows)
+    except (api.StoreError, api.RunError) as error:
+        raise _unreadable(config, error) from None
 
 
 def _run_detail(config: Config, workflows: views.Workflows, run_id: str) -> dict[str, Any]:
     state = _state(config, run_id)
     workflow, changed = workflows.of(state)
-    timeline = config.backend.timeline(run_id).to_json()
-    events = config.backend.events(run_id)
+    events = _events(config, run_id)
+    timeline = _timeline(events)
     return {
         "state": state,
-        "steps": views.step_views(state, workflow),
+        "steps": views.step_views(state, workflow, events),
         "timeline": timeline,
         "events": events,
-        "pending": views.pending_in(state, workflows),
+        "pending": views.pending_in(state, workflows, lambda: events),
         "spec_changed": changed,
         "totals": state.totals(),
     }
 
 
+def _timeline(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's timeline (`baton trace`), from the log already read for the page."""
+    from baton.runtime.temporal.messages import event_from_json
+    from baton.runtime.timeline import build
+
+    return build([event_from_json(data) for data in events]).to_json()
+
+
 def _run_version(state: api.RunState) -> str:
     return f"{state.last_seq}:{state.status}"
-
-
-def _runs_version(db: Path) -> str:
-    rows = [(s.run_id, s.status, s.updated_ms) for s in api.list_runs(db)]
-    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
 
 
 def _decide(
@@ -555,14 +581,10 @@ def _decide(
                 "look at it again",
             )
     try:
-        outcome = config.backend.decide(
-            decision, run_id, step, principal, comment, channel, shown_sha256=shown
-        )
+        # locally, this console then continues the run; on Temporal its workers do
+        outcome = config.source.decide(decision, run_id, step, principal, comment, channel, shown)
     except api.RunError as error:
         raise Problem(409, str(error)) from None
-    from baton.console.driving import root_run
-
-    config.continuer.kick(root_run(config.db, state))  # a child run: its top run drives it
     return {
         "run_id": run_id,
         "step": step,

@@ -15,16 +15,21 @@ sha256 of the subject's canonical JSON, which the console sends back with a deci
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from baton.console.context import rendered_prompt, reviews_of
 from baton.runtime import api
 from baton.runtime.core.approvals import principals_for
 from baton.runtime.core.decide import steps_by_id
 from baton.runtime.core.state import RunState, StepRecord
 from baton.runtime.model import JSON, StepState, Workflow
+
+if TYPE_CHECKING:
+    from baton.console.sources import ConsoleSource
 
 # spec (as a run recorded it) -> its workflow with its pin; raises LoadFailed
 LoadWorkflow = Callable[[str], api.LoadedWorkflow]
@@ -47,6 +52,7 @@ class Subject:
     value: JSON
     sha256: str
     problem: str = ""
+    prompt: JSON = None  # stage before, an llm step: the prompt its agent will get
 
 
 def shown_subject(state: RunState, step: str, workflow: Workflow | None) -> Subject:
@@ -62,7 +68,7 @@ def shown_subject(state: RunState, step: str, workflow: Workflow | None) -> Subj
         return Subject("tool_call", called.value, called.sha256)
     record = state.steps[step]
     stage = record.approval.stage if record.approval is not None else "before"
-    kind = "output" if stage == "after" else "input"
+    kind = "output" if stage in ("after", "escalation") else "input"
     if workflow is None:
         return Subject(
             kind, None, "", "the run's spec cannot be loaded, so its input cannot be rendered"
@@ -71,9 +77,10 @@ def shown_subject(state: RunState, step: str, workflow: Workflow | None) -> Subj
         found = subject(workflow, state, step)
     except NoSubject as error:
         return Subject(kind, None, "", str(error))
-    # shown: the input (or output); hashed: the whole subject (step, stage, agent and
-    # the prompt too, all on the page), so a decision is void if any of them changes
-    return Subject(kind, found.value.get(kind), found.sha256)
+    # shown: the input (or output) and the prompt; hashed: the whole subject (step,
+    # stage, agent and prompt too, all on the page), so a decision is void if any of
+    # them changes
+    return Subject(kind, found.value.get(kind), found.sha256, prompt=found.value.get("prompt"))
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ class PendingApproval:
     agent: str | None
     subject: Subject
     spec_changed: bool = False  # the spec on disk is not the one the run was pinned to
+    reviews: tuple[dict[str, JSON], ...] = ()  # the step's review verdicts (reviews_of)
 
     def to_json(self) -> dict[str, JSON]:
         return {
@@ -143,8 +151,10 @@ class PendingApproval:
             "subject": self.subject.kind,
             "value": self.subject.value,
             "shown_sha256": self.subject.sha256 or None,
+            "prompt": self.subject.prompt,
             "problem": self.subject.problem or None,
             "spec_changed": self.spec_changed,
+            "reviews": list(self.reviews),
         }
 
 
@@ -178,12 +188,19 @@ class Workflows:
         return workflow, bool(pin) and pin != state.spec_sha256
 
 
-def pending_in(state: RunState, workflows: Workflows) -> list[PendingApproval]:
-    """The gates of one run that wait for a decision, in plan order."""
+Log = Callable[[], list[dict[str, JSON]]]  # a run's events, read only if needed
+
+
+def pending_in(
+    state: RunState, workflows: Workflows, log: Log | None = None
+) -> list[PendingApproval]:
+    """The gates of one run that wait for a decision, in plan order; with `log`, each
+    with its step's review verdicts."""
     pending = []
     workflow: Workflow | None = None
     changed = False
     loaded = False
+    events: list[dict[str, JSON]] | None = None
     for step in state.plan:
         record = state.steps[step]
         approval = record.approval
@@ -193,6 +210,9 @@ def pending_in(state: RunState, workflows: Workflows) -> list[PendingApproval]:
             workflow, changed = workflows.of(state)
             loaded = True
         role, holders = principals_for(state, step)  # the escalation role's, once escalated
+        reviewed = record.review is not None and log is not None
+        if reviewed and events is None and log is not None:
+            events = log()
         pending.append(
             PendingApproval(
                 run_id=state.run_id,
@@ -206,23 +226,24 @@ def pending_in(state: RunState, workflows: Workflows) -> list[PendingApproval]:
                 agent=_agent_of(workflow, step, record),
                 subject=shown_subject(state, step, workflow),
                 spec_changed=changed,
+                reviews=tuple(reviews_of(events or [], step)) if reviewed else (),
             )
         )
     return pending
 
 
-def pending_approvals(db: Path, workflows: Workflows) -> list[PendingApproval]:
-    """Every gate waiting for a decision across the database's runs, oldest request
+def pending_approvals(source: ConsoleSource, workflows: Workflows) -> list[PendingApproval]:
+    """Every gate waiting for a decision across the source's runs, oldest request
     first."""
     found: list[PendingApproval] = []
-    for summary in api.list_runs(db):
+    for summary in source.summaries():
         if summary.status not in ("waiting", "running"):  # an ended run waits for nobody
             continue
         try:
-            state = api.get_state(db, summary.run_id)
+            state = source.state(summary.run_id)
         except (api.StoreError, api.RunError):
             continue
-        found.extend(pending_in(state, workflows))
+        found.extend(pending_in(state, workflows, functools.partial(source.events, state.run_id)))
     return sorted(found, key=lambda p: (p.requested_ms, p.run_id, p.step))
 
 
@@ -296,10 +317,13 @@ RUN_STATUSES = ("running", "waiting", "succeeded", "failed", "cancelled")
 
 
 def run_rows(
-    db: Path, status: str | None, workflow: str | None, page: int, per_page: int
+    summaries: Sequence[api.RunSummary],
+    status: str | None,
+    workflow: str | None,
+    page: int,
+    per_page: int,
 ) -> RunPage:
     """Runs newest first, filtered by status and workflow, one page of them."""
-    summaries = api.list_runs(db)
     names = sorted({s.workflow for s in summaries})
     chosen = [
         s
@@ -350,6 +374,8 @@ class StepView:
     approval: dict[str, JSON] | None
     skip_reason: str | None
     child_run_id: str | None
+    reviews: tuple[dict[str, JSON], ...] = ()  # its review loop's verdicts (reviews_of)
+    prompt: str | None = None  # an llm step's prompt, rendered as its input is
 
     def to_json(self) -> dict[str, JSON]:
         return {
@@ -367,11 +393,16 @@ class StepView:
             "approval": self.approval,
             "skip_reason": self.skip_reason,
             "child_run_id": self.child_run_id,
+            "reviews": list(self.reviews),
+            "prompt": self.prompt,
         }
 
 
-def step_views(state: RunState, workflow: Workflow | None) -> list[StepView]:
-    """Every step of the run, in plan order, with its input rendered where it can be."""
+def step_views(
+    state: RunState, workflow: Workflow | None, events: Sequence[dict[str, JSON]] = ()
+) -> list[StepView]:
+    """Every step of the run, in plan order, with its input rendered where it can be
+    (and, from the run's `events`, its review verdicts)."""
     by_id = steps_by_id(workflow) if workflow is not None else {}
     views = []
     for step in state.plan:
@@ -402,6 +433,8 @@ def step_views(state: RunState, workflow: Workflow | None) -> list[StepView]:
                 approval=approval if isinstance(approval, dict) else None,
                 skip_reason=record.skip_reason,
                 child_run_id=record.child_run_id,
+                reviews=tuple(reviews_of(events, step)) if record.review is not None else (),
+                prompt=None if problem else rendered_prompt(state, step, workflow),
             )
         )
     return views

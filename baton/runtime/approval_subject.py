@@ -3,10 +3,11 @@
 A decision is bound to what the decider was shown. For a gate of stage `before` that is
 exactly what the step's agent will receive: its rendered input (untrusted values
 sanitized and wrapped as the attempt renders them), its rendered prompt if it has one,
-and which agent runs it; for stage `after`, the validated output. The subject is plain
-JSON; its sha256 is that of its canonical JSON (RFC 8785, `runtime.canonical`), so the
-command line, the web console and the run's driver compute the same hash from the same
-state and spec.
+and which agent runs it; for stage `after`, the validated output; for stage
+`escalation` (a review loop that did not pass, `on_exhausted: escalate`), the last
+output, which a grant commits. The subject is plain JSON; its sha256 is that of its
+canonical JSON (RFC 8785, `runtime.canonical`), so the command line, the web console
+and the run's driver compute the same hash from the same state and spec.
 
 Callers: `baton approve/reject` (prints the hash and records it with the decision),
 the console and its API (the same), and `runtime.core.approvals`, which compares the
@@ -87,8 +88,8 @@ def subject(workflow: Workflow | None, state: RunState, step_id: str) -> Subject
         raise NoSubject(f"step '{step_id}' has no approval gate in run '{state.run_id}'")
     stage = record.approval.stage if record.approval is not None else str(gate["stage"])
     value: dict[str, JSON] = {"step": step_id, "stage": stage}
-    if stage == "after":
-        value["output"] = record.output
+    if stage in ("after", "escalation"):  # escalation: the last output of a review
+        value["output"] = record.output  # loop that did not pass, committed if granted
         return Subject(step_id, stage, value)
     value["agent"] = agent_of(step, record)
     value.update(_rendered(workflow, state, step_id))

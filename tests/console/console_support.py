@@ -92,6 +92,66 @@ result: child
 """
 
 
+# approvals with context: `draft`'s review loop never passes and escalates to a person
+# (who decides on its last output, with the verdicts); `ask` (an llm step, never called)
+# waits before it runs, with the prompt its model would get
+CONTEXT = """\
+baton: 1
+name: context
+version: 1
+owner: writer
+agents:
+  writer: {run: {builtin: echo}, delegates_to: [critic, model]}
+  critic: {run: {builtin: echo}}
+  model:
+    run:
+      llm: {provider: openai, model: scripted, base_url: "http://127.0.0.1:9/v1"}
+approvers:
+  manager: [alice]
+inputs:
+  type: object
+  required: [text]
+  properties:
+    text: {type: string}
+handoffs:
+  note:
+    versions:
+      1:
+        type: object
+        required: [text]
+        properties:
+          text: {type: string}
+  verdict:
+    versions:
+      1:
+        type: object
+        required: [verdict, notes]
+        properties:
+          verdict: {type: string}
+          notes: {type: string}
+steps:
+  draft:
+    agent: writer
+    input:
+      text: "{{ inputs.text }}"
+    output: note@1
+    review:
+      by: critic
+      output: verdict@1
+      input: {verdict: revise, notes: "say more than {{ output.text }}"}
+      pass_when: "review.verdict == 'pass'"
+      feedback: "{{ review.notes }}"
+      max_rounds: 2
+      on_exhausted: escalate
+      escalate_to: {role: manager}
+  ask:
+    agent: model
+    approval: {role: manager, stage: before}
+    prompt: "Summarize {{ inputs.text }} for the team."
+    output: note@1
+"""
+
+
 def baton(tmp: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("BATON_TOKEN", None)
@@ -113,6 +173,7 @@ def write_specs(tmp: Path) -> None:
     (tmp / "notes.yaml").write_text(NOTES)
     (tmp / "reviewed.yaml").write_text(REVIEWED)
     (tmp / "parent.yaml").write_text(PARENT)
+    (tmp / "context.yaml").write_text(CONTEXT)
 
 
 def start_waiting(tmp: Path, run_id: str, text: str = XSS, spec: str = "notes.yaml") -> None:
