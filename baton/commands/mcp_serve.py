@@ -48,6 +48,7 @@ def serve_command(
     from baton.console.loading import spec_loader
     from baton.mcpserve.server import serve_stdio
     from baton.mcpserve.service import Principal, Service
+    from baton.runtime.api import LoadedWorkflow
     from baton.runtime.store import Store, StoreError
 
     # read once, and kept from every process the server starts (agents, tool servers)
@@ -59,9 +60,14 @@ def serve_command(
             pass
     except (StoreError, OSError) as error:
         raise Refused(f"cannot use the database {path}: {error}") from None
-    workflows = {}
+    workflows: dict[str, LoadedWorkflow] = {}
     for spec in specs:
         for loaded in _load_all(spec, root):
+            other = workflows.get(loaded.workflow.name)
+            if other is not None and other.spec != loaded.spec:
+                raise click.UsageError(
+                    f"two workflows named '{loaded.workflow.name}': {other.spec} and {loaded.spec}"
+                )
             workflows[loaded.workflow.name] = loaded
     service = Service(
         path,

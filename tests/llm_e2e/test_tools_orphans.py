@@ -47,9 +47,9 @@ def test_a_sigkilled_driver_leaves_no_mcp_server_running(
         model_answer("openai", GOOD),
     )
     fake.script(script[0])
+    command = [BATON, "run", "orphan_flows:BLOCKING", "--input", json.dumps({"topic": "tides"})]
     driver = subprocess.Popen(
-        [BATON, "run", "orphan_flows:BLOCKING", "--input", json.dumps({"topic": "tides"})]
-        + ["--run-id", "r1", "--db", str(tmp_path / "baton.db")],
+        [*command, "--run-id", "r1", "--db", str(tmp_path / "baton.db")],
         cwd=tmp_path,
         env=env(fake),
         stdout=subprocess.DEVNULL,

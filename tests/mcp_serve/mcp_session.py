@@ -27,10 +27,12 @@ CALL_TIMEOUT_S = 120.0
 
 @asynccontextmanager
 async def _session(params: StdioServerParameters, errlog: Any) -> AsyncIterator[ClientSession]:
-    async with stdio_client(params, errlog=errlog) as (read, write):
-        async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT_S) as session:
-            await session.initialize()
-            yield session
+    async with (
+        stdio_client(params, errlog=errlog) as (read, write),
+        ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT_S) as session,
+    ):
+        await session.initialize()
+        yield session
 
 
 class McpServe:

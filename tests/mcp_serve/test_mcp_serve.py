@@ -138,3 +138,20 @@ def test_client_mistakes_are_clear_tool_errors(alice: McpServe) -> None:
     wrong_step = alice.refused("approve", run_id="mcp-mistakes", step="research")
     assert "step 'research' has no approval gate" in wrong_step
     assert "Traceback" not in alice.stderr()
+
+
+def test_help_and_lint_do_not_import_the_sdk() -> None:
+    """The SDK is imported when `baton mcp serve` serves, not by `baton --help`, `baton
+    mcp serve --help` or `baton lint`."""
+    import sys
+
+    code = (
+        "import sys\nfrom baton.cli import main\n"
+        "for argv in (['--help'], ['mcp', 'serve', '--help'], ['lint', sys.argv[1]]):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "print('mcp' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, SPEC], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -8,6 +8,7 @@ time, after creating `blocked-once`; later calls answer at once.
 
 import os
 import time
+from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 
@@ -20,7 +21,7 @@ app = MCPServer("blocking")
 @app.tool()
 def wait_here(note: str) -> str:
     """Wait here (the first call blocks until the process is killed)."""
-    if not os.path.exists("blocked-once"):
+    if not Path("blocked-once").exists():
         with open("blocked-once", "w", encoding="utf-8") as marker:
             marker.write(note)
         time.sleep(600)
