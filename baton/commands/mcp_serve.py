@@ -81,4 +81,7 @@ def serve_command(
         f"baton mcp serve: stdio, database {path}; workflows: {names}; decides as {who}",
         err=True,
     )
-    serve_stdio(service)
+    try:
+        serve_stdio(service)
+    except KeyboardInterrupt:  # Ctrl-C: a run it was driving stays resumable
+        click.echo("baton mcp serve: interrupted", err=True)

@@ -153,6 +153,8 @@ class Service:
             raise ClientError("run_id must be a run's id (see list_runs)")
         try:
             return self.backend.state(run_id)
+        except api.UnknownRun:
+            raise ClientError(f"unknown run '{run_id}' (see list_runs)") from None
         except (api.RunError, api.StoreError) as error:
             raise ClientError(str(error)) from None
 

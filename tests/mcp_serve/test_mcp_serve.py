@@ -128,7 +128,8 @@ def test_decisions_by_a_principal_without_the_role_or_a_bad_token_are_refused(
 
 def test_client_mistakes_are_clear_tool_errors(alice: McpServe) -> None:
     unknown = alice.refused("run_status", run_id="no-such-run")
-    assert "no-such-run" in unknown and "Traceback" not in unknown
+    assert "unknown run 'no-such-run' (see list_runs)" in unknown
+    assert "unknown run 'no-such-run'" in alice.refused("approve", run_id="no-such-run", step="x")
     assert "unknown workflow 'nope'" in alice.refused("start_run", workflow="nope")
     bad_json = alice.refused("start_run", workflow="research_report", input="{topic: 1")
     assert "input is not valid JSON" in bad_json
@@ -137,6 +138,11 @@ def test_client_mistakes_are_clear_tool_errors(alice: McpServe) -> None:
     _waiting_run(alice, "mcp-mistakes")
     wrong_step = alice.refused("approve", run_id="mcp-mistakes", step="research")
     assert "step 'research' has no approval gate" in wrong_step
+    rejected = alice.ok("reject", run_id="mcp-mistakes", step="deliver", comment="not now")
+    assert rejected["outcome"] == "applied" and rejected["run"]["status"] == "failed"
+    approval = alice.ok("run_status", run_id="mcp-mistakes")["state"]["steps"]["deliver"]
+    assert approval["approval"]["decision"] == "rejected"
+    assert approval["approval"]["channel"] == "mcp"
     assert "Traceback" not in alice.stderr()
 
 
