@@ -32,6 +32,7 @@ COMMANDS = {
     "principal": "baton.commands.principal:principal_group",
     "serve": "baton.commands.serve:serve_command",
     "approvals": "baton.commands.approvals:approvals_command",
+    "mcp": "baton.commands.mcp_serve:mcp_group",
 }
 
 
@@ -56,6 +57,7 @@ SUMMARIES = {
     "principal": "Add, list or revoke principals (who decides, with a token).",
     "serve": "Serve the web console and JSON API; continue runs as decisions arrive.",
     "approvals": "List the approvals waiting, with exactly what is decided.",
+    "mcp": "Serve Baton over MCP (stdio): workflows, runs, approvals.",
 }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from baton.runtime.store import Store
 
 TOKEN_PREFIX = "baton_"
-CHANNELS = ("cli", "web", "api")  # how a decision came; web and api: the console
+CHANNELS = ("cli", "web", "api", "mcp")  # how a decision came (mcp: `baton mcp serve`)
 
 
 @dataclass(frozen=True)

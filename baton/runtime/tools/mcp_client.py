@@ -6,7 +6,9 @@ it opens the client (starting a stdio server as a subprocess, or connecting to a
 streamable HTTP URL), then serves `list_tools` and `call_tool` requests from a queue
 until `close()`, and leaves the client in the same task, which stops the subprocess.
 
-A stdio server runs in its roster's directory with the SDK's minimal environment
+A stdio server runs in its roster's directory, started on Linux through
+`orphan_guard.py` so that it dies with this process even when this process is killed
+(SIGKILL): no server outlives its driver. It runs with the SDK's minimal environment
 (PATH, HOME, ...: never the caller's secrets); its stderr goes to a temporary file whose
 tail is quoted when the server fails to start. `python` as the command's first word is
 the interpreter running Baton, so a server written against the same environment's SDK
@@ -51,6 +53,15 @@ def server_argv(command: tuple[str, ...], directory: str | None) -> list[str]:
     elif argv and directory and "/" in argv[0] and not Path(argv[0]).is_absolute():
         argv[0] = os.path.normpath(Path(directory) / argv[0])
     return argv
+
+
+def guarded(argv: list[str]) -> list[str]:
+    """On Linux, `argv` started through runtime/tools/orphan_guard.py, so the server is
+    killed when this process dies, even by SIGKILL; elsewhere `argv` itself."""
+    if not argv or not sys.platform.startswith("linux"):
+        return argv
+    guard = str(Path(__file__).resolve().parent / "orphan_guard.py")
+    return [sys.executable, "-I", guard, str(os.getpid()), *argv]
 
 
 class McpConnection:
@@ -108,7 +119,7 @@ class McpConnection:
             return Client(self._url)
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
-        argv = server_argv(self._command or (), self._directory)
+        argv = guarded(server_argv(self._command or (), self._directory))
         params = StdioServerParameters(command=argv[0], args=argv[1:], cwd=self._directory)
         return Client(stdio_client(params, errlog=self._stderr))
 
