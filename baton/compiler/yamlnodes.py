@@ -49,8 +49,10 @@ class YMap:
     _index: dict[str, tuple[YScalar, YNode]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        for key, value in self.entries:
-            self._index.setdefault(key_text(key), (key, value))
+        # the loader passes the index it built on the way (same length); others get one
+        if len(self._index) != len(self.entries):
+            for key, value in self.entries:
+                self._index.setdefault(key_text(key), (key, value))
 
     def get(self, name: str) -> YNode | None:
         found = self._index.get(name)
