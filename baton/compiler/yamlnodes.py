@@ -62,6 +62,10 @@ class YMap:
         found = self._index.get(name)
         return found[0] if found else None
 
+    def by_name(self) -> dict[str, YNode]:
+        """Each key's value by the key's text: one dict, for a reader of many keys."""
+        return {name: value for name, (_, value) in self._index.items()}
+
     def keys(self) -> list[str]:
         return [key_text(key) for key, _ in self.entries]
 
@@ -71,7 +75,8 @@ class YMap:
 
     @property
     def data(self) -> JSON:
-        return {key_text(key): value.data for key, value in self.entries}
+        # the index holds the entries in order, by key text (the loader drops duplicates)
+        return {name: entry[1].data for name, entry in self._index.items()}
 
 
 YNode: TypeAlias = YScalar | YSeq | YMap
