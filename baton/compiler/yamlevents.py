@@ -254,14 +254,33 @@ class EventBuilder:
                             else:
                                 node = YScalar(value, span, event.style or None)
                             if parent.is_map:
-                                self.add_value(parent, node)
+                                key = parent.key
+                                assert key is not None
+                                parent.key = None
+                                if parent.drop:
+                                    parent.drop = False
+                                else:
+                                    entry = (key, node)
+                                    parent.entries.append(entry)
+                                    parent.index[key.value] = entry  # type: ignore[index]
                             else:
                                 parent.items.append(node)
                             continue
                         self.built -= 1
                 node = self.scalar(event, stack)
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
-                self.open(event, kind is MappingStartEvent, stack)
+                if (
+                    fast
+                    and stack
+                    and event.anchor is None
+                    and (not stack[-1].is_map or stack[-1].key is not None)
+                    and len(stack) <= MAX_DEPTH
+                    and self.built < MAX_EXPANDED_NODES
+                ):  # the common case, inline: a collection as a value, nothing to count
+                    self.built += 1
+                    stack.append(_Frame(kind is MappingStartEvent, event.start_mark, None, 0, 0))
+                else:
+                    self.open(event, kind is MappingStartEvent, stack)
                 continue
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 frame = stack.pop()
@@ -269,7 +288,14 @@ class EventBuilder:
                 span = _new(
                     Span, (path, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
                 )
-                node = self.close(frame, span, stack)
+                if fast and frame.anchor is None and not frame.quiet and self.error is None:
+                    node = (
+                        YMap(tuple(frame.entries), span, frame.index)
+                        if frame.is_map
+                        else YSeq(tuple(frame.items), span)
+                    )
+                else:
+                    node = self.close(frame, span, stack)
             else:  # only an alias is left: libyaml sends nothing else inside a document
                 node = self.alias(event, stack)
             if not stack:
