@@ -288,7 +288,8 @@ class Builder:
     def step(self, step_id: str, key: YScalar, node: YMap) -> ir.Step:
         # a step names a few of its ~20 keys: one dict of what is written, then C-level
         # lookups (a YMap.get per key was a fifth of building a 5,000-step workflow)
-        get = node.by_name().get
+        written = node.by_name()
+        get = written.get
         output = None
         if (output_node := get("output")) and (text := _str(output_node)):
             handoff, _, version = text.partition("@")
@@ -339,24 +340,26 @@ class Builder:
             id=step_id,
             span=key.span,
             agent=_name(get("agent")),
-            workflow=_name(get("workflow")),
-            delegated_by=_name(get("delegated_by")),
+            workflow=_name(get("workflow")) if "workflow" in written else None,
+            delegated_by=_name(get("delegated_by")) if "delegated_by" in written else None,
             needs=_names(get("needs")),
             condition=condition,
             input=_input_value(input_node) if input_node is not None else None,
             output=output,
-            timeout_ms=duration_ms(_str(get("timeout")) or "") or ir.DEFAULT_TIMEOUT_MS,
-            retry=self.retry(_map(get("retry"))),
-            effect=_str(get("effect")) or "none",
+            timeout_ms=(duration_ms(_str(get("timeout")) or "") if "timeout" in written else None)
+            or ir.DEFAULT_TIMEOUT_MS,
+            retry=self.retry(_map(get("retry"))) if "retry" in written else _NO_RETRY,
+            effect=(_str(get("effect")) if "effect" in written else None) or "none",
             approval=approval,
             quality=quality,
-            name=_str(get("name")),
-            description=_str(get("description")),
+            name=_str(get("name")) if "name" in written else None,
+            description=_str(get("description")) if "description" in written else None,
             prompt=prompt,
-            fallbacks=_fallbacks(get("fallback")),
-            route=_route(get("route")),
-            map=_map_of(_map(get("map"))),
-            review=_review(get("review")),
+            # the keys most steps leave out: not even a call for them
+            fallbacks=_fallbacks(get("fallback")) if "fallback" in written else (),
+            route=_route(get("route")) if "route" in written else (),
+            map=_map_of(_map(get("map"))) if "map" in written else None,
+            review=_review(get("review")) if "review" in written else None,
         )
 
     def workflow(self, path: str, root: YMap) -> ir.Workflow | None:

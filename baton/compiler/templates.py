@@ -135,6 +135,8 @@ _NAME = r"[A-Za-z][A-Za-z0-9_]*"
 _PURE_REFERENCE = re.compile(rf"\s*({_NAME}(?:\.{_NAME}|\[[0-9]+\])*)\s*")
 _SEGMENT = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _NAME_RE = re.compile(_NAME)
+# a whole template that is one segment: what _SEGMENT would find, with nothing around it
+_WHOLE = re.compile(r"\{\{((?:(?!\}\}).)*)\}\}", re.DOTALL)
 _JINJA_WORDS = frozenset(
     [
         "true",
@@ -179,6 +181,10 @@ def _fast_parse(source: str, is_expression: bool) -> ParsedTemplate | None:
     """
     if is_expression:
         reference = _pure_reference(source, 1)
+        return ParsedTemplate((reference,)) if reference else None
+    whole = _WHOLE.fullmatch(source)
+    if whole is not None:  # the most common template, `{{ steps.a.output.b }}` alone
+        reference = _pure_reference(whole.group(1), 1)
         return ParsedTemplate((reference,)) if reference else None
     references = []
     for match in _SEGMENT.finditer(source):
