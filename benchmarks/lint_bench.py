@@ -180,6 +180,18 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def child_env() -> dict[str, str]:
+    """The environment of every timed command, with bytecode caching on.
+
+    With PYTHONDONTWRITEBYTECODE set (some sandboxes and CI images set it) no tool could
+    keep the `.pyc` files the warm-up writes, and every run would compile every imported
+    module from source: that measures the compiler of CPython, not the linters, and
+    penalizes the tool with the most Python code. Installed tools have their `.pyc`."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def run_once(case: Case, cwd: Path) -> tuple[float, float]:
     """(wall-clock, CPU) seconds of one run; a failing run, or a finding on a generated
     spec (which must be valid), stops the benchmark.
@@ -188,7 +200,9 @@ def run_once(case: Case, cwd: Path) -> tuple[float, float]:
     work shares the machine's cores."""
     cpu_before = _children_cpu()
     start = time.perf_counter()
-    done = subprocess.run(case.argv, cwd=cwd, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        case.argv, cwd=cwd, capture_output=True, text=True, check=False, env=child_env()
+    )
     elapsed = time.perf_counter() - start
     cpu = _children_cpu() - cpu_before
     if done.returncode != 0 or (case.tool == "baton" and done.stdout):
@@ -373,7 +387,8 @@ def main() -> None:
     print_table(cases, report)
     result = {
         "benchmark": "lint",
-        "method": "whole process, subprocess wall clock; one warm-up per case, then rounds "
+        "method": "whole process, subprocess wall clock; one warm-up per case (which "
+        "writes .pyc files: PYTHONDONTWRITEBYTECODE is unset for the commands), then rounds "
         "that run every case once; median per case",
         "runs": args.runs,
         "seed": SEED,

@@ -23,6 +23,7 @@ class StepGraph:
     needs: dict[str, list[str]]  # step -> the steps it needs that exist (others are B102)
     index: dict[str, int]  # step -> its bit
     upstream: dict[str, int]  # step -> the bits of its transitive needs
+    acyclic: bool = True  # no cycle through `needs` (B101 looks for them only otherwise)
 
     def is_upstream(self, step: str, candidate: str) -> bool:
         """Whether `candidate` is in `step`'s transitive `needs`."""
@@ -54,12 +55,15 @@ def step_graph(workflow: ir.Workflow) -> StepGraph:
     }
     index = {step_id: position for position, step_id in enumerate(workflow.steps)}
     closure: dict[str, int] = {}
+    open_nodes: set[str] = set()  # on the DFS stack: meeting one again closes a cycle
+    acyclic = True
     for start in workflow.steps:
         if start in closure:
             continue
         # iterative post-order DFS; a node on the stack is treated as done (cycle)
         stack: list[tuple[str, int]] = [(start, 0)]
         closure[start] = 0
+        open_nodes.add(start)
         while stack:
             node, next_child = stack[-1]
             deps = needs[node]
@@ -68,14 +72,18 @@ def step_graph(workflow: ir.Workflow) -> StepGraph:
                 dep = deps[next_child]
                 if dep not in closure:
                     closure[dep] = 0
+                    open_nodes.add(dep)
                     stack.append((dep, 0))
+                elif dep in open_nodes:
+                    acyclic = False
                 continue
             stack.pop()
+            open_nodes.discard(node)
             bits = 0
             for dep in deps:
                 bits |= closure[dep] | (1 << index[dep])
             closure[node] = bits
-    return StepGraph(needs, index, closure)
+    return StepGraph(needs, index, closure, acyclic)
 
 
 def _callees(workflow: ir.Workflow, spec: ir.SpecSet) -> list[str]:

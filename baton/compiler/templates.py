@@ -134,6 +134,9 @@ def _statements_problem(template: Any, nodes: Any) -> tuple[str, int] | None:
 _NAME = r"[A-Za-z][A-Za-z0-9_]*"
 _PURE_REFERENCE = re.compile(rf"\s*({_NAME}(?:\.{_NAME}|\[[0-9]+\])*)\s*")
 _SEGMENT = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_NAME_RE = re.compile(_NAME)
+# a whole template that is one segment: what _SEGMENT would find, with nothing around it
+_WHOLE = re.compile(r"\{\{((?:(?!\}\}).)*)\}\}", re.DOTALL)
 _JINJA_WORDS = frozenset(
     [
         "true",
@@ -160,9 +163,9 @@ def _pure_reference(text: str, lineno: int) -> Reference | None:
     if match is None:
         return None
     path = match.group(1)
-    if _JINJA_WORDS.intersection(re.findall(_NAME, path)):
+    if _JINJA_WORDS.intersection(_NAME_RE.findall(path)):
         return None  # `true`, `none`, `not`... are literals or operators to jinja
-    root = re.match(_NAME, path)
+    root = _NAME_RE.match(path)
     assert root is not None
     parts: tuple[str | int, ...] = tuple(
         name if name else int(index) for name, index in _PART.findall(path, root.end())
@@ -178,6 +181,10 @@ def _fast_parse(source: str, is_expression: bool) -> ParsedTemplate | None:
     """
     if is_expression:
         reference = _pure_reference(source, 1)
+        return ParsedTemplate((reference,)) if reference else None
+    whole = _WHOLE.fullmatch(source)
+    if whole is not None:  # the most common template, `{{ steps.a.output.b }}` alone
+        reference = _pure_reference(whole.group(1), 1)
         return ParsedTemplate((reference,)) if reference else None
     references = []
     for match in _SEGMENT.finditer(source):

@@ -49,8 +49,10 @@ class YMap:
     _index: dict[str, tuple[YScalar, YNode]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        for key, value in self.entries:
-            self._index.setdefault(key_text(key), (key, value))
+        # the loader passes the index it built on the way (same length); others get one
+        if len(self._index) != len(self.entries):
+            for key, value in self.entries:
+                self._index.setdefault(key_text(key), (key, value))
 
     def get(self, name: str) -> YNode | None:
         found = self._index.get(name)
@@ -59,6 +61,10 @@ class YMap:
     def key_node(self, name: str) -> YScalar | None:
         found = self._index.get(name)
         return found[0] if found else None
+
+    def by_name(self) -> dict[str, YNode]:
+        """Each key's value by the key's text: one dict, for a reader of many keys."""
+        return {name: value for name, (_, value) in self._index.items()}
 
     def keys(self) -> list[str]:
         return [key_text(key) for key, _ in self.entries]
@@ -69,7 +75,8 @@ class YMap:
 
     @property
     def data(self) -> JSON:
-        return {key_text(key): value.data for key, value in self.entries}
+        # the index holds the entries in order, by key text (the loader drops duplicates)
+        return {name: entry[1].data for name, entry in self._index.items()}
 
 
 YNode: TypeAlias = YScalar | YSeq | YMap

@@ -89,3 +89,19 @@ def test_codegen_does_not_import_the_rules() -> None:
             if isinstance(node, ast.ImportFrom)
         }
         assert not [m for m in imported if m.startswith("baton.compiler.rules")], path.name
+
+
+def test_an_unknown_compatibility_mode_is_b002_not_a_crash(tmp_path: Path) -> None:
+    """Found by the mutation property test: `compatibility: '0'` made rule B303 raise."""
+    spec = (ROOT / "specs" / "research_report.yaml").read_text(encoding="utf-8")
+    assert "    compatibility: backward\n" in spec
+    for path in (ROOT / "specs").rglob("*"):
+        if path.is_file():
+            target = tmp_path / path.relative_to(ROOT / "specs")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    bad = spec.replace("    compatibility: backward\n", "    compatibility: '0'\n", 1)
+    (tmp_path / "research_report.yaml").write_text(bad, encoding="utf-8")
+    found = pipeline.lint([str(tmp_path)]).diagnostics
+    assert [d.rule for d in found] == ["B002"]
+    assert "invalid value \"0\" in 'handoffs.brief.compatibility'" in found[0].message

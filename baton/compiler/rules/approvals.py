@@ -113,7 +113,9 @@ def has_untrusted_sources(ctx: LintContext, workflow: ir.Workflow) -> bool:
     """Whether any input or handoff schema of the workflow (or a child's) marks data untrusted."""
     schemas = [ctx.inputs_schema(workflow)]
     schemas += [ctx.step_output(workflow, step) for step in workflow.steps.values()]
-    return any(at is not None and contains_untrusted(at, ctx.store) for at in schemas)
+    # many steps share one handoff: walk each distinct schema once, not once per step
+    distinct = {(id(at.value), id(at.document), at.base): at for at in schemas if at}
+    return any(contains_untrusted(at, ctx.store) for at in distinct.values())
 
 
 def tainted_steps(ctx: LintContext, workflow: ir.Workflow) -> set[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from baton.compiler.context import LintContext, reference_span
 from baton.compiler.diagnostics import Report, choices_text, did_you_mean
-from baton.compiler.schema_walk import SchemaAt, walk
+from baton.compiler.schema_walk import Missing, SchemaAt, walk
 from baton.compiler.templates import Reference
 
 SCOPE = ("inputs", "run", "steps")
@@ -31,40 +31,41 @@ def undefined_name(ctx: LintContext, report: Report) -> None:
         scope = (*SCOPE, "output") if read.in_quality_check else SCOPE
         if read.step.map is not None:  # a map step's item (compiler.rules.maps)
             scope = (*scope, read.step.map.var.value)
-        span = reference_span(read.template, ref.text)
-        where = f"in step '{read.step.id}'"
+        # the span and wording only for a finding: most reads have none
+        where = read.step.id
         if ref.root not in scope:
             report(
-                span,
-                f"undefined name '{ref.root}' {where}{did_you_mean(ref.root, scope)}; "
+                reference_span(read.template, ref.text),
+                f"undefined name '{ref.root}' in step '{where}'{did_you_mean(ref.root, scope)}; "
                 f"names in scope are {choices_text(scope)}",
             )
         elif ref.root == "steps" and ref.path:
             target = ref.path[0]
             if str(target) not in workflow.steps:
                 report(
-                    span,
-                    f"'{ref.text}' {where} reads unknown step '{target}'"
+                    reference_span(read.template, ref.text),
+                    f"'{ref.text}' in step '{where}' reads unknown step '{target}'"
                     f"{did_you_mean(str(target), workflow.steps)}",
                 )
             elif len(ref.path) > 1 and ref.path[1] != "output":
                 report(
-                    span,
-                    f"'{ref.text}' {where}: a step has only 'output', not '{ref.path[1]}'",
+                    reference_span(read.template, ref.text),
+                    f"'{ref.text}' in step '{where}': a step has only 'output', "
+                    f"not '{ref.path[1]}'",
                 )
         elif ref.root == "run" and ref.path and ref.path[0] not in RUN_FIELDS:
             report(
-                span,
-                f"'{ref.text}' {where}: 'run' has {choices_text(RUN_FIELDS)}",
+                reference_span(read.template, ref.text),
+                f"'{ref.text}' in step '{where}': 'run' has {choices_text(RUN_FIELDS)}",
             )
         elif ref.root == "inputs" and ref.path:
             inputs = ctx.inputs_schema(workflow)
             missing = walk(inputs, ref.path[:1], ctx.store) if inputs else None
             if missing:
                 report(
-                    span,
-                    f"'{ref.text}' {where} reads input '{ref.path[0]}' that the inputs schema "
-                    f"does not define; {missing[1].reason}",
+                    reference_span(read.template, ref.text),
+                    f"'{ref.text}' in step '{where}' reads input '{ref.path[0]}' that the "
+                    f"inputs schema does not define; {missing[1].reason}",
                 )
 
 
@@ -106,6 +107,7 @@ def unknown_field(ctx: LintContext, report: Report) -> None:
 
     Example: `{{ steps.research.output.summry }}` when the brief defines `summary`.
     """
+    walked: dict[tuple[object, ...], tuple[object, object, tuple[int, Missing] | None]] = {}
     for read in ctx.reads:
         ref, workflow = read.reference, read.workflow
         at: SchemaAt | None
@@ -123,7 +125,13 @@ def unknown_field(ctx: LintContext, report: Report) -> None:
             continue
         if at is None:
             continue
-        missing = walk(at, path, ctx.store)
+        # steps that read the same field of the same handoff walk its schema once; the
+        # entry keeps the schema alive, so its id cannot name another one meanwhile
+        key = (id(at.value), id(at.document), at.base, path)
+        known = walked.get(key)
+        if known is None or known[0] is not at.value or known[1] is not at.document:
+            known = walked[key] = (at.value, at.document, walk(at, path, ctx.store))
+        missing = known[2]
         if missing is None:
             continue
         index, why = missing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from baton.compiler.context import LintContext
 from baton.compiler.diagnostics import Report, choices_text, did_you_mean
-from baton.compiler.graph import find_cycles, generations
+from baton.compiler.graph import find_cycles
 
 
 def dependency_cycle(ctx: LintContext, report: Report) -> None:
@@ -17,9 +17,9 @@ def dependency_cycle(ctx: LintContext, report: Report) -> None:
     Example: `a` needs `b`, `b` needs `c`, `c` needs `a`: `a -> b -> c -> a`.
     """
     for workflow in ctx.spec.workflows.values():
-        needs = ctx.known_needs(workflow)
-        if generations(needs, needs) is not None:
+        if ctx.graphs.steps[workflow.name].acyclic:  # found while building the graph
             continue
+        needs = ctx.known_needs(workflow)
         order = {step_id: index for index, step_id in enumerate(workflow.steps)}
         for cycle in find_cycles(needs, needs, order):
             first = workflow.steps[cycle[0]]
