@@ -11,6 +11,7 @@ right after it (the crash tests kill the process there: runtime.testing).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -38,6 +39,7 @@ from baton.runtime.store.connection import (
 )
 from baton.runtime.store.errors import LeaseLost, RunExists, StoreError, UnknownRun
 from baton.runtime.store.records import Batch, InboxRequest, RunSummary
+from baton.runtime.store.writelock import turn
 
 DEFAULT_DB = Path(".baton") / "baton.db"
 AfterCommit = Callable[[int], None]  # called with the number of events a commit made durable
@@ -76,6 +78,7 @@ class Store:
         self.path = Path(path)
         self.after_commit = after_commit
         self._empty = False  # read-only on a file with no tables yet: it holds no runs
+        self._writers: Path | None = None  # the key of its writers' queue (writelock)
         if readonly:
             self._db = open_for_reading(self.path)
             self._empty = is_empty(self._db)
@@ -83,6 +86,7 @@ class Store:
         if not create and not self.path.exists():
             raise StoreError(f"database '{self.path}' does not exist")
         self._db = open_for_writing(self.path, shared)
+        self._writers = self.path.resolve()
 
     def close(self) -> None:
         self._db.close()
@@ -95,19 +99,21 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (BEGIN IMMEDIATE): all or nothing."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            raise self._error(error) from error
-        try:
-            yield self._db
-            self._db.execute("COMMIT")
-        except BaseException as error:
-            self._db.execute("ROLLBACK")
-            if isinstance(error, sqlite3.Error):
+        """One write transaction, taken at once (BEGIN IMMEDIATE): all or nothing.
+        The writers of one database take turns (store.writelock) rather than poll."""
+        with turn(self._writers) if self._writers else contextlib.nullcontext():
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
                 raise self._error(error) from error
-            raise
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as error:
+                self._db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise self._error(error) from error
+                raise
 
     def _error(self, error: sqlite3.Error) -> StoreError:
         if is_read_only_error(error):
@@ -128,14 +134,25 @@ class Store:
 
     # -- runs and their logs
 
-    def create_run(self, event: Event, state: RunState, owner: str, now_ms: int) -> None:
-        """Record a new run (its `run_started` event) and give `owner` its lease."""
-        with self._write() as db:
-            self._insert_run(db, state, owner, now_ms)
-            self._insert_events(db, [event])
-        self._committed(1)
+    def create_run(self, event: Event, state: RunState, owner: str | None, now_ms: int) -> None:
+        """Record a new run (its `run_started` event) and give `owner` its lease (None:
+        no lease, a run queued for the worker pool)."""
+        self.create_runs([(event, state)], owner, now_ms)
 
-    def _insert_run(self, db: sqlite3.Connection, state: RunState, owner: str, now_ms: int) -> None:
+    def create_runs(
+        self, runs: Sequence[tuple[Event, RunState]], owner: str | None, now_ms: int
+    ) -> None:
+        """Record several new runs in one transaction (all or none: RunExists if one of
+        the ids is taken), each leased to `owner` (None: no lease)."""
+        with self._write() as db:
+            for event, state in runs:
+                self._insert_run(db, state, owner, now_ms)
+                self._insert_events(db, [event])
+        self._committed(len(runs))
+
+    def _insert_run(
+        self, db: sqlite3.Connection, state: RunState, owner: str | None, now_ms: int
+    ) -> None:
         if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (state.run_id,)).fetchone():
             raise RunExists(state.run_id)
         parent = state.parent["run_id"] if state.parent else None
@@ -157,7 +174,7 @@ class Store:
                 state.last_seq,
                 state.stored_json(),
                 owner,
-                now_ms + leases.lease_ms(),
+                None if owner is None else now_ms + leases.lease_ms(),
             ),
         )
 
@@ -465,19 +482,35 @@ class Store:
             if row is None:
                 raise UnknownRun(run_id)
             holder, expires = row
-            free = (
-                holder is None
-                or holder == owner
-                or (expires or 0) <= now_ms
-                or leases.holder_is_dead(holder)
-            )
-            if not free:
+            if not _lease_free(holder, expires, owner, now_ms):
                 return leases.LeaseHolder(holder, expires or 0)
             db.execute(
                 "UPDATE runs SET lease_owner = ?, lease_expires_ms = ? WHERE run_id = ?",
                 (owner, now_ms + leases.lease_ms(), run_id),
             )
         return None
+
+    def claim_runs(self, wanted: Sequence[tuple[str, str]], now_ms: int) -> list[str]:
+        """Take the leases of several runs in one transaction, each for its own owner
+        (`wanted`: (run, owner) pairs): the runs taken. A run is taken if it can still
+        move (running, not waiting for a decision) and its lease is free, as in
+        `acquire_lease`; others are skipped (another worker was first)."""
+        taken = []
+        with self._write() as db:
+            for run_id, owner in wanted:
+                row = db.execute(
+                    "SELECT lease_owner, lease_expires_ms FROM runs "
+                    "WHERE run_id = ? AND status = 'running'",
+                    (run_id,),
+                ).fetchone()
+                if row is None or not _lease_free(row[0], row[1], owner, now_ms):
+                    continue
+                db.execute(
+                    "UPDATE runs SET lease_owner = ?, lease_expires_ms = ? WHERE run_id = ?",
+                    (owner, now_ms + leases.lease_ms(), run_id),
+                )
+                taken.append(run_id)
+        return taken
 
     def live_lease(self, run_id: str, now_ms: int) -> leases.LeaseHolder | None:
         """Who drives the run now: a lease that has not expired and whose holder is not
@@ -612,6 +645,17 @@ class Store:
             "SELECT name, token_sha256, created_ms, revoked_ms FROM principals ORDER BY name"
         )
         return [(str(n), str(h), int(c), None if r is None else int(r)) for n, h, c, r in rows]
+
+
+def _lease_free(holder: str | None, expires: int | None, owner: str, now_ms: int) -> bool:
+    """Whether `owner` may take a lease held by `holder` until `expires`: none held, its
+    own, expired, or held by a dead process on this host."""
+    return (
+        holder is None
+        or holder == owner
+        or (expires or 0) <= now_ms
+        or leases.holder_is_dead(holder)
+    )
 
 
 class _BatchFailed(Exception):
