@@ -49,6 +49,7 @@ log = logging.getLogger("baton.runtime.pool")
 
 Load = Callable[[str], LoadedWorkflow]
 RETRY_AFTER_S = 30.0  # a run a worker could not drive (its spec is gone) is tried again
+TICK_S = 0.02  # how often an idle worker checks whether the database changed
 
 
 def enqueue(db: Path, loaded: LoadedWorkflow, inputs: JSON, run_id: str) -> RunState:
@@ -76,18 +77,19 @@ def enqueue_many(
     return [state for _, state in started]
 
 
-def claimable(store: Store, now: int, limit: int, skip: set[str] | None = None) -> list[str]:
-    """Top-level runs that can move and whose lease is free, oldest first (reads only:
-    the claim is `acquire_lease`, which checks again)."""
-    found = []
+def claimable(store: Store, now: int, skip: set[str] | None = None) -> tuple[list[str], int]:
+    """Top-level runs that can move and whose lease is free, oldest first, and how
+    many others a live process holds (reads only: the claim is `Store.claim_runs`,
+    which checks again)."""
+    free, held = [], 0
     for run_id, holder, expires in store.movable_runs():
         if skip and run_id in skip:
             continue
         if holder is None or (expires or 0) <= now or leases.holder_is_dead(holder):
-            found.append(run_id)
-            if len(found) >= limit:
-                break
-    return found
+            free.append(run_id)
+        else:
+            held += 1
+    return free, held
 
 
 def drive_claimed(
@@ -148,29 +150,42 @@ class Worker:
     _failed: dict[str, float] = field(default_factory=dict)  # run -> when to try again
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _freed: threading.Event = field(default_factory=threading.Event)  # a run let go
+    _seen: dict[str, float] = field(default_factory=dict)  # free run -> first seen free
 
     def serve(self, stop: threading.Event) -> None:
         """Claim and drive runs until `stop` is set; then give the runs in hand
         `grace_s` to end or wait (a run still driven after that is left to its lease,
         which another worker takes over once this process is gone).
 
-        The runs are claimed in batches, their leases all taken in one transaction, on
-        one connection kept for the loop; a run that ends frees its place at once (the
-        loop wakes, rather than waiting for its next poll)."""
+        The worker looks for runs when one of its runs let go, every `poll_s` (a lease
+        can expire with no commit), and, while it drives none, when the database
+        changed (SQLite's `data_version`, checked every TICK_S: a queued run is picked
+        up at once). It claims runs in batches, their leases all taken in one
+        transaction, on one connection kept for the loop."""
         threads: list[threading.Thread] = []
         last_beat = -1e9
         store: Store | None = None
+        version: int | None = None  # the database's data_version at the last look
+        looked = -1e9  # when this worker last looked for runs
         while not stop.is_set():
-            if time.monotonic() - last_beat > leases.lease_ms() / 4000:
+            now = time.monotonic()
+            if now - last_beat > leases.lease_ms() / 4000:
                 self._heartbeat()
-                last_beat = time.monotonic()
+                last_beat = now
             threads = [thread for thread in threads if thread.is_alive()]
-            self._freed.clear()  # a run ending from here on wakes the wait below
+            freed = self._freed.is_set()
+            self._freed.clear()  # a run let go from here on wakes the wait below
             free = self.concurrency - len(threads)
             claimed: list[tuple[str, str]] = []
-            if free > 0:
-                store = store or self._open()
-                claimed = self._claim(store, free) if store is not None else []
+            store = store or self._open()
+            if free > 0 and store is not None:
+                # idle, a commit may be runs queued: look at once; busy, the commits are
+                # mostly its own runs' (looking costs a scan of the runs: the GIL its
+                # drivers need), so it looks when one of them let go, or every poll_s
+                current = self._version(store) if not threads else version
+                if freed or current != version or now - looked >= self.poll_s:
+                    claimed = self._claim(store, free)
+                    version, looked = current, now
             for run_id, owner in claimed:
                 thread = threading.Thread(
                     target=self._drive,
@@ -181,7 +196,7 @@ class Worker:
                 thread.start()
                 threads.append(thread)
             if not claimed:
-                self._freed.wait(self.poll_s)
+                self._freed.wait(TICK_S)
         if store is not None:
             store.close()
         deadline = time.monotonic() + self.grace_s
@@ -196,17 +211,39 @@ class Worker:
             log.warning("worker %s: cannot open %s: %s", self.owner, self.db, error)
             return None
 
+    def _version(self, store: Store) -> int | None:
+        try:
+            return store.data_version()
+        except StoreError:
+            return None  # never equal to the last one: the worker looks (and says why)
+
     def _claim(self, store: Store, limit: int) -> list[tuple[str, str]]:
         """Runs this worker now holds the leases of (run, lease owner), at most `limit`.
-        Each run gets an owner of its own (`new_owner`: this process, and a nonce), as
-        a driver of `baton resume` would."""
+
+        Its share: the runs that can move, free or held by a live process, divided by
+        the live workers, less the runs it drives (so two workers woken by one batch of
+        queued runs take half each, rather than the first taking all). A run left free
+        for `poll_s` since this worker first saw it is anybody's (the other workers are
+        full, or gone). Each run gets a lease owner of its own (`new_owner`: this
+        process and a nonce), as a driver of `baton resume` would."""
         now = time.monotonic()
         with self._lock:
+            mine = len(self._active)
             skip = set(self._active) | {r for r, until in self._failed.items() if until > now}
         try:
-            wanted = [(run_id, new_owner()) for run_id in claimable(store, now_ms(), limit, skip)]
-            if not wanted:
-                return []
+            free, held = claimable(store, now_ms(), skip)
+            workers = self._live_workers(store)
+        except StoreError as error:
+            log.warning("worker %s: cannot read %s: %s", self.owner, self.db, error)
+            return []
+        self._seen = {run_id: self._seen.get(run_id, now) for run_id in free}
+        share = -(-(len(free) + held + mine) // workers) - mine  # ceil, less what it has
+        left = [run_id for run_id in free if now - self._seen[run_id] >= self.poll_s]
+        fresh = [run_id for run_id in free if now - self._seen[run_id] < self.poll_s]
+        wanted = [(run_id, new_owner()) for run_id in (left + fresh[: max(0, share)])[:limit]]
+        if not wanted:
+            return []
+        try:
             taken = set(store.claim_runs(wanted, now_ms()))
         except StoreError as error:
             log.warning("worker %s: cannot claim runs of %s: %s", self.owner, self.db, error)
@@ -215,6 +252,16 @@ class Worker:
         with self._lock:
             self._active.update(run_id for run_id, _ in claimed)
         return claimed
+
+    def _live_workers(self, store: Store) -> int:
+        """How many workers are alive on this database (this one at least)."""
+        now = now_ms()
+        alive = {
+            owner
+            for owner, until in store.workers()
+            if until > now and not leases.holder_is_dead(owner)
+        }
+        return len(alive | {self.owner})
 
     def _drive(self, run_id: str, owner: str) -> None:
         state: RunState | None = None

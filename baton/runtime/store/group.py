@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from baton.runtime.store.records import Batch
-from baton.runtime.store.sqlite import AfterCommit, Store
+from baton.runtime.store.sqlite import AfterCommit, Encoded, Store, encode
 
 
 @dataclass
 class _Waiting:
     batch: Batch
+    encoded: Encoded
     done: bool = False
     error: BaseException | None = None
     wake: threading.Event = field(default_factory=threading.Event)
@@ -44,7 +45,9 @@ class GroupCommit:
         """Make `batch` durable (with whatever else is waiting); raises its own error."""
         if batch.empty:
             return
-        mine = _Waiting(batch)
+        # encoded here, in the run's own thread: the leader's transaction holds the
+        # database's write lock only for SQLite's work (store.writelock)
+        mine = _Waiting(batch, encode(batch))
         with self._lock:
             self._waiting.append(mine)
         while not mine.done:
@@ -71,7 +74,7 @@ class GroupCommit:
             return
         try:
             results: list[BaseException | None] = list(
-                self._store.append_many([w.batch for w in taken])
+                self._store.append_many([w.batch for w in taken], [w.encoded for w in taken])
             )
         except BaseException as error:  # the transaction itself failed: all of them did
             results = [error] * len(taken)

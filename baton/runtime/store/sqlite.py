@@ -18,6 +18,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -144,14 +145,20 @@ class Store:
     ) -> None:
         """Record several new runs in one transaction (all or none: RunExists if one of
         the ids is taken), each leased to `owner` (None: no lease)."""
+        encoded = [(state, state.stored_json(), _event_rows([event])) for event, state in runs]
         with self._write() as db:
-            for event, state in runs:
-                self._insert_run(db, state, owner, now_ms)
-                self._insert_events(db, [event])
+            for state, state_json, rows in encoded:
+                self._insert_run(db, state, state_json, owner, now_ms)
+                self._insert_events(db, rows)
         self._committed(len(runs))
 
     def _insert_run(
-        self, db: sqlite3.Connection, state: RunState, owner: str | None, now_ms: int
+        self,
+        db: sqlite3.Connection,
+        state: RunState,
+        state_json: str,
+        owner: str | None,
+        now_ms: int,
     ) -> None:
         if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (state.run_id,)).fetchone():
             raise RunExists(state.run_id)
@@ -172,7 +179,7 @@ class Store:
                 state.started_ms,
                 state.updated_ms,
                 state.last_seq,
-                state.stored_json(),
+                state_json,
                 owner,
                 None if owner is None else now_ms + leases.lease_ms(),
             ),
@@ -193,21 +200,27 @@ class Store:
         batch = Batch(events, state, owner, now_ms, inbox_outcomes)
         if batch.empty:
             return
+        encoded = encode(batch)
         with self._write() as db:
-            self._append(db, batch)
+            self._append(db, batch, encoded)
         self._committed(len(events))
 
-    def append_many(self, batches: Sequence[Batch]) -> list[StoreError | None]:
+    def append_many(
+        self, batches: Sequence[Batch], encoded: Sequence[Encoded] | None = None
+    ) -> list[StoreError | None]:
         """Append batches of several runs in one transaction (one fsync for all).
 
         Each batch is all or nothing on its own (a savepoint): one that fails (a lost
         lease) is rolled back and reported in its place, the others commit.
+        `encoded`: each batch's `encode`, done already (by the thread of its run).
         """
+        if encoded is None:
+            encoded = [encode(batch) for batch in batches]
         if len(batches) == 1:  # alone: the transaction is the batch, no savepoint needed
             try:
                 with self._write() as db:
                     try:
-                        self._append(db, batches[0])
+                        self._append(db, batches[0], encoded[0])
                     except (StoreError, sqlite3.Error) as error:
                         raise _BatchFailed(_store_error(error)) from error
             except _BatchFailed as failed:
@@ -216,10 +229,10 @@ class Store:
             return [None]
         results: list[StoreError | None] = []
         with self._write() as db:
-            for batch in batches:
+            for batch, rows in zip(batches, encoded, strict=True):
                 db.execute("SAVEPOINT batch")
                 try:
-                    self._append(db, batch)
+                    self._append(db, batch, rows)
                 except (StoreError, sqlite3.Error) as error:
                     db.execute("ROLLBACK TO batch")
                     results.append(_store_error(error))
@@ -231,20 +244,21 @@ class Store:
         )
         return results
 
-    def _append(self, db: sqlite3.Connection, batch: Batch) -> None:
+    def _append(self, db: sqlite3.Connection, batch: Batch, encoded: Encoded) -> None:
         state = batch.state
         if batch.create:
-            self._insert_run(db, state, batch.owner, batch.now_ms)
+            assert encoded.state_json is not None
+            self._insert_run(db, state, encoded.state_json, batch.owner, batch.now_ms)
         else:
-            self._update_run(db, batch)
-        self._insert_events(db, batch.events)
+            self._update_run(db, batch, encoded.state_json)
+        self._insert_events(db, encoded.events)
         if batch.inbox_outcomes:
             db.executemany(
                 "UPDATE inbox SET outcome = ? WHERE id = ?",
                 [(outcome, request) for request, outcome in batch.inbox_outcomes],
             )
 
-    def _update_run(self, db: sqlite3.Connection, batch: Batch) -> None:
+    def _update_run(self, db: sqlite3.Connection, batch: Batch, state_json: str | None) -> None:
         """Check that `batch.owner` holds the run and that the batch continues its log;
         with `batch.snapshot`, rewrite the run's row: state, status, renewed lease."""
         state = batch.state
@@ -261,7 +275,7 @@ class Store:
                     state.spec_sha256,
                     state.updated_ms,
                     state.last_seq,
-                    state.stored_json(),
+                    state_json,
                     None if ended else batch.owner,
                     None if ended else batch.now_ms + leases.lease_ms(),
                     state.run_id,
@@ -296,47 +310,26 @@ class Store:
             raise UnknownRun(run_id)
         raise LeaseLost(run_id, row[0])
 
-    def _insert_events(self, db: sqlite3.Connection, events: Sequence[Event]) -> None:
-        rows = []
-        for event in events:
-            data = event.body.data()
-            body = event.body
-            if isinstance(body, StepValidated):
-                del data["output"]  # stored once, in outputs
+    def _insert_events(self, db: sqlite3.Connection, rows: EventRows) -> None:
+        """The rows `_event_rows` made, in their order: a validated output before the
+        commit that marks it, within the same batch."""
+        for output, committed in rows.outputs:
+            if output is not None:
                 db.execute(
                     "INSERT INTO outputs(idempotency_key, run_id, step, attempt, checksum, output)"
                     " VALUES (?,?,?,?,?,?) ON CONFLICT(idempotency_key) DO NOTHING",
-                    (
-                        body.idempotency_key,
-                        event.run_id,
-                        body.step,
-                        body.attempt,
-                        body.checksum,
-                        _dumps(body.output),
-                    ),
+                    output,
                 )
-            elif isinstance(body, StepCommitted):
+            if committed is not None:
                 db.execute(
                     "UPDATE outputs SET committed_seq = ? "
                     "WHERE idempotency_key = ? AND committed_seq IS NULL",
-                    (event.seq, body.idempotency_key),
+                    committed,
                 )
-            rows.append(
-                (
-                    event.run_id,
-                    event.seq,
-                    event.step,
-                    event.attempt,
-                    event.ts,
-                    event.trace_id,
-                    event.type,
-                    _dumps(data),
-                )
-            )
         db.executemany(
             "INSERT INTO events(run_id, seq, step, attempt, ts, trace_id, type, data) "
             "VALUES (?,?,?,?,?,?,?,?)",
-            rows,
+            rows.events,
         )
 
     def has_run(self, run_id: str) -> bool:
@@ -559,6 +552,11 @@ class Store:
         )
         return [(str(run), holder, expires) for run, holder, expires in rows]
 
+    def data_version(self) -> int:
+        """A number that changes when another connection commits to the database (SQLite's
+        `data_version`): a worker looks for runs again only when it changed."""
+        return int(self._read("PRAGMA data_version")[0][0])
+
     def beat(self, worker: str, expires_ms: int | None, forget_before_ms: int = 0) -> None:
         """Record that `worker` is alive until `expires_ms` (None: it left), in `meta`;
         forget workers whose last beat expired before `forget_before_ms`."""
@@ -645,6 +643,65 @@ class Store:
             "SELECT name, token_sha256, created_ms, revoked_ms FROM principals ORDER BY name"
         )
         return [(str(n), str(h), int(c), None if r is None else int(r)) for n, h, c, r in rows]
+
+
+@dataclass(frozen=True)
+class EventRows:
+    """A batch's events as rows, and the output rows they write (encoded, no SQL)."""
+
+    events: list[tuple[Any, ...]]
+    # per step_validated: its output row; per step_committed: (seq, idempotency key)
+    outputs: list[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """What a batch writes, encoded (JSON text, rows) before its transaction, so that
+    the database's write lock is held only for SQLite's own work: the processes of a
+    worker pool take turns on that lock (store.writelock)."""
+
+    state_json: str | None  # the run's row's state (a new run, or a snapshot)
+    events: EventRows
+
+
+def encode(batch: Batch) -> Encoded:
+    """`batch` encoded for `Store.append_many` (pure: no database)."""
+    state_json = batch.state.stored_json() if batch.create or batch.snapshot else None
+    return Encoded(state_json, _event_rows(batch.events))
+
+
+def _event_rows(events: Sequence[Event]) -> EventRows:
+    rows = []
+    outputs: list[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]] = []
+    for event in events:
+        data = event.body.data()
+        body = event.body
+        if isinstance(body, StepValidated):
+            del data["output"]  # stored once, in outputs
+            output = (
+                body.idempotency_key,
+                event.run_id,
+                body.step,
+                body.attempt,
+                body.checksum,
+                _dumps(body.output),
+            )
+            outputs.append((output, None))
+        elif isinstance(body, StepCommitted):
+            outputs.append((None, (event.seq, body.idempotency_key)))
+        rows.append(
+            (
+                event.run_id,
+                event.seq,
+                event.step,
+                event.attempt,
+                event.ts,
+                event.trace_id,
+                event.type,
+                _dumps(data),
+            )
+        )
+    return EventRows(rows, outputs)
 
 
 def _lease_free(holder: str | None, expires: int | None, owner: str, now_ms: int) -> bool:

@@ -50,8 +50,6 @@ class _Turn:
                 # never the parent's descriptor: a forked child would share its lock
                 self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
                 self.pid = os.getpid()
-            if os.environ.get("BATON_PROBE_NOFLOCK"):  # TEMPORARY: measurement switch
-                raise OSError("off")
             fcntl.flock(self.fd, fcntl.LOCK_EX)
         except OSError:
             self._forget()  # no file lock here: SQLite's busy handler orders the processes
