@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from baton.runtime.store.records import Batch
-from baton.runtime.store.sqlite import AfterCommit, Encoded, Store, encode
+from baton.runtime.store.rows import Encoded, encode
+from baton.runtime.store.sqlite import AfterCommit, Store
 
 
 @dataclass

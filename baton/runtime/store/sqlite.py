@@ -18,14 +18,12 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from baton.runtime.core.events import (
     Event,
     EventFormatError,
-    StepCommitted,
     StepValidated,
     body_from_data,
 )
@@ -40,6 +38,15 @@ from baton.runtime.store.connection import (
 )
 from baton.runtime.store.errors import LeaseLost, RunExists, StoreError, UnknownRun
 from baton.runtime.store.records import Batch, InboxRequest, RunSummary
+from baton.runtime.store.rows import (
+    Encoded,
+    EventRows,
+    encode,
+    event_rows,
+    run_row,
+    sqlite_writes_together,
+    write_together,
+)
 from baton.runtime.store.writelock import turn
 
 DEFAULT_DB = Path(".baton") / "baton.db"
@@ -49,14 +56,6 @@ AfterCommit = Callable[[int], None]  # called with the number of events a commit
 def db_path(option: str | None = None) -> Path:
     """`--db`, else `BATON_DB`, else `.baton/baton.db`."""
     return Path(option or os.environ.get("BATON_DB") or DEFAULT_DB)
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def _dumps(value: Any) -> str:
-    """json.dumps(value, separators=(",", ":"), ensure_ascii=False), one encoder for all."""
-    return _ENCODER.encode(value)
 
 
 class Store:
@@ -145,7 +144,7 @@ class Store:
     ) -> None:
         """Record several new runs in one transaction (all or none: RunExists if one of
         the ids is taken), each leased to `owner` (None: no lease)."""
-        encoded = [(state, state.stored_json(), _event_rows([event])) for event, state in runs]
+        encoded = [(state, state.stored_json(), event_rows([event])) for event, state in runs]
         with self._write() as db:
             for state, state_json, rows in encoded:
                 self._insert_run(db, state, state_json, owner, now_ms)
@@ -162,27 +161,11 @@ class Store:
     ) -> None:
         if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (state.run_id,)).fetchone():
             raise RunExists(state.run_id)
-        parent = state.parent["run_id"] if state.parent else None
         db.execute(
             "INSERT INTO runs(run_id, workflow, version, spec_sha256, spec, status, "
             "parent_run_id, trace_id, created_ms, updated_ms, last_seq, state, "
             "lease_owner, lease_expires_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                state.run_id,
-                state.workflow,
-                state.version,
-                state.spec_sha256,
-                state.spec,
-                state.status,
-                parent,
-                state.trace_id,
-                state.started_ms,
-                state.updated_ms,
-                state.last_seq,
-                state_json,
-                owner,
-                None if owner is None else now_ms + leases.lease_ms(),
-            ),
+            run_row(state, state_json, owner, now_ms),
         )
 
     def append(
@@ -216,6 +199,17 @@ class Store:
         """
         if encoded is None:
             encoded = [encode(batch) for batch in batches]
+        if len(batches) > 1 and sqlite_writes_together(batches):
+            try:
+                with self._write() as db:
+                    together = write_together(db, batches, encoded)
+            except StoreError:
+                pass  # an error SQLite raised: each batch on its own, below, finds its own
+            else:
+                self._committed(
+                    sum(len(b.events) for b, r in zip(batches, together, strict=True) if r is None)
+                )
+                return together
         if len(batches) == 1:  # alone: the transaction is the batch, no savepoint needed
             try:
                 with self._write() as db:
@@ -643,65 +637,6 @@ class Store:
             "SELECT name, token_sha256, created_ms, revoked_ms FROM principals ORDER BY name"
         )
         return [(str(n), str(h), int(c), None if r is None else int(r)) for n, h, c, r in rows]
-
-
-@dataclass(frozen=True)
-class EventRows:
-    """A batch's events as rows, and the output rows they write (encoded, no SQL)."""
-
-    events: list[tuple[Any, ...]]
-    # per step_validated: its output row; per step_committed: (seq, idempotency key)
-    outputs: list[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]]
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """What a batch writes, encoded (JSON text, rows) before its transaction, so that
-    the database's write lock is held only for SQLite's own work: the processes of a
-    worker pool take turns on that lock (store.writelock)."""
-
-    state_json: str | None  # the run's row's state (a new run, or a snapshot)
-    events: EventRows
-
-
-def encode(batch: Batch) -> Encoded:
-    """`batch` encoded for `Store.append_many` (pure: no database)."""
-    state_json = batch.state.stored_json() if batch.create or batch.snapshot else None
-    return Encoded(state_json, _event_rows(batch.events))
-
-
-def _event_rows(events: Sequence[Event]) -> EventRows:
-    rows = []
-    outputs: list[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]] = []
-    for event in events:
-        data = event.body.data()
-        body = event.body
-        if isinstance(body, StepValidated):
-            del data["output"]  # stored once, in outputs
-            output = (
-                body.idempotency_key,
-                event.run_id,
-                body.step,
-                body.attempt,
-                body.checksum,
-                _dumps(body.output),
-            )
-            outputs.append((output, None))
-        elif isinstance(body, StepCommitted):
-            outputs.append((None, (event.seq, body.idempotency_key)))
-        rows.append(
-            (
-                event.run_id,
-                event.seq,
-                event.step,
-                event.attempt,
-                event.ts,
-                event.trace_id,
-                event.type,
-                _dumps(data),
-            )
-        )
-    return EventRows(rows, outputs)
 
 
 def _lease_free(holder: str | None, expires: int | None, owner: str, now_ms: int) -> bool:
