@@ -54,7 +54,10 @@ class GroupCommit:
         while not mine.done:
             if self._leader.acquire(blocking=False):
                 try:
-                    self._commit_waiting()
+                    # the database's write turn first, then the batches: those that
+                    # arrive while another process writes join this commit
+                    with self._store.turn():
+                        self._commit_waiting()
                 finally:
                     self._leader.release()
                 self._wake_next()

@@ -97,11 +97,16 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def turn(self) -> contextlib.AbstractContextManager[None]:
+        """This writer's turn on the database (store.writelock), held across calls: a
+        group committer takes it before it takes the batches waiting."""
+        return turn(self._writers) if self._writers else contextlib.nullcontext()
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken at once (BEGIN IMMEDIATE): all or nothing.
         The writers of one database take turns (store.writelock) rather than poll."""
-        with turn(self._writers) if self._writers else contextlib.nullcontext():
+        with self.turn():
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as error:
