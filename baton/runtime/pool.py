@@ -10,11 +10,12 @@ process drove it), expired, or held by a dead process on this host (a worker kil
 mid-run: its runs are taken over at once, and their interrupted attempts run again under
 the same idempotency keys, as `baton resume` does).
 
-Claiming is the lease itself (`Store.acquire_lease`, one IMMEDIATE transaction), so two
-workers never drive one run; a worker that lost a lease cannot write (the store checks
-the owner in every append). `Worker.serve` is the reusable claim/drive loop (a web
-console can run it in a thread); `pool_running` says whether a worker is alive, from
-the heartbeats workers keep in the `meta` table (no schema change).
+Claiming is the lease itself (`Store.claim_runs`: the leases of a batch of runs in one
+IMMEDIATE transaction, each checked again inside it), so two workers never drive one
+run; a worker that lost a lease cannot write (the store checks the owner in every
+append). `Worker.serve` is the reusable claim/drive loop (a web console can run it in a
+thread); `pool_running` says whether a worker is alive, from the heartbeats workers keep
+in the `meta` table (no schema change).
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ would otherwise wait for its own fsync in turn. Here the first driver to arrive 
 the leader: it takes every batch waiting at that moment and commits them in one
 transaction; drivers that arrive while it writes wait, and the next leader takes them
 all. With one driver alone this is just its own commit, with no thread hop.
+
+The leader first waits for the database's write turn (store.writelock), then takes the
+batches: with several processes writing one database (the worker pool), the batches
+that arrive while another process commits join this one's next commit. Each batch is
+encoded by its own driver's thread before it waits (store.rows), so the leader's
+transaction holds the write lock for SQLite's work only.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ taken waits in SQLite's busy handler, which polls: it sleeps 1, 2, 5, 10, 15, 20
 25, 25, 50, 50, then 100 ms between tries, and gives up after the connection's timeout.
 When writers follow each other closely (a process's group committer commits again as
 soon as it is done; several pool workers do the same), a waiting writer mostly finds
-the lock taken again when it wakes, so it sleeps longer and longer: measured with two
-pool workers, a lease claim waited 250 ms on average and up to 4 s behind commits of
-2 ms each (docs/benchmarks.md, "the local worker pool").
+the lock taken again when it wakes, so it sleeps longer and longer: measured with pool
+workers, lease claims waited 250 to 700 ms on average and up to 4 s behind commits of a
+few ms each (docs/benchmarks.md, "the local worker pool").
 
 So each write transaction first takes this lock: a lock per process (threads of one
 process queue on it) and a `flock` on a file beside the database (processes queue on
