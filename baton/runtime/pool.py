@@ -178,7 +178,8 @@ class Worker:
             self._freed.clear()  # a run let go from here on wakes the wait below
             free = self.concurrency - len(threads)
             claimed: list[tuple[str, str]] = []
-            store = store or self._open()
+            if store is None and now - looked >= self.poll_s:  # not yet, or it failed
+                store, looked = self._open(), now
             if free > 0 and store is not None:
                 # idle, a commit may be runs queued: look at once; busy, the commits are
                 # mostly its own runs' (looking costs a scan of the runs: the GIL its
