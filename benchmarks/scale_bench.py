@@ -1,6 +1,7 @@
 """Scale benchmark (issue 15): per-step cost as a run grows, and a local worker pool.
 
-    python benchmarks/scale_bench.py [--rounds 3] [--runs 100] [--steps 20] [--jobs 2]
+    python benchmarks/scale_bench.py [--rounds 3] [--pool-rounds 3] [--runs 100] [--steps 20]
+                                     [--jobs 2] [--no-peers] [--no-marginal]
 
 All in one invocation, on one machine (the load average is recorded):
 
@@ -9,16 +10,19 @@ All in one invocation, on one machine (the load average is recorded):
   N = 1,000 (median of `--rounds` runs of each length, rounds interleaved); next to the
   SQLite WAL+FULL committed-insert floor measured in the same rounds. Targets: the
   1,000-step figure within 1.2x of the 100-step one (flat), and at most 2.5x the floor.
-- **Concurrent runs**: `--runs` runs x `--steps` steps, in one process (runtime_bench's
-  threads, one run each, group commit) and through `baton worker --local -j N` (the
-  runs enqueued once the workers are up, the clock running from the first enqueue to
-  the last run's end); LangGraph (SqliteSaver, durability sync) and DBOS (SQLite) on the
-  same shape, one thread per run. Target: the pool at least 2x the single process, and
-  above the peers.
+- **Concurrent runs**: `--runs` runs x `--steps` steps: in one process (runtime_bench's
+  threads, one run each, group commit); through `baton worker --local -j 1` and `-j N`
+  (after an untimed warm-up batch, as the single process has; the clock runs from the
+  enqueue of the runs, one transaction, to the last run's end); LangGraph (SqliteSaver,
+  durability sync) and DBOS (SQLite) on the same shape, one thread per run, each in a
+  process of its own. `--pool-rounds` interleaved rounds of all five, medians shown.
+  Targets: `-j N` at least 2x the single process, and above the peers.
 
-Prints a table and writes benchmarks/results/scale.json. The peers need the
-`bench-runtime` extra (a separate environment: `UV_PROJECT_ENVIRONMENT=.venv-bench uv sync
---locked --extra dev --extra bench-runtime`).
+Prints a table (one row each: one process, -j 1, -j N, LangGraph, DBOS, with every
+round's figure and the load average at its start in the JSON) and writes
+benchmarks/results/scale.json. The peers need the `bench-runtime` extra in the same
+environment: `UV_PROJECT_ENVIRONMENT=.venv .venv/bin/uv sync --locked --extra dev --extra
+bench --extra bench-runtime`. `--no-peers` and `--no-marginal` leave those parts out.
 """
 
 from __future__ import annotations
@@ -82,9 +86,37 @@ def marginal(rounds: int, base: Path | None) -> dict[str, Any]:
     }
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a live process used so far (/proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
 def pool(runs: int, steps: int, jobs: int, base: Path | None) -> dict[str, Any]:
+    """`baton worker --local -j JOBS` driving RUNS queued runs of STEPS steps.
+
+    As the single process's measurement does, a warm-up batch (RUNS/10 runs) goes
+    through the workers first, untimed (each worker's imports, compiled templates and
+    schemas, its database connections). Then the clock runs from the enqueue of the
+    RUNS runs (`enqueue_many`: one transaction) to the end of the last one. Each worker
+    may drive all RUNS at once (`--runs-per-worker RUNS`, as the single process drives
+    RUNS threads); the workers share them out (runtime.pool.Worker._claim).
+    """
+    import sqlite3
+
     from baton.runtime.api import get_state
-    from baton.runtime.pool import enqueue
+    from baton.runtime.pool import enqueue_many
     from baton.runtime.store import Store
 
     with tempfile.TemporaryDirectory(prefix="baton-pool-", dir=base) as tmp:
@@ -93,36 +125,45 @@ def pool(runs: int, steps: int, jobs: int, base: Path | None) -> dict[str, Any]:
         db = directory / "baton.db"
         Store(db).close()
         baton = Path(sys.executable).parent / "baton"
+        argv = [str(baton), "worker", "--local", "-j", str(jobs), "--db", str(db)]
         workers = subprocess.Popen(
-            [str(baton), "worker", "--local", "-j", str(jobs), "--db", str(db)],
-            cwd=directory,
-            stderr=subprocess.DEVNULL,
+            [*argv, "--runs-per-worker", str(runs)], cwd=directory, stderr=subprocess.DEVNULL
         )
+        watch = sqlite3.connect(db)
+
+        def left() -> int:
+            return int(
+                watch.execute(
+                    "SELECT count(*) FROM runs WHERE status NOT IN ('succeeded', 'failed')"
+                ).fetchone()[0]
+            )
+
+        def drive(label: str, count: int) -> tuple[float, float]:
+            enqueue_many(db, loaded, [(runtime_bench.INPUTS, f"{label}{i}") for i in range(count)])
+            enqueued = time.perf_counter()
+            while left():
+                time.sleep(0.005)
+            return enqueued, time.perf_counter()
+
         try:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:  # every worker up (its heartbeat in)
                 with Store(db) as store:
                     if len(store.workers()) >= jobs:
                         break
-                time.sleep(0.1)
+                time.sleep(0.05)
+            drive("warm", max(1, runs // 10))
+            pids = _children(workers.pid) if jobs > 1 else [workers.pid]
+            cpu = [_cpu_s(pid) for pid in pids]
             started = time.perf_counter()
-            ids = [f"p{index}" for index in range(runs)]
-            for run_id in ids:
-                enqueue(db, loaded, runtime_bench.INPUTS, run_id)
-            import sqlite3
-
-            while True:
-                with sqlite3.connect(db) as conn:
-                    left = conn.execute(
-                        "SELECT count(*) FROM runs WHERE status NOT IN ('succeeded', 'failed')"
-                    ).fetchone()[0]
-                if not left:
-                    break
-                time.sleep(0.02)
-            elapsed = time.perf_counter() - started
+            enqueued, ended = drive("p", runs)
+            elapsed = ended - started
+            cpu = [_cpu_s(pid) - before for pid, before in zip(pids, cpu, strict=True)]
         finally:
+            watch.close()
             workers.terminate()
             workers.wait(60)
+        ids = [f"p{index}" for index in range(runs)]
         failed = [r for r in ids if get_state(db, r).outcome != "succeeded"]
         if failed:
             raise RuntimeError(f"{len(failed)} pool runs failed: {failed[:3]}")
@@ -131,7 +172,9 @@ def pool(runs: int, steps: int, jobs: int, base: Path | None) -> dict[str, Any]:
         "runs": runs,
         "steps": steps,
         "wall_s": elapsed,
+        "enqueue_s": enqueued - started,
         "steps_per_s": runs * steps / elapsed,
+        "worker_cpu_s": cpu,
     }
 
 
@@ -221,6 +264,21 @@ def dbos_concurrent(runs: int, steps: int, base: Path | None) -> dict[str, Any]:
     return {"runs": runs, "steps": steps, "wall_s": elapsed, "steps_per_s": runs * steps / elapsed}
 
 
+PEERS = {"langgraph": langgraph_concurrent, "dbos": dbos_concurrent}
+
+
+def peer(name: str, runs: int, steps: int, base: Path | None) -> dict[str, Any]:
+    """A peer measured in a process of its own (as Baton's single process and workers
+    are): DBOS keeps a global registry, and no peer warms another's imports."""
+    argv = [sys.executable, __file__, "--child-peer", name, "--runs", str(runs)]
+    argv += ["--steps", str(steps)] + (["--dir", str(base)] if base is not None else [])
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
+    if done.returncode != 0:
+        return {"error": f"{name}: exit {done.returncode}: {done.stderr.strip()[-500:]}"}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def _guard(name: str, measure: Any) -> dict[str, Any]:
     try:
         result: dict[str, Any] = measure()
@@ -229,54 +287,115 @@ def _guard(name: str, measure: Any) -> dict[str, Any]:
         return {"error": f"{name}: {type(error).__name__}: {error}"}
 
 
+def concurrent(args: argparse.Namespace) -> dict[str, Any]:
+    """One-process Baton, the pool with -j 1 and -j JOBS, LangGraph and DBOS, in
+    `--pool-rounds` interleaved rounds (so a change in the machine's load hits each
+    alike); each row's median, each measurement with the load average at its start."""
+    rows: dict[str, str] = {
+        "single_process": "baton, one process",
+        "pool_j1": "baton worker --local -j 1",
+        f"pool_j{args.jobs}": f"baton worker --local -j {args.jobs}",
+    }
+    if not args.no_peers:
+        rows |= {"langgraph": "LangGraph (SqliteSaver, sync)", "dbos": "DBOS (SQLite)"}
+    measure: dict[str, Any] = {
+        "single_process": lambda: runtime_bench.measure_concurrent(
+            args.steps, args.runs, 1, args.dir
+        ),
+        "pool_j1": lambda: pool(args.runs, args.steps, 1, args.dir),
+        f"pool_j{args.jobs}": lambda: pool(args.runs, args.steps, args.jobs, args.dir),
+        "langgraph": lambda: peer("langgraph", args.runs, args.steps, args.dir),
+        "dbos": lambda: peer("dbos", args.runs, args.steps, args.dir),
+    }
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in rows}
+    for round_index in range(args.pool_rounds):
+        for name in rows:
+            load = os.getloadavg()[0]
+            row = _guard(name, measure[name])
+            row["load_1m"] = load
+            samples[name].append(row)
+            rate = row.get("steps_per_s")
+            shown = f"{rate:8.0f} steps/s" if rate else row.get("error", "")[:200]
+            print(f"  round {round_index + 1} {name:15} {shown}  (load {load:.2f})", flush=True)
+    out: dict[str, Any] = {}
+    for name, label in rows.items():
+        good = [row for row in samples[name] if "steps_per_s" in row]
+        out[name] = {
+            "label": label,
+            "steps_per_s": statistics.median(r["steps_per_s"] for r in good) if good else None,
+            "samples": samples[name],
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the marginal cost")
+    parser.add_argument("--pool-rounds", type=int, default=3, help="rounds of the concurrent rows")
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--no-marginal", action="store_true", help="only the concurrent rows")
+    parser.add_argument("--no-peers", action="store_true", help="leave LangGraph and DBOS out")
+    parser.add_argument("--child-peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child_peer:
+        print(json.dumps(PEERS[args.child_peer](args.runs, args.steps, args.dir)))
+        return
     load_start = os.getloadavg()
+    print(f"load average at start {load_start} ({os.cpu_count()} CPUs)", flush=True)
     result: dict[str, Any] = {
         "machine": runtime_bench.machine(),
         "commit": runtime_bench.git("rev-parse", "--short", "HEAD"),
         "load_average_start": load_start,
-        "marginal": marginal(args.rounds, args.dir),
-        "single_process": runtime_bench.measure_concurrent(args.steps, args.runs, 1, args.dir),
-        "pool": _guard("pool", lambda: pool(args.runs, args.steps, args.jobs, args.dir)),
-        "langgraph": _guard(
-            "langgraph", lambda: langgraph_concurrent(args.runs, args.steps, args.dir)
-        ),
-        "dbos": _guard("dbos", lambda: dbos_concurrent(args.runs, args.steps, args.dir)),
-        "load_average_end": os.getloadavg(),
-        "peer_versions": runtime_peers.peer_versions(),
     }
-    m = result["marginal"]
-    single = result["single_process"].get("steps_per_s", 0.0)
-    pooled = result["pool"].get("steps_per_s", 0.0)
-    result["verdicts"] = {
-        "flat": m["flat_ratio"] <= FLAT_TARGET,
-        "floor": m["floor_ratio_1000"] <= FLOOR_TARGET,
+    if not args.no_marginal:
+        result["marginal"] = marginal(args.rounds, args.dir)
+    result["concurrent"] = concurrent(args)
+    result["load_average_end"] = os.getloadavg()
+    result["peer_versions"] = runtime_peers.peer_versions()
+    rows = result["concurrent"]
+    single = rows["single_process"]["steps_per_s"] or 0.0
+    pooled = rows[f"pool_j{args.jobs}"]["steps_per_s"] or 0.0
+    verdicts: dict[str, Any] = {
         "pool_vs_single": pooled / single if single else None,
         "pool_2x": bool(single) and pooled >= POOL_TARGET * single,
-        "pool_above_peers": all(
-            pooled > result[p].get("steps_per_s", 0.0) for p in ("langgraph", "dbos")
-        ),
     }
+    if not args.no_peers:
+        verdicts["pool_above_peers"] = all(
+            pooled > (rows[p]["steps_per_s"] or 0.0) for p in ("langgraph", "dbos")
+        )
+    if "marginal" in result:
+        m = result["marginal"]
+        verdicts |= {"flat": m["flat_ratio"] <= FLAT_TARGET}
+        verdicts |= {"floor": m["floor_ratio_1000"] <= FLOOR_TARGET}
+    result["verdicts"] = verdicts
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"load average {load_start} -> {result['load_average_end']}")
+    if "marginal" in result:
+        m = result["marginal"]
+        print(
+            f"marginal ms/step: 100-step {m['marginal_ms_100']:.3f}, "
+            f"1000-step {m['marginal_ms_1000']:.3f} (x{m['flat_ratio']:.2f}); "
+            f"floor {m['floor_ms']:.3f} (1000-step x{m['floor_ratio_1000']:.2f})"
+        )
     print(
-        f"marginal ms/step: 100-step {m['marginal_ms_100']:.3f}, "
-        f"1000-step {m['marginal_ms_1000']:.3f} (x{m['flat_ratio']:.2f}); "
-        f"floor {m['floor_ms']:.3f} (1000-step x{m['floor_ratio_1000']:.2f})"
+        f"\n{args.runs} concurrent runs x {args.steps} builtin echo steps, "
+        f"median of {args.pool_rounds} interleaved rounds:"
     )
-    for name in ("single_process", "pool", "langgraph", "dbos"):
-        row = result[name]
-        print(f"{name:15} {row.get('steps_per_s', 0):8.0f} steps/s  {row.get('error', '')}")
-    print(json.dumps(result["verdicts"]))
+    print(f"  {'':32} {'steps/s':>9} {'x one process':>14}  per round")
+    for row in rows.values():
+        rate = row["steps_per_s"]
+        ratio = f"{rate / single:13.2f}x" if rate and single else f"{'-':>14}"
+        each = ", ".join(
+            f"{s['steps_per_s']:.0f}" if "steps_per_s" in s else "error" for s in row["samples"]
+        )
+        shown = f"{rate:9.0f}" if rate else f"{'-':>9}"
+        print(f"  {row['label']:32} {shown} {ratio}  {each}")
+    print(json.dumps(verdicts))
 
 
 if __name__ == "__main__":

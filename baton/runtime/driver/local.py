@@ -149,13 +149,19 @@ class LocalDriver:
             self.store.release_lease(run_id, self.owner)
 
     def resume(
-        self, run_id: str, pin: str, spec_changed: bool = False, queued: bool = False
+        self,
+        run_id: str,
+        pin: str,
+        spec_changed: bool = False,
+        queued: bool = False,
+        held: bool = False,
     ) -> DriveResult:
         """Take a run over and drive it on; raises RunBusy if a live process drives it.
         `queued`: a run only recorded so far (`runtime.pool.enqueue`), which starts
-        without a `run_resumed` (nothing of it ran before)."""
+        without a `run_resumed` (nothing of it ran before). `held`: `self.owner` holds
+        the run's lease already (a pool worker claims leases in batches)."""
         now = self.options.clock()
-        holder = self.store.acquire_lease(run_id, self.owner, now)
+        holder = None if held else self.store.acquire_lease(run_id, self.owner, now)
         if holder is not None:
             raise RunBusy(run_id, holder.describe(now))
         try:

@@ -6,6 +6,12 @@ would otherwise wait for its own fsync in turn. Here the first driver to arrive 
 the leader: it takes every batch waiting at that moment and commits them in one
 transaction; drivers that arrive while it writes wait, and the next leader takes them
 all. With one driver alone this is just its own commit, with no thread hop.
+
+The leader first waits for the database's write turn (store.writelock), then takes the
+batches: with several processes writing one database (the worker pool), the batches
+that arrive while another process commits join this one's next commit. Each batch is
+encoded by its own driver's thread before it waits (store.rows), so the leader's
+transaction holds the write lock for SQLite's work only.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from baton.runtime.store.records import Batch
+from baton.runtime.store.rows import Encoded, encode
 from baton.runtime.store.sqlite import AfterCommit, Store
 
 
 @dataclass
 class _Waiting:
     batch: Batch
+    encoded: Encoded
     done: bool = False
     error: BaseException | None = None
     wake: threading.Event = field(default_factory=threading.Event)
@@ -44,13 +52,18 @@ class GroupCommit:
         """Make `batch` durable (with whatever else is waiting); raises its own error."""
         if batch.empty:
             return
-        mine = _Waiting(batch)
+        # encoded here, in the run's own thread: the leader's transaction holds the
+        # database's write lock only for SQLite's work (store.writelock)
+        mine = _Waiting(batch, encode(batch))
         with self._lock:
             self._waiting.append(mine)
         while not mine.done:
             if self._leader.acquire(blocking=False):
                 try:
-                    self._commit_waiting()
+                    # the database's write turn first, then the batches: those that
+                    # arrive while another process writes join this commit
+                    with self._store.turn():
+                        self._commit_waiting()
                 finally:
                     self._leader.release()
                 self._wake_next()
@@ -71,7 +84,7 @@ class GroupCommit:
             return
         try:
             results: list[BaseException | None] = list(
-                self._store.append_many([w.batch for w in taken])
+                self._store.append_many([w.batch for w in taken], [w.encoded for w in taken])
             )
         except BaseException as error:  # the transaction itself failed: all of them did
             results = [error] * len(taken)

@@ -11,6 +11,7 @@ right after it (the crash tests kill the process there: runtime.testing).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -23,7 +24,6 @@ from typing import Any, NoReturn
 from baton.runtime.core.events import (
     Event,
     EventFormatError,
-    StepCommitted,
     StepValidated,
     body_from_data,
 )
@@ -38,6 +38,16 @@ from baton.runtime.store.connection import (
 )
 from baton.runtime.store.errors import LeaseLost, RunExists, StoreError, UnknownRun
 from baton.runtime.store.records import Batch, InboxRequest, RunSummary
+from baton.runtime.store.rows import (
+    Encoded,
+    EventRows,
+    encode,
+    event_rows,
+    run_row,
+    sqlite_writes_together,
+    write_together,
+)
+from baton.runtime.store.writelock import turn
 
 DEFAULT_DB = Path(".baton") / "baton.db"
 AfterCommit = Callable[[int], None]  # called with the number of events a commit made durable
@@ -46,14 +56,6 @@ AfterCommit = Callable[[int], None]  # called with the number of events a commit
 def db_path(option: str | None = None) -> Path:
     """`--db`, else `BATON_DB`, else `.baton/baton.db`."""
     return Path(option or os.environ.get("BATON_DB") or DEFAULT_DB)
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def _dumps(value: Any) -> str:
-    """json.dumps(value, separators=(",", ":"), ensure_ascii=False), one encoder for all."""
-    return _ENCODER.encode(value)
 
 
 class Store:
@@ -76,6 +78,7 @@ class Store:
         self.path = Path(path)
         self.after_commit = after_commit
         self._empty = False  # read-only on a file with no tables yet: it holds no runs
+        self._writers: Path | None = None  # the key of its writers' queue (writelock)
         if readonly:
             self._db = open_for_reading(self.path)
             self._empty = is_empty(self._db)
@@ -83,6 +86,7 @@ class Store:
         if not create and not self.path.exists():
             raise StoreError(f"database '{self.path}' does not exist")
         self._db = open_for_writing(self.path, shared)
+        self._writers = self.path.resolve()
 
     def close(self) -> None:
         self._db.close()
@@ -93,21 +97,28 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def turn(self) -> contextlib.AbstractContextManager[None]:
+        """This writer's turn on the database (store.writelock), held across calls: a
+        group committer takes it before it takes the batches waiting."""
+        return turn(self._writers) if self._writers else contextlib.nullcontext()
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (BEGIN IMMEDIATE): all or nothing."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            raise self._error(error) from error
-        try:
-            yield self._db
-            self._db.execute("COMMIT")
-        except BaseException as error:
-            self._db.execute("ROLLBACK")
-            if isinstance(error, sqlite3.Error):
+        """One write transaction, taken at once (BEGIN IMMEDIATE): all or nothing.
+        The writers of one database take turns (store.writelock) rather than poll."""
+        with self.turn():
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
                 raise self._error(error) from error
-            raise
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as error:
+                self._db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise self._error(error) from error
+                raise
 
     def _error(self, error: sqlite3.Error) -> StoreError:
         if is_read_only_error(error):
@@ -128,37 +139,38 @@ class Store:
 
     # -- runs and their logs
 
-    def create_run(self, event: Event, state: RunState, owner: str, now_ms: int) -> None:
-        """Record a new run (its `run_started` event) and give `owner` its lease."""
-        with self._write() as db:
-            self._insert_run(db, state, owner, now_ms)
-            self._insert_events(db, [event])
-        self._committed(1)
+    def create_run(self, event: Event, state: RunState, owner: str | None, now_ms: int) -> None:
+        """Record a new run (its `run_started` event) and give `owner` its lease (None:
+        no lease, a run queued for the worker pool)."""
+        self.create_runs([(event, state)], owner, now_ms)
 
-    def _insert_run(self, db: sqlite3.Connection, state: RunState, owner: str, now_ms: int) -> None:
+    def create_runs(
+        self, runs: Sequence[tuple[Event, RunState]], owner: str | None, now_ms: int
+    ) -> None:
+        """Record several new runs in one transaction (all or none: RunExists if one of
+        the ids is taken), each leased to `owner` (None: no lease)."""
+        encoded = [(state, state.stored_json(), event_rows([event])) for event, state in runs]
+        with self._write() as db:
+            for state, state_json, rows in encoded:
+                self._insert_run(db, state, state_json, owner, now_ms)
+                self._insert_events(db, rows)
+        self._committed(len(runs))
+
+    def _insert_run(
+        self,
+        db: sqlite3.Connection,
+        state: RunState,
+        state_json: str,
+        owner: str | None,
+        now_ms: int,
+    ) -> None:
         if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (state.run_id,)).fetchone():
             raise RunExists(state.run_id)
-        parent = state.parent["run_id"] if state.parent else None
         db.execute(
             "INSERT INTO runs(run_id, workflow, version, spec_sha256, spec, status, "
             "parent_run_id, trace_id, created_ms, updated_ms, last_seq, state, "
             "lease_owner, lease_expires_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                state.run_id,
-                state.workflow,
-                state.version,
-                state.spec_sha256,
-                state.spec,
-                state.status,
-                parent,
-                state.trace_id,
-                state.started_ms,
-                state.updated_ms,
-                state.last_seq,
-                state.stored_json(),
-                owner,
-                now_ms + leases.lease_ms(),
-            ),
+            run_row(state, state_json, owner, now_ms),
         )
 
     def append(
@@ -176,21 +188,38 @@ class Store:
         batch = Batch(events, state, owner, now_ms, inbox_outcomes)
         if batch.empty:
             return
+        encoded = encode(batch)
         with self._write() as db:
-            self._append(db, batch)
+            self._append(db, batch, encoded)
         self._committed(len(events))
 
-    def append_many(self, batches: Sequence[Batch]) -> list[StoreError | None]:
+    def append_many(
+        self, batches: Sequence[Batch], encoded: Sequence[Encoded] | None = None
+    ) -> list[StoreError | None]:
         """Append batches of several runs in one transaction (one fsync for all).
 
         Each batch is all or nothing on its own (a savepoint): one that fails (a lost
         lease) is rolled back and reported in its place, the others commit.
+        `encoded`: each batch's `encode`, done already (by the thread of its run).
         """
+        if encoded is None:
+            encoded = [encode(batch) for batch in batches]
+        if len(batches) > 1 and sqlite_writes_together(batches):
+            try:
+                with self._write() as db:
+                    together = write_together(db, batches, encoded)
+            except StoreError:
+                pass  # an error SQLite raised: each batch on its own, below, finds its own
+            else:
+                self._committed(
+                    sum(len(b.events) for b, r in zip(batches, together, strict=True) if r is None)
+                )
+                return together
         if len(batches) == 1:  # alone: the transaction is the batch, no savepoint needed
             try:
                 with self._write() as db:
                     try:
-                        self._append(db, batches[0])
+                        self._append(db, batches[0], encoded[0])
                     except (StoreError, sqlite3.Error) as error:
                         raise _BatchFailed(_store_error(error)) from error
             except _BatchFailed as failed:
@@ -199,10 +228,10 @@ class Store:
             return [None]
         results: list[StoreError | None] = []
         with self._write() as db:
-            for batch in batches:
+            for batch, rows in zip(batches, encoded, strict=True):
                 db.execute("SAVEPOINT batch")
                 try:
-                    self._append(db, batch)
+                    self._append(db, batch, rows)
                 except (StoreError, sqlite3.Error) as error:
                     db.execute("ROLLBACK TO batch")
                     results.append(_store_error(error))
@@ -214,20 +243,21 @@ class Store:
         )
         return results
 
-    def _append(self, db: sqlite3.Connection, batch: Batch) -> None:
+    def _append(self, db: sqlite3.Connection, batch: Batch, encoded: Encoded) -> None:
         state = batch.state
         if batch.create:
-            self._insert_run(db, state, batch.owner, batch.now_ms)
+            assert encoded.state_json is not None
+            self._insert_run(db, state, encoded.state_json, batch.owner, batch.now_ms)
         else:
-            self._update_run(db, batch)
-        self._insert_events(db, batch.events)
+            self._update_run(db, batch, encoded.state_json)
+        self._insert_events(db, encoded.events)
         if batch.inbox_outcomes:
             db.executemany(
                 "UPDATE inbox SET outcome = ? WHERE id = ?",
                 [(outcome, request) for request, outcome in batch.inbox_outcomes],
             )
 
-    def _update_run(self, db: sqlite3.Connection, batch: Batch) -> None:
+    def _update_run(self, db: sqlite3.Connection, batch: Batch, state_json: str | None) -> None:
         """Check that `batch.owner` holds the run and that the batch continues its log;
         with `batch.snapshot`, rewrite the run's row: state, status, renewed lease."""
         state = batch.state
@@ -244,7 +274,7 @@ class Store:
                     state.spec_sha256,
                     state.updated_ms,
                     state.last_seq,
-                    state.stored_json(),
+                    state_json,
                     None if ended else batch.owner,
                     None if ended else batch.now_ms + leases.lease_ms(),
                     state.run_id,
@@ -279,47 +309,26 @@ class Store:
             raise UnknownRun(run_id)
         raise LeaseLost(run_id, row[0])
 
-    def _insert_events(self, db: sqlite3.Connection, events: Sequence[Event]) -> None:
-        rows = []
-        for event in events:
-            data = event.body.data()
-            body = event.body
-            if isinstance(body, StepValidated):
-                del data["output"]  # stored once, in outputs
+    def _insert_events(self, db: sqlite3.Connection, rows: EventRows) -> None:
+        """The rows `_event_rows` made, in their order: a validated output before the
+        commit that marks it, within the same batch."""
+        for output, committed in rows.outputs:
+            if output is not None:
                 db.execute(
                     "INSERT INTO outputs(idempotency_key, run_id, step, attempt, checksum, output)"
                     " VALUES (?,?,?,?,?,?) ON CONFLICT(idempotency_key) DO NOTHING",
-                    (
-                        body.idempotency_key,
-                        event.run_id,
-                        body.step,
-                        body.attempt,
-                        body.checksum,
-                        _dumps(body.output),
-                    ),
+                    output,
                 )
-            elif isinstance(body, StepCommitted):
+            if committed is not None:
                 db.execute(
                     "UPDATE outputs SET committed_seq = ? "
                     "WHERE idempotency_key = ? AND committed_seq IS NULL",
-                    (event.seq, body.idempotency_key),
+                    committed,
                 )
-            rows.append(
-                (
-                    event.run_id,
-                    event.seq,
-                    event.step,
-                    event.attempt,
-                    event.ts,
-                    event.trace_id,
-                    event.type,
-                    _dumps(data),
-                )
-            )
         db.executemany(
             "INSERT INTO events(run_id, seq, step, attempt, ts, trace_id, type, data) "
             "VALUES (?,?,?,?,?,?,?,?)",
-            rows,
+            rows.events,
         )
 
     def has_run(self, run_id: str) -> bool:
@@ -465,19 +474,35 @@ class Store:
             if row is None:
                 raise UnknownRun(run_id)
             holder, expires = row
-            free = (
-                holder is None
-                or holder == owner
-                or (expires or 0) <= now_ms
-                or leases.holder_is_dead(holder)
-            )
-            if not free:
+            if not _lease_free(holder, expires, owner, now_ms):
                 return leases.LeaseHolder(holder, expires or 0)
             db.execute(
                 "UPDATE runs SET lease_owner = ?, lease_expires_ms = ? WHERE run_id = ?",
                 (owner, now_ms + leases.lease_ms(), run_id),
             )
         return None
+
+    def claim_runs(self, wanted: Sequence[tuple[str, str]], now_ms: int) -> list[str]:
+        """Take the leases of several runs in one transaction, each for its own owner
+        (`wanted`: (run, owner) pairs): the runs taken. A run is taken if it can still
+        move (running, not waiting for a decision) and its lease is free, as in
+        `acquire_lease`; others are skipped (another worker was first)."""
+        taken = []
+        with self._write() as db:
+            for run_id, owner in wanted:
+                row = db.execute(
+                    "SELECT lease_owner, lease_expires_ms FROM runs "
+                    "WHERE run_id = ? AND status = 'running'",
+                    (run_id,),
+                ).fetchone()
+                if row is None or not _lease_free(row[0], row[1], owner, now_ms):
+                    continue
+                db.execute(
+                    "UPDATE runs SET lease_owner = ?, lease_expires_ms = ? WHERE run_id = ?",
+                    (owner, now_ms + leases.lease_ms(), run_id),
+                )
+                taken.append(run_id)
+        return taken
 
     def live_lease(self, run_id: str, now_ms: int) -> leases.LeaseHolder | None:
         """Who drives the run now: a lease that has not expired and whose holder is not
@@ -525,6 +550,11 @@ class Store:
             "WHERE status = 'running' AND parent_run_id IS NULL ORDER BY created_ms, run_id"
         )
         return [(str(run), holder, expires) for run, holder, expires in rows]
+
+    def data_version(self) -> int:
+        """A number that changes when another connection commits to the database (SQLite's
+        `data_version`): a worker looks for runs again only when it changed."""
+        return int(self._read("PRAGMA data_version")[0][0])
 
     def beat(self, worker: str, expires_ms: int | None, forget_before_ms: int = 0) -> None:
         """Record that `worker` is alive until `expires_ms` (None: it left), in `meta`;
@@ -612,6 +642,17 @@ class Store:
             "SELECT name, token_sha256, created_ms, revoked_ms FROM principals ORDER BY name"
         )
         return [(str(n), str(h), int(c), None if r is None else int(r)) for n, h, c, r in rows]
+
+
+def _lease_free(holder: str | None, expires: int | None, owner: str, now_ms: int) -> bool:
+    """Whether `owner` may take a lease held by `holder` until `expires`: none held, its
+    own, expired, or held by a dead process on this host."""
+    return (
+        holder is None
+        or holder == owner
+        or (expires or 0) <= now_ms
+        or leases.holder_is_dead(holder)
+    )
 
 
 class _BatchFailed(Exception):
