@@ -39,6 +39,9 @@ class StartAttempt:
     # the decisions on this attempt's tool calls (StepRecord.tool_decisions), from the
     # state: a re-run attempt makes the calls granted and refuses those rejected
     tool_decisions: tuple[dict[str, JSON], ...] = ()
+    # the attempt may stop to wait for a person's decision on a tool call: the run's
+    # plan lists `await_tool_approval` for the step (a map's item, a reviewer: never)
+    tool_approvals: bool = False
 
 
 @dataclass(frozen=True)

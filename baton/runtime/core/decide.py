@@ -268,6 +268,7 @@ def _start(state: RunState, step: Step, attempt: int, restart: bool = False) -> 
         feedback=feedback,
         # a new attempt's calls are decided afresh (their subject names the attempt)
         tool_decisions=record.tool_decisions if record is not None and restart else (),
+        tool_approvals="await_tool_approval" in state.triggers.get(step.id, ()),
     )
 
 

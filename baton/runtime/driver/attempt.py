@@ -78,7 +78,6 @@ def execute_attempt(
     *,
     untrusted: Collection[str] | None = None,
     delegation_host: DelegationHost | None = None,
-    tool_approvals: bool = False,
 ) -> AttemptOutcome:
     """Run the attempt `command` describes; raises only ChildWaiting.
 
@@ -86,9 +85,9 @@ def execute_attempt(
     run's tainted steps); None takes the schemas' marks only. Every untrusted string is
     sanitized where the input renders it. `delegation_host`: lets the agent delegate
     while it runs (runtime.delegation); without one, `req.delegate` is unavailable.
-    `tool_approvals`: the attempt may stop to wait for a person's decision on a tool
-    call (its outcome then has `tool_approval`); False (a map's item, a reviewer): such a
-    call fails the attempt instead.
+    With `command.tool_approvals` the attempt may stop to wait for a person's decision
+    on a tool call (its outcome then has `tool_approval`); without (a map's item, a
+    reviewer, a run whose plan predates the tool's approval) such a call fails it.
     """
     if command.review:  # a review loop's reviewer (runtime.driver.review)
         from baton.runtime.driver.review import execute_review
@@ -210,11 +209,12 @@ def execute_attempt(
             )
             reply = call_agent(call)
         except ToolApprovalNeeded as pause:
-            if not tool_approvals:
+            if not command.tool_approvals:
                 return failed(
                     FailureClass.AGENT_ERROR,
                     f"tool call {pause.request.get('name')!r} needs a person's approval, and "
-                    "an attempt of a map step's item or of a reviewer cannot wait for one",
+                    "this attempt cannot wait for one (a map step's item, a reviewer, or a "
+                    "run started before the tool needed approval)",
                     pause.usage,
                     retryable=False,
                     llm=llm,

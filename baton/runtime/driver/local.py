@@ -368,7 +368,6 @@ class LocalDriver:
                     run_child,
                     untrusted=untrusted,
                     delegation_host=host,
-                    tool_approvals=True,
                 )
             except ChildWaiting:
                 outcome = None

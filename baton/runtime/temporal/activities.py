@@ -66,9 +66,6 @@ def run_attempt(data: dict[str, Any], host: DelegationHost | None = None) -> dic
             _child_stage(data.get("child")),
             untrusted=untrusted,
             delegation_host=host,
-            # a tool call may stop the attempt to wait for a person (the workflow then
-            # waits for the decision Update and runs it again); a map's item cannot
-            tool_approvals=step.map is None,
         )
     except _Prepared as prepared:
         return {"prepared": prepared.rendered}
