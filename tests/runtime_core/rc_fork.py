@@ -157,7 +157,9 @@ def _command(request: dict[str, Any]) -> None:
     sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
     sys.argv = ["baton", *request["argv"]]
     # PYTHONPATH as a fresh interpreter would read it: in front of the rest of sys.path
-    base = [p for p in sys.path if p not in _own_path]
+    # and the script's directory first: the `baton` executable's, not this file's
+    base = [p for p in sys.path[1:] if p not in _own_path]
+    base.insert(0, str(Path(sys.executable).parent))
     sys.path[:] = [*_pythonpath(request["env"].get("PYTHONPATH")), *base]
     from baton.cli import main
 
