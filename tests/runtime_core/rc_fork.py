@@ -19,6 +19,7 @@ import atexit
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -62,6 +63,7 @@ def _address(env: dict[str, str]) -> str:
             ready = process.stdout.readline()  # the socket is listening
             assert ready == b"ready\n", ready
             atexit.register(process.kill)
+            atexit.register(shutil.rmtree, where, True)  # the socket's directory
             _server = (process, address)
         return _server[1]
 
