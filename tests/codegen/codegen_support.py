@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 from baton.compiler.codegen import CompileResult, compile_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "specs"
+OK_CASES = ROOT / "tests" / "golden" / "lint" / "ok"  # a spec set per feature
+
+
+def compile_ok_case(feature: str, out: Path) -> dict[str, bytes]:
+    """`baton compile` of the golden ok case of `feature` into `out`: name -> content."""
+    from click.testing import CliRunner
+
+    from baton.commands.compile import compile_command
+
+    result = CliRunner().invoke(compile_command, [str(OK_CASES / feature), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return {p.name: p.read_bytes() for p in sorted(out.rglob("*.py"))}
+
+
+def load_compiled(path: Path, name: str, keep: bool = False) -> ModuleType:
+    """The compiled module at `path`, executed as `name`; out of sys.modules again
+    afterwards unless `keep` (a module whose models are resolved lazily needs it)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if not keep:
+            del sys.modules[spec.name]
+    return module
 
 
 def compile_in_root(*paths: str) -> CompileResult:

@@ -5,47 +5,29 @@ its gates with the escalation role's principals."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
-from click.testing import CliRunner
-
 import baton.runtime as rt
-from baton.commands.compile import compile_command
 from baton.runtime.core.plan import run_started
-from codegen.codegen_support import ROOT
+from codegen.codegen_support import compile_ok_case, load_compiled
 
 BIN = Path(sys.executable).parent
-SPECS = ROOT / "tests" / "golden" / "lint" / "ok" / "approval_timeouts"
-
-
-def _compile(out: Path) -> dict[str, bytes]:
-    result = CliRunner().invoke(compile_command, [str(SPECS), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    return {p.name: p.read_bytes() for p in sorted(out.rglob("*.py"))}
 
 
 def test_approval_timeouts_compile_deterministic_and_clean(tmp_path: Path) -> None:
-    first = _compile(tmp_path / "a")
-    assert first == _compile(tmp_path / "b")
+    first = compile_ok_case("approval_timeouts", tmp_path / "a")
+    assert first == compile_ok_case("approval_timeouts", tmp_path / "b")
     source = next(text.decode() for text in first.values() if b"timeout_ms=14400000" in text)
     assert 'escalate_to="ceo"' in source and 'on_timeout="escalate"' in source
     # ruff- and mypy-clean: test_codegen_features_clean.py, one mypy run for every feature
 
 
 def test_the_compiled_gates_carry_their_timeouts(tmp_path: Path) -> None:
-    _compile(tmp_path / "out")
+    compile_ok_case("approval_timeouts", tmp_path / "out")
     path = next(p for p in (tmp_path / "out").rglob("*.py") if "timeout_ms=" in p.read_text())
-    spec = importlib.util.spec_from_file_location(f"timeouts_case_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-        workflow = next(v for v in vars(module).values() if isinstance(v, rt.Workflow))
-    finally:
-        del sys.modules[spec.name]
+    module = load_compiled(path, f"timeouts_case_{path.stem}")
+    workflow = next(v for v in vars(module).values() if isinstance(v, rt.Workflow))
     assert workflow.step("draft").approval == rt.Approval(
         "manager", rt.ApprovalStage.AFTER, timeout_ms=1_800_000
     )

@@ -19,7 +19,7 @@ OK = ROOT / "tests" / "golden" / "lint" / "ok"
 FEATURES = ("routes", "reviews", "maps", "notify", "approval_timeouts", "fallbacks", "tools")
 
 
-def test_every_feature_compiles_clean(tmp_path: Path) -> None:
+def test_every_feature_compiles_clean(tmp_path: Path, mypy_cache: str) -> None:
     out = tmp_path / "out"
     for feature in FEATURES:
         result = CliRunner().invoke(compile_command, [str(OK / feature), "-o", str(out / feature)])
@@ -29,7 +29,13 @@ def test_every_feature_compiles_clean(tmp_path: Path) -> None:
     for command in (
         (str(BIN / "ruff"), "format", "--check", "--config", config, str(out)),
         (str(BIN / "ruff"), "check", "--config", config, str(out)),
-        (str(BIN / "mypy"), "--strict", "--no-incremental", *(str(out / f) for f in FEATURES)),
+        (
+            str(BIN / "mypy"),
+            "--strict",
+            "--cache-dir",
+            mypy_cache,
+            *(str(out / f) for f in FEATURES),
+        ),
     ):
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -56,8 +56,8 @@ def test_ruff_format_and_ruff_check_pass(target: str, random_package: Path) -> N
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_mypy_strict_passes_on_random_modules(random_package: Path) -> None:
-    done = _tool(str(BIN / "mypy"), "--strict", "--no-incremental", str(random_package))
+def test_mypy_strict_passes_on_random_modules(random_package: Path, mypy_cache: str) -> None:
+    done = _tool(str(BIN / "mypy"), "--strict", "--cache-dir", mypy_cache, str(random_package))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -156,13 +156,15 @@ def handle(req: rt.Request[ResearchReportInput]) -> BriefV2:
 """
 
 
-def test_agent_code_is_type_checked_against_the_generated_types(tmp_path: Path) -> None:
+def test_agent_code_is_type_checked_against_the_generated_types(
+    tmp_path: Path, mypy_cache: str
+) -> None:
     """`def handle(req: rt.Request[ResearchReportInput]) -> BriefV2` is checked by mypy."""
     (tmp_path / "good_agent.py").write_text(GOOD_AGENT)
     (tmp_path / "bad_agent.py").write_text(BAD_AGENT)
     mypy = str(BIN / "mypy")
-    good = _tool(mypy, "--strict", "--no-incremental", str(tmp_path / "good_agent.py"))
+    good = _tool(mypy, "--strict", "--cache-dir", mypy_cache, str(tmp_path / "good_agent.py"))
     assert good.returncode == 0, good.stdout
-    bad = _tool(mypy, "--strict", "--no-incremental", str(tmp_path / "bad_agent.py"))
+    bad = _tool(mypy, "--strict", "--cache-dir", mypy_cache, str(tmp_path / "bad_agent.py"))
     assert 'got "VerdictV1", expected "BriefV2"' in bad.stdout
     assert "expected \"Literal['pass', 'fail']\"" in bad.stdout

@@ -4,41 +4,26 @@ and mypy-clean; the map step's typed accessor returns a list of its handoff's mo
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from click.testing import CliRunner
 
 import baton.runtime as rt
-from baton.commands.compile import compile_command
-from codegen.codegen_support import ROOT
+from codegen.codegen_support import compile_ok_case, load_compiled
 
 BIN = Path(sys.executable).parent
-SPECS = ROOT / "tests" / "golden" / "lint" / "ok" / "maps"
-
-
-def _compile(out: Path) -> dict[str, bytes]:
-    result = CliRunner().invoke(compile_command, [str(SPECS), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    return {p.name: p.read_bytes() for p in sorted(out.rglob("*.py"))}
 
 
 def _load(out: Path) -> ModuleType:
     path = next(p for p in out.rglob("*.py") if "rt.Map(" in p.read_text())
-    spec = importlib.util.spec_from_file_location(f"map_case_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_compiled(path, f"map_case_{path.stem}", keep=True)
 
 
 def test_maps_compile_deterministic_and_clean(tmp_path: Path) -> None:
-    first = _compile(tmp_path / "a")
-    assert first == _compile(tmp_path / "b")
+    first = compile_ok_case("maps", tmp_path / "a")
+    assert first == compile_ok_case("maps", tmp_path / "b")
     source = next(text.decode() for text in first.values() if "rt.Map(" in text.decode())
     assert '-> "list[BriefV2 | None]":' in source
     assert '-> "list[BriefV2]":' in source
@@ -46,7 +31,7 @@ def test_maps_compile_deterministic_and_clean(tmp_path: Path) -> None:
 
 
 def test_the_compiled_step_carries_its_map_and_a_list_accessor(tmp_path: Path) -> None:
-    _compile(tmp_path / "out")
+    compile_ok_case("maps", tmp_path / "out")
     module = _load(tmp_path / "out")
     try:
         workflow = next(v for v in vars(module).values() if isinstance(v, rt.Workflow))

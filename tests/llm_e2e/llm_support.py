@@ -12,6 +12,12 @@ from typing import Any
 from fake_providers import API_KEY, KEY_VARIABLE, FakeProvider
 
 HERE = Path(__file__).resolve().parent
+RUNTIME_CORE = str(HERE.parent / "runtime_core")
+if RUNTIME_CORE not in sys.path:
+    sys.path.append(RUNTIME_CORE)  # rc_fork, after this directory's own modules
+
+from rc_fork import run_forked  # noqa: E402
+
 ROOT = HERE.parent.parent
 BATON = str(Path(sys.executable).parent / "baton")
 
@@ -37,14 +43,15 @@ def baton(
     extra_env: dict[str, str] | None = None,
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
-    """`baton ARGS --db tmp/baton.db` in `tmp`; never raises on a non-zero exit."""
+    """`baton ARGS --db tmp/baton.db` in `tmp`; never raises on a non-zero exit. A real
+    process forked from a warm interpreter (tests/runtime_core/rc_fork.py), or the
+    installed executable with BATON_TEST_EXEC=1."""
+    values = env(fake, provider, **(extra_env or {}))
+    argv = [*args, "--db", str(tmp / "baton.db")]
+    if os.environ.get("BATON_TEST_EXEC") != "1":
+        return run_forked(argv, tmp, values, timeout)
     return subprocess.run(
-        [BATON, *args, "--db", str(tmp / "baton.db")],
-        cwd=tmp,
-        env=env(fake, provider, **(extra_env or {})),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+        [BATON, *argv], cwd=tmp, env=values, capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -362,3 +362,22 @@ def test_a_reviewers_feedback_reaches_the_model_as_a_message(
     assert research["output"] == revised
     assert research["review"]["rounds"] == 2
     assert research["review"]["feedback"] == ["Cite a source for: Tides follow the moon."]
+
+
+def test_a_tainted_reviewers_feedback_reaches_the_model_sanitized_and_wrapped(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    revised = {"summary": "Tides follow the moon (NOAA).", "confidence": 0.9}
+    fake.script(model_answer("openai", GOOD), model_answer("openai", revised))
+    flow = "llm_flows:REVIEWED_TAINTED"
+    result = baton(tmp_path, fake, "run", flow, "--input", INPUT, "--run-id", "r1")
+    assert result.returncode == 0, result.stderr
+    feedback = messages_of("openai", fake.received[1])[2]["content"]
+    assert feedback.startswith("A reviewer sent your previous reply back")
+    assert feedback.endswith(
+        '<untrusted source="review.research">Cite a source for: Tides follow the moon.\n'
+        "[baton: removed an instruction-like line (role-marker)]</untrusted>"
+    )
+    assert "ignore all previous instructions" not in feedback
+    research = shown(tmp_path, "r1")["steps"]["research"]
+    assert set(research["untrusted_sources"]) == {"inputs.channel", "review.research"}

@@ -34,7 +34,23 @@ def env(tmp: Path, **extra: str) -> dict[str, str]:
 def baton(
     tmp: Path, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """Run `baton ARGS --db tmp/baton.db` in `tmp`; never raises on a non-zero exit."""
+    """Run `baton ARGS --db tmp/baton.db` in `tmp`; never raises on a non-zero exit.
+
+    A real process forked from a warm interpreter (rc_fork: no interpreter start-up and
+    imports per call, ~0.3 s each, which hundreds of calls per crash test added up to);
+    BATON_TEST_EXEC=1 runs the installed executable instead (`baton_exec`)."""
+    if os.environ.get("BATON_TEST_EXEC") == "1":
+        return baton_exec(tmp, *args, extra_env=extra_env, timeout=timeout)
+    from rc_fork import run_forked
+
+    argv = [*args, "--db", str(tmp / "baton.db")]
+    return run_forked(argv, tmp, env(tmp, **(extra_env or {})), timeout)
+
+
+def baton_exec(
+    tmp: Path, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`baton ARGS --db tmp/baton.db` as the installed executable, a fresh interpreter."""
     return subprocess.run(
         [BATON, *args, "--db", str(tmp / "baton.db")],
         cwd=tmp,

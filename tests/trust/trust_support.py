@@ -15,6 +15,12 @@ from baton.runtime import api
 from baton.runtime.model import JSON, Workflow
 
 HERE = Path(__file__).resolve().parent
+RUNTIME_CORE = str(HERE.parent / "runtime_core")
+if RUNTIME_CORE not in sys.path:
+    sys.path.append(RUNTIME_CORE)  # rc_fork, after this directory's own modules
+
+from rc_fork import run_forked  # noqa: E402
+
 BATON = str(Path(sys.executable).parent / "baton")
 
 
@@ -31,14 +37,15 @@ def env(tmp: Path, **extra: str) -> dict[str, str]:
 def baton(
     tmp: Path, *args: str, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`baton ARGS --db tmp/baton.db` in `tmp`; never raises on a non-zero exit."""
+    """`baton ARGS --db tmp/baton.db` in `tmp`; never raises on a non-zero exit. A real
+    process forked from a warm interpreter (tests/runtime_core/rc_fork.py), or the
+    installed executable with BATON_TEST_EXEC=1."""
+    values = env(tmp, **(extra_env or {}))
+    argv = [*args, "--db", str(tmp / "baton.db")]
+    if os.environ.get("BATON_TEST_EXEC") != "1":
+        return run_forked(argv, tmp, values, 60)
     return subprocess.run(
-        [BATON, *args, "--db", str(tmp / "baton.db")],
-        cwd=tmp,
-        env=env(tmp, **(extra_env or {})),
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [BATON, *argv], cwd=tmp, env=values, capture_output=True, text=True, timeout=60
     )
 
 

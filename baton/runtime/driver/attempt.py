@@ -23,7 +23,7 @@ from baton.runtime.core.route import as_started
 from baton.runtime.model import JSON, AgentKind, FailureClass, Request, Step, Usage, Workflow
 from baton.runtime.render import RenderError, quality_score, render_input
 from baton.runtime.sanitize import sanitizer
-from baton.runtime.taint import untrusted_paths, untrusted_sources
+from baton.runtime.taint import found_sources, untrusted_paths, untrusted_sources
 from baton.runtime.tools.errors import ToolApprovalNeeded
 from baton.runtime.validate import validate
 
@@ -141,6 +141,8 @@ def execute_attempt(
     except RenderError as error:
         return failed(FailureClass.AGENT_ERROR, f"cannot render the prompt: {error}")
     sources = untrusted_sources(rendered, paths) if paths else ()
+    if command.feedback:  # a tainted reviewer's feedback is wrapped (runtime.driver.review)
+        sources = (*sources, *dict.fromkeys(found_sources(list(command.feedback))))
     usage: Usage | None = None
     raw_text: str | None = None
     llm: dict[str, JSON] | None = None

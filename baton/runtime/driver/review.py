@@ -5,6 +5,13 @@ The reviewer runs as the step's agent would, in its place: its input is the revi
 against the review's handoff, and its verdict is judged (`pass_when`, `feedback`) in
 the same worker, so the driver only records the events `review_events` makes of it.
 A reviewer never delegates at run time and has no fallbacks, retries or quality bar.
+
+Taint: the output under review is untrusted where the step's output is (the producer
+received untrusted data), so the reviewer's input renders it sanitized and wrapped. A
+reviewer whose input (or tools) carried untrusted data may have been steered by it:
+its feedback is sanitized and wrapped as `<untrusted source="review.STEP">` before it
+is recorded, so the producer's next round gets it as untrusted text, and the revised
+output is tainted by it (runtime.driver.attempt reads the wrapper back).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from baton.runtime.core.outcome import AttemptOutcome
 from baton.runtime.core.review import judged
 from baton.runtime.driver.attempt import CallAgent, execute_attempt
 from baton.runtime.model import JSON, Step, Workflow
+from baton.runtime.sanitize import sanitize
+from baton.runtime.taint import untrusted_paths
 
 DEFAULT_INPUT = {"output": "{{ output }}"}
 
@@ -58,6 +67,7 @@ def execute_review(
     """Call the reviewer of round `command.review`; its outcome, judged."""
     reviewer = reviewer_step(step)
     plain = dataclasses.replace(command, review=0, history=(), feedback=())
+    paths = untrusted_paths(workflow) if untrusted is None else tuple(untrusted)
     outcome = execute_attempt(
         workflow,
         reviewer,
@@ -65,6 +75,31 @@ def execute_review(
         run_id,
         scope,
         call_agent,
-        untrusted=untrusted,
+        untrusted=(*paths, *under_review(step.id, paths)),
     )
-    return judged(step, command.review, outcome, scope)
+    outcome = judged(step, command.review, outcome, scope)
+    facts = outcome.review or {}
+    feedback = facts.get("feedback")
+    if outcome.untrusted_sources and isinstance(feedback, str):
+        wrapped = sanitize(feedback_source(step.id), feedback, workflow.untrusted_token_budget)
+        outcome = dataclasses.replace(outcome, review={**facts, "feedback": wrapped})
+    return outcome
+
+
+def feedback_source(step_id: str) -> str:
+    """The untrusted source a tainted reviewer's feedback is wrapped as."""
+    return f"review.{step_id}"
+
+
+def under_review(step_id: str, paths: Collection[str]) -> tuple[str, ...]:
+    """The reviewer's scope name `output` is the step's output: untrusted where it is.
+
+    >>> under_review("research", ["inputs.h", "steps.research.output", "steps.x.output"])
+    ('output',)
+    >>> under_review("research", ["steps.research.output.sources.*.text"])
+    ('output.sources.*.text',)
+    """
+    own = f"steps.{step_id}.output"
+    return tuple(
+        "output" + path[len(own) :] for path in paths if path == own or path.startswith(own + ".")
+    )
