@@ -162,10 +162,12 @@ class Service:
 
     def list_approvals(self) -> list[dict[str, JSON]]:
         """Every gate waiting for a decision (`baton approvals --json`)."""
+        from baton.console.sources import LocalSource
         from baton.console.views import pending_approvals
 
         try:
-            return [p.to_json() for p in pending_approvals(self.db, self._views)]
+            pending = pending_approvals(LocalSource(self.db), self._views)
+            return [p.to_json() for p in pending]
         except api.StoreError as error:
             raise ClientError(str(error)) from None
 

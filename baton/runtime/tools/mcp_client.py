@@ -24,6 +24,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -55,13 +56,21 @@ def server_argv(command: tuple[str, ...], directory: str | None) -> list[str]:
     return argv
 
 
-def guarded(argv: list[str]) -> list[str]:
+def guarded(argv: list[str], directory: str | None = None) -> list[str]:
     """On Linux, `argv` started through runtime/tools/orphan_guard.py, so the server is
-    killed when this process dies, even by SIGKILL; elsewhere `argv` itself."""
-    if not argv or not sys.platform.startswith("linux"):
+    killed when this process dies, even by SIGKILL; elsewhere, or when its program
+    cannot be found (nothing would run, and the SDK names the missing program best),
+    `argv` itself."""
+    if not argv or not sys.platform.startswith("linux") or not _found(argv[0], directory):
         return argv
     guard = str(Path(__file__).resolve().parent / "orphan_guard.py")
     return [sys.executable, "-I", guard, str(os.getpid()), *argv]
+
+
+def _found(program: str, directory: str | None) -> bool:
+    if os.sep in program:  # a path: the server's own directory is its working directory
+        return os.access(Path(directory or ".") / program, os.X_OK)
+    return shutil.which(program) is not None
 
 
 class McpConnection:
@@ -119,7 +128,7 @@ class McpConnection:
             return Client(self._url)
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
-        argv = guarded(server_argv(self._command or (), self._directory))
+        argv = guarded(server_argv(self._command or (), self._directory), self._directory)
         params = StdioServerParameters(command=argv[0], args=argv[1:], cwd=self._directory)
         return Client(stdio_client(params, errlog=self._stderr))
 
