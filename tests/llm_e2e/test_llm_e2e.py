@@ -75,6 +75,8 @@ def test_request_carries_the_schema_and_the_output_commits(
     step = state["steps"]["research"]
     assert step["state"] == "committed"
     assert step["output"] == GOOD
+    # the channel reached the model through the prompt only: the output is tainted all the same
+    assert step["untrusted_sources"] == ["inputs.channel"]
     assert step["usage"]["tokens_in"] > 0
     assert step["usage"]["cost_usd"] > 0
 
@@ -361,7 +363,11 @@ def test_a_reviewers_feedback_reaches_the_model_as_a_message(
     research = state["steps"]["research"]
     assert research["output"] == revised
     assert research["review"]["rounds"] == 2
-    assert research["review"]["feedback"] == ["Cite a source for: Tides follow the moon."]
+    # the research prompt read the untrusted channel, so its output, the reviewer that read
+    # it and the feedback are tainted: the feedback is recorded wrapped
+    assert research["review"]["feedback"] == [
+        '<untrusted source="review.research">Cite a source for: Tides follow the moon.</untrusted>'
+    ]
 
 
 def test_a_tainted_reviewers_feedback_reaches_the_model_sanitized_and_wrapped(

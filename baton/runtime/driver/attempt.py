@@ -140,7 +140,10 @@ def execute_attempt(
         prompt = render_prompt(workflow, step, scope, paths)
     except RenderError as error:
         return failed(FailureClass.AGENT_ERROR, f"cannot render the prompt: {error}")
-    sources = untrusted_sources(rendered, paths) if paths else ()
+    # what the agent reads is its input and its prompt: an untrusted value that reaches
+    # only the prompt taints the output all the same
+    read: JSON = rendered if prompt is None else [rendered, prompt]
+    sources = untrusted_sources(read, paths) if paths else ()
     if command.feedback:  # a tainted reviewer's feedback is wrapped (runtime.driver.review)
         sources = (*sources, *dict.fromkeys(found_sources(list(command.feedback))))
     usage: Usage | None = None
