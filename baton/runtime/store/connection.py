@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from baton.runtime.store.errors import StoreError
 from baton.runtime.store.schema import SCHEMA_VERSION, SchemaTooNew, current_version, migrate
+from baton.runtime.store.writelock import turn
 
 SQLITE_READONLY = 8  # the primary result code of every SQLITE_READONLY_* extended code
 
@@ -45,20 +46,26 @@ def open_for_writing(path: Path, shared: bool) -> sqlite3.Connection:
     reason = _not_writable(path)
     if reason is not None:  # refuse before SQLite creates or writes any file
         raise ReadOnlyDatabase(path, reason)
-    try:
-        db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=not shared)
-    except sqlite3.Error as error:
-        raise _cannot_open(path, error) from error
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        migrate(db)
-    except SchemaTooNew as error:
-        db.close()
-        raise StoreError(f"database '{path}' was written by a newer Baton: {error}") from error
-    except sqlite3.Error as error:
-        db.close()
-        raise _cannot_open(path, error) from error
+    # in the writers' turn (store.writelock): switching a new file to WAL needs it alone,
+    # and SQLite answers a concurrent switch "database is locked" at once, without
+    # waiting (seen with ten threads opening one new database)
+    with turn(path.resolve()):
+        try:
+            db = sqlite3.connect(
+                path, isolation_level=None, timeout=30.0, check_same_thread=not shared
+            )
+        except sqlite3.Error as error:
+            raise _cannot_open(path, error) from error
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            migrate(db)
+        except SchemaTooNew as error:
+            db.close()
+            raise StoreError(f"database '{path}' was written by a newer Baton: {error}") from error
+        except sqlite3.Error as error:
+            db.close()
+            raise _cannot_open(path, error) from error
     return db
 
 
