@@ -47,19 +47,18 @@ def test_threads_opening_one_new_database_at_once_all_succeed(tmp_path: Path) ->
     # switching a new file to WAL is answered "database is locked" at once, without the
     # busy handler, when another connection switches it too: ~1 in 75 such races failed
     # before opening took the writers' turn (store.writelock)
+    def open_it(db: Path, barrier: threading.Barrier, errors: list[str]) -> None:
+        barrier.wait()
+        try:
+            Store(db).close()
+        except StoreError as error:
+            errors.append(str(error))
+
     for trial in range(100):
-        db = tmp_path / f"new-{trial}.db"
         barrier = threading.Barrier(10)
         errors: list[str] = []
-
-        def open_it() -> None:
-            barrier.wait()
-            try:
-                Store(db).close()
-            except StoreError as error:
-                errors.append(str(error))
-
-        threads = [threading.Thread(target=open_it) for _ in range(10)]
+        arguments = (tmp_path / f"new-{trial}.db", barrier, errors)
+        threads = [threading.Thread(target=open_it, args=arguments) for _ in range(10)]
         for thread in threads:
             thread.start()
         for thread in threads:
