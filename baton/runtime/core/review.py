@@ -305,8 +305,17 @@ def ended(record: Any, body: ev.EventBody, ts: int) -> dict[str, Any]:
                 feedback=[*(loop.get("feedback") or []), body.feedback],
                 replies=[*(loop.get("replies") or []), reply],
             )
-            # the next round: a fresh attempt budget, a new conversation, due at once
-            changes.update(attempt_base=record.attempts, repairs=(), retry_due_ms=ts)
+            # the next round: a fresh attempt budget, a new conversation, due at once; the
+            # output sent back is no longer the step's (it lives on in `replies`), so the
+            # record holds none, as a state loaded from the store (whose outputs are found
+            # by the round's key) does
+            changes.update(
+                attempt_base=record.attempts,
+                repairs=(),
+                retry_due_ms=ts,
+                output=None,
+                checksum=None,
+            )
         case ev.ReviewExhausted():
             loop.update(
                 status=EXHAUSTED,
