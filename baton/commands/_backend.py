@@ -93,13 +93,16 @@ def backend_options(command: F) -> F:
         click.get_current_context().meta["baton.db"] = db
         return command(*args, backend=chosen, **kwargs)
 
-    wrapped = cast(F, temporal_options(wrapper))
-    wrapped = click.option(
+    return db_option(backend_choice(cast(F, temporal_options(wrapper))))
+
+
+def backend_choice(command: F) -> F:
+    """`--backend local|temporal` (or $BATON_BACKEND), as the plain string."""
+    return click.option(
         "--backend",
         type=click.Choice(["local", "temporal"]),
         envvar="BATON_BACKEND",
         default="local",
         show_default=True,
         help="Where runs live: the local database or a Temporal cluster (or $BATON_BACKEND).",
-    )(wrapped)
-    return db_option(wrapped)
+    )(command)

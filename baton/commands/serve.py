@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from baton.commands._backend import temporal_options
+from baton.commands._backend import backend_choice, temporal_options
 from baton.commands._common import Refused, database, db_option
 from baton.config import root_option
 
@@ -58,14 +58,7 @@ def is_loopback(host: str) -> bool:
     is_flag=True,
     help="Bind an address beyond loopback (put the console behind TLS).",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["local", "temporal"]),
-    envvar="BATON_BACKEND",
-    default="local",
-    show_default=True,
-    help="Whose runs: the local database's, or a Temporal cluster's (or $BATON_BACKEND).",
-)
+@backend_choice
 @temporal_options
 @root_option
 @db_option

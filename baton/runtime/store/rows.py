@@ -214,13 +214,13 @@ def _check(batch: Batch, found: dict[str, tuple[str | None, int | None]]) -> Sto
     return None
 
 
-def _snapshot_row(batch: Batch, state_json: str | None) -> tuple[Any, ...]:
-    """The run's row rewritten: state, status, and its lease renewed (released by the
-    batch that ends the run: nothing more to drive)."""
+def snapshot_values(batch: Batch, state_json: str | None) -> tuple[Any, ...]:
+    """What a batch rewrites in its run's row: status, spec, updated, last seq, state,
+    and its lease renewed (released by the batch that ends the run: nothing more to
+    drive, which spares the driver a transaction of its own for that)."""
     state = batch.state
     ended = state.outcome is not None
     return (
-        state.run_id,
         state.status,
         state.spec_sha256,
         state.updated_ms,
@@ -229,6 +229,10 @@ def _snapshot_row(batch: Batch, state_json: str | None) -> tuple[Any, ...]:
         None if ended else batch.owner,
         None if ended else batch.now_ms + leases.lease_ms(),
     )
+
+
+def _snapshot_row(batch: Batch, state_json: str | None) -> tuple[Any, ...]:
+    return (batch.state.run_id, *snapshot_values(batch, state_json))
 
 
 def _update_runs(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:

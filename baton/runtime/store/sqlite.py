@@ -44,6 +44,7 @@ from baton.runtime.store.rows import (
     encode,
     event_rows,
     run_row,
+    snapshot_values,
     sqlite_writes_together,
     write_together,
 )
@@ -262,24 +263,11 @@ class Store:
         with `batch.snapshot`, rewrite the run's row: state, status, renewed lease."""
         state = batch.state
         if batch.snapshot:
-            # the batch that ends the run releases its lease (nothing more to drive),
-            # which spares the driver a transaction of its own for that
-            ended = state.outcome is not None
             cursor = db.execute(
                 "UPDATE runs SET status = ?, spec_sha256 = ?, updated_ms = ?, last_seq = ?, "
                 "state = ?, lease_owner = ?, lease_expires_ms = ? "
                 "WHERE run_id = ? AND lease_owner = ?",
-                (
-                    state.status,
-                    state.spec_sha256,
-                    state.updated_ms,
-                    state.last_seq,
-                    state_json,
-                    None if ended else batch.owner,
-                    None if ended else batch.now_ms + leases.lease_ms(),
-                    state.run_id,
-                    batch.owner,
-                ),
+                (*snapshot_values(batch, state_json), state.run_id, batch.owner),
             )
             if cursor.rowcount != 1:
                 self._refuse(db, state.run_id, batch.owner)
