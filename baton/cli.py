@@ -6,7 +6,10 @@ for the runtime, pydantic or networkx.
 
 from __future__ import annotations
 
+import gc
 import importlib
+import os
+import sys
 from typing import Any
 
 import click
@@ -90,5 +93,36 @@ def cli() -> None:
     """
 
 
+# One-shot commands: they read files, print and exit, keeping no state worth finalizing.
+# As their own process (not under CliRunner) they run without the cyclic GC and leave
+# with os._exit: on a 5,000-step spec the GC's passes over the IR cost ~0.1 s, and
+# freeing the IR's million objects at shutdown another ~0.1 s (mypy exits the same way).
+BATCH_COMMANDS = frozenset({"lint", "compile", "graph"})
+
+
 def main(argv: Any = None) -> None:
+    """The command line, for callers in Python: exits by SystemExit, as click does."""
     cli.main(args=argv, prog_name="baton")
+
+
+def entry() -> None:
+    """The `baton` executable (the console script): `main`, plus the batch commands'
+    run without the cyclic GC and their quick exit."""
+    args = sys.argv[1:]
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    if command not in BATCH_COMMANDS:
+        main(args)
+        return
+    gc.disable()
+    try:
+        main(args)
+        code = 0
+    except SystemExit as done:
+        if done.code is None or isinstance(done.code, int):
+            code = done.code or 0
+        else:  # a message exit, printed as the interpreter would
+            sys.stderr.write(f"{done.code}\n")
+            code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 import traceback
 
@@ -61,8 +60,6 @@ def lint_command(
     Exit 0 when there is no error (warnings allowed unless --strict), 1 when there is,
     2 for a usage error.
     """
-    # a short-lived process: the cyclic GC only costs time here (superlinear on 10k steps)
-    gc.disable()
     config = load_lint_config()
     options = LintOptions(
         select=_known_rules(_rule_list(select), "--select")
