@@ -6,6 +6,7 @@ thread, the log in a table that appends (schema 2, migrated from 1)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -147,3 +148,46 @@ def test_a_version_1_database_is_migrated_with_its_log(tmp_path: Path) -> None:
     assert version == str(SCHEMA_VERSION) == "4"
     assert "outputs_by_run" not in indexes and "events_v2" not in indexes
     assert "principals" in indexes  # v3: identity
+
+
+def _long_chain(steps: int) -> api.LoadedWorkflow:
+    chain = workflow(
+        "long_chain",
+        *(
+            text_step(f"s{i}", needs=(f"s{i - 1}",) if i else (), input={"text": f"s{i}"})
+            for i in range(steps)
+        ),
+        result=f"s{steps - 1}",
+    )
+    return api.LoadedWorkflow(chain, workflow_pin(chain), "long_chain")
+
+
+def test_the_row_is_rewritten_once_per_steps_worth_of_events(tmp_path: Path) -> None:
+    """The stored state is rewritten when as many events as the run has steps (at least
+    128) followed it: each step's share of the rewrites does not grow with the run. At
+    every commit, the row's state folded forward with the log is the fold of the log."""
+    db = tmp_path / "baton.db"
+    steps = 300
+    snapshots: list[int] = []  # the row's last_seq after each commit, when it moved
+    checks = 0
+
+    def after_commit(count: int) -> None:
+        nonlocal checks
+        with sqlite3.connect(db) as connection:
+            (seq,) = connection.execute("SELECT last_seq FROM runs").fetchone()
+        if not snapshots or snapshots[-1] != seq:
+            snapshots.append(seq)
+            with Store(db) as store:  # right after a rewrite: the row is the fold
+                assert store.load_state("run").to_json() == fold(store.load_events("run")).to_json()
+                checks += 1
+
+    options = DriverOptions(after_commit=after_commit)
+    result = api.start_run(db, _long_chain(steps), {"topic": "t"}, "run", options)
+    assert result.state.outcome == "succeeded"
+    events = result.state.last_seq
+    assert events > 3 * steps  # started, validated and committed per step, at least
+    gaps = [later - earlier for earlier, later in itertools.pairwise(snapshots)]
+    # the last rewrite is the run's end (a status change), however near the one before
+    assert gaps[:-1] and all(gap >= steps for gap in gaps[:-1]), snapshots
+    assert len(snapshots) <= events // steps + 2 < events // 128, snapshots
+    assert snapshots[-1] == events and checks == len(snapshots)

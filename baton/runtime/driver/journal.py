@@ -23,11 +23,15 @@ from baton.runtime.store.records import Batch
 
 log = logging.getLogger("baton.runtime")
 COMMITTED = StepState.COMMITTED
-# A driver rewrites the run's row (its stored state, status and lease) only every this
-# many events, when the run's status changes, when it ends, and often enough to keep its
-# lease; in between, a commit writes just the new events (and outputs), and readers fold
-# the log's events after the stored state into it (`Store.load_state`). Serializing and
-# rewriting the whole state at every commit cost more than the rest of the commit.
+# A driver rewrites the run's row (its stored state, status and lease) only when as many
+# events as the run has steps (at least SNAPSHOT_EVERY) came after the stored state, when
+# the run's status changes, when it ends, and often enough to keep its lease; in between,
+# a commit writes just the new events (and outputs), and readers fold the log's events
+# after the stored state into it (`Store.load_state`). The state grows with the steps, so
+# a fixed interval made each step's share of the rewrites grow with the run (0.37 ->
+# 0.55 ms CPU per step from a 100- to a 1,000-step chain); an interval proportional to
+# the state keeps it constant, as a log compacted when it outgrows its snapshot does.
+# A reader then folds at most about one event per step: the order of reading the state.
 SNAPSHOT_EVERY = 128
 
 
@@ -95,7 +99,7 @@ class Journal:
         state = self.state
         snapshot = (
             self.snapshot_seq is None
-            or state.last_seq - self.snapshot_seq >= SNAPSHOT_EVERY
+            or state.last_seq - self.snapshot_seq >= max(SNAPSHOT_EVERY, len(state.steps))
             or state.outcome is not None
             or state.status != self.snapshot_status
             or now_ms - self.snapshot_ms >= lease_ms() // 4  # the row's write renews the lease
