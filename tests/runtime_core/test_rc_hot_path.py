@@ -22,6 +22,7 @@ from baton.runtime.driver.attempt import default_call_agent
 from baton.runtime.driver.local import DriverOptions, LocalDriver
 from baton.runtime.store import RunExists, Store
 from baton.runtime.store.records import Batch
+from baton.runtime.store.rows import RUN_COLUMNS
 from baton.runtime.store.schema import SCHEMA_V1, SCHEMA_VERSION, _statements
 
 CHAIN = workflow(
@@ -133,7 +134,7 @@ def test_a_version_1_database_is_migrated_with_its_log(tmp_path: Path) -> None:
             db.execute(statement)
         db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
         db.execute("ATTACH DATABASE ? AS now", (str(current),))
-        db.execute("INSERT INTO runs SELECT * FROM now.runs")
+        db.execute(f"INSERT INTO runs({RUN_COLUMNS}) SELECT {RUN_COLUMNS} FROM now.runs")
         db.execute(
             "INSERT INTO events SELECT run_id, seq, step, attempt, ts, trace_id, type, data "
             "FROM now.events"
@@ -145,9 +146,11 @@ def test_a_version_1_database_is_migrated_with_its_log(tmp_path: Path) -> None:
     with sqlite3.connect(old) as db:
         [version] = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
-    assert version == str(SCHEMA_VERSION) == "4"
+        columns = [row[1] for row in db.execute("PRAGMA table_info(runs)")]
+    assert version == str(SCHEMA_VERSION) == "5"
     assert "outputs_by_run" not in indexes and "events_v2" not in indexes
     assert "principals" in indexes  # v3: identity
+    assert columns[-1] == "state" and "runs_v5" not in indexes  # v5: the state last
 
 
 def _long_chain(steps: int) -> api.LoadedWorkflow:

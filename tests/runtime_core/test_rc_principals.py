@@ -189,8 +189,8 @@ def test_a_v2_database_migrates_to_v3_and_v2_batons_refuse_it(tmp_path: Path) ->
                 connection.execute(statement)
         connection.execute("INSERT INTO meta VALUES ('schema_version', '2')")
     token = _add(tmp_path, "alice")  # migrates: the principals table and the inbox channel
-    assert schema.SCHEMA_VERSION == 4
-    assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert schema.SCHEMA_VERSION == 5
+    assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
     assert rows(db, "SELECT name FROM principals") == [("alice",)]
     assert "channel" in [row[1] for row in rows(db, "PRAGMA table_info(inbox)")]
     assert token.encode() not in db.read_bytes()

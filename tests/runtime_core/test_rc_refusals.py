@@ -211,11 +211,13 @@ def test_readers_never_migrate_an_older_database(tmp_path: Path) -> None:
     old = tmp_path / "v1.db"
     import sqlite3
 
+    from baton.runtime.store.rows import RUN_COLUMNS
+
     with sqlite3.connect(old) as db:
         db.executescript(SCHEMA_V1)
         db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
         db.execute("ATTACH ? AS v2", (str(tmp_path / "baton.db"),))
-        db.execute("INSERT INTO runs SELECT * FROM v2.runs")
+        db.execute(f"INSERT INTO runs({RUN_COLUMNS}) SELECT {RUN_COLUMNS} FROM v2.runs")
         db.execute(
             "INSERT INTO events SELECT run_id, seq, step, attempt, ts, trace_id, type, data "
             "FROM v2.events"
