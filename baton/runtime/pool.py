@@ -127,7 +127,11 @@ def drive_claimed(
             driver.owner = owner
         try:
             result = driver.resume(
-                run_id, loaded.pin, queued=state.last_seq == 1, held=owner is not None
+                run_id,
+                loaded.pin,
+                queued=state.last_seq == 1,
+                held=owner is not None,
+                state=state,  # read under the lease when it is held
             )
         except RunBusy:
             return None

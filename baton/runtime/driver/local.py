@@ -155,17 +155,21 @@ class LocalDriver:
         spec_changed: bool = False,
         queued: bool = False,
         held: bool = False,
+        state: RunState | None = None,
     ) -> DriveResult:
         """Take a run over and drive it on; raises RunBusy if a live process drives it.
         `queued`: a run only recorded so far (`runtime.pool.enqueue`), which starts
         without a `run_resumed` (nothing of it ran before). `held`: `self.owner` holds
-        the run's lease already (a pool worker claims leases in batches)."""
+        the run's lease already (a pool worker claims leases in batches); then `state`
+        may be the run's state as read under that lease (not read again)."""
         now = self.options.clock()
         holder = None if held else self.store.acquire_lease(run_id, self.owner, now)
         if holder is not None:
             raise RunBusy(run_id, holder.describe(now))
         try:
-            journal = Journal(self.store.load_state(run_id))
+            if not (held and state is not None and state.run_id == run_id):
+                state = self.store.load_state(run_id)  # read now, under the lease
+            journal = Journal(state)
             if journal.state.outcome is not None:  # only its notifications may be owed
                 self._open_notifications(journal)
                 return self._deliver_notifications(journal, DriveResult(journal.state))
