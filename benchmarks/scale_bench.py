@@ -53,11 +53,17 @@ import runtime_peers  # noqa: E402
 FLAT_TARGET = 1.2
 FLOOR_TARGET = 2.5
 POOL_TARGET = 2.0
+# The single-process figure issue 15 stated when it was filed (100 runs x 20 steps, this
+# VM): its target reads "at least 2x today's single-process figure". The single process
+# has since become faster itself, so the verdicts give both ratios: against that figure,
+# and against the single process measured in the same run.
+FILED_SINGLE_PROCESS = 1060.0
 
 
 def marginal(rounds: int, base: Path | None) -> dict[str, Any]:
     lengths = (10, 100, 1000)
     seconds: dict[int, list[float]] = {n: [] for n in lengths}
+    cpu: dict[int, list[float]] = {n: [] for n in lengths}  # this process's CPU time
     floor: list[float] = []
     with tempfile.TemporaryDirectory(prefix="baton-scale-", dir=base) as tmp:
         chains = {}
@@ -68,13 +74,20 @@ def marginal(rounds: int, base: Path | None) -> dict[str, Any]:
             chains[n].run_once()  # warm-up
         for _ in range(rounds):
             for n in lengths:
+                before = time.process_time()
                 seconds[n].append(chains[n].run_once())
+                cpu[n].append(time.process_time() - before)
             row = runtime_peers.measure_sqlite_floor(steps=100, runs=1, warmup=1, base=base)
             floor.append(row["run_ms"] / 100)
     median = {n: statistics.median(seconds[n]) for n in lengths}
     m100 = (median[100] - median[10]) * 1000 / 90
     m1000 = (median[1000] - median[100]) * 1000 / 900
     floor_ms = statistics.median(floor)
+    # CPU time as well: wall time includes the fsyncs and whatever else the machine
+    # runs, and on a shared VM that noise can move the wall ratio by 0.1 between runs
+    cpu_median = {n: statistics.median(cpu[n]) for n in lengths}
+    c100 = (cpu_median[100] - cpu_median[10]) * 1000 / 90
+    c1000 = (cpu_median[1000] - cpu_median[100]) * 1000 / 900
     return {
         "run_s": {str(n): median[n] for n in lengths},
         "marginal_ms_100": m100,
@@ -83,6 +96,10 @@ def marginal(rounds: int, base: Path | None) -> dict[str, Any]:
         "floor_ms": floor_ms,
         "floor_ratio_1000": m1000 / floor_ms,
         "floor_ratio_100": m100 / floor_ms,
+        "cpu_marginal_ms_100": c100,
+        "cpu_marginal_ms_1000": c1000,
+        "cpu_flat_ratio": c1000 / c100,
+        "run_s_all": {str(n): seconds[n] for n in lengths},
     }
 
 
@@ -362,6 +379,8 @@ def main(argv: list[str] | None = None) -> None:
     verdicts: dict[str, Any] = {
         "pool_vs_single": pooled / single if single else None,
         "pool_2x": bool(single) and pooled >= POOL_TARGET * single,
+        "pool_vs_filed_single": pooled / FILED_SINGLE_PROCESS,
+        "pool_2x_filed_single": pooled >= POOL_TARGET * FILED_SINGLE_PROCESS,
     }
     if not args.no_peers:
         verdicts["pool_above_peers"] = all(
@@ -380,7 +399,9 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"marginal ms/step: 100-step {m['marginal_ms_100']:.3f}, "
             f"1000-step {m['marginal_ms_1000']:.3f} (x{m['flat_ratio']:.2f}); "
-            f"floor {m['floor_ms']:.3f} (1000-step x{m['floor_ratio_1000']:.2f})"
+            f"floor {m['floor_ms']:.3f} (1000-step x{m['floor_ratio_1000']:.2f}); "
+            f"CPU ms/step: 100-step {m['cpu_marginal_ms_100']:.3f}, "
+            f"1000-step {m['cpu_marginal_ms_1000']:.3f} (x{m['cpu_flat_ratio']:.2f})"
         )
     print(
         f"\n{args.runs} concurrent runs x {args.steps} builtin echo steps, "
