@@ -123,6 +123,9 @@ def entry() -> None:
         else:  # a message exit, printed as the interpreter would
             sys.stderr.write(f"{done.code}\n")
             code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a closed pipe, a full disk: as the interpreter's exit says it
+            code = code or 120
     os._exit(code)
