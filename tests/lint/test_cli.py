@@ -454,6 +454,28 @@ def test_baton_lint_specs_as_a_subprocess() -> None:
     assert re.fullmatch(r"\d+ files checked: 0 errors, 0 warnings\n", completed.stderr)
 
 
+def test_the_executable_flushes_findings_before_its_quick_exit() -> None:
+    """`baton lint` as its own process leaves with os._exit (no interpreter shutdown):
+    its findings, block-buffered into a pipe, and its exit code are those of the
+    command run in-process."""
+    baton = Path(sys.executable).parent / "baton"
+    assert baton.exists(), "the `baton` console script is not installed"
+    spec_set("specs", ERROR_AND_WARNING)
+    for fmt in ("json", "text"):
+        in_process = run("--format", fmt, "specs")
+        completed = subprocess.run(
+            [str(baton), "lint", "--format", fmt, "specs"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == in_process.exit_code == 1
+        assert completed.stdout == in_process.stdout != ""
+        assert completed.stderr == in_process.stderr
+    assert completed.stderr.endswith("1 error, 1 warning\n"), completed.stderr
+
+
 def test_sarif_uri_of_a_path_with_spaces_is_a_valid_uri_reference() -> None:
     spec_set("my specs", ERROR_AND_WARNING)
     result = run("--format", "sarif", "my specs")
