@@ -4,6 +4,7 @@ the four output formats (SARIF checked against the official 2.1.0 schema)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -461,10 +462,12 @@ def test_the_executable_flushes_findings_before_its_quick_exit() -> None:
     baton = Path(sys.executable).parent / "baton"
     assert baton.exists(), "the `baton` console script is not installed"
     spec_set("specs", ERROR_AND_WARNING)
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     for fmt in ("json", "text"):
         in_process = run("--format", fmt, "specs")
         completed = subprocess.run(
             [str(baton), "lint", "--format", fmt, "specs"],
+            env=buffered,
             capture_output=True,
             text=True,
             timeout=60,
