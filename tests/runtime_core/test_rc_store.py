@@ -20,6 +20,7 @@ from baton.runtime.store import LeaseLost, RunExists, Store, StoreError, Unknown
 from baton.runtime.store.group import group_commit
 from baton.runtime.store.records import Batch
 from baton.runtime.store.schema import SCHEMA_VERSION
+from baton.runtime.store.writelock import turn
 
 
 def _new_run(store: Store, owner: str = "me", run_id: str = "r") -> RunState:
@@ -64,6 +65,26 @@ def test_threads_opening_one_new_database_at_once_all_succeed(tmp_path: Path) ->
         for thread in threads:
             thread.join()
         assert errors == [], f"trial {trial}: {errors[0]}"
+
+
+def test_opening_a_ready_database_does_not_wait_for_the_writers(tmp_path: Path) -> None:
+    # a database in WAL mode at the current schema is opened without the writers' turn
+    # (a pool worker opens one connection per run it drives: each used to queue behind
+    # the commits in flight); a new one still takes it (the test above)
+    db = tmp_path / "baton.db"
+    Store(db).close()
+    opened = threading.Event()
+
+    def open_it() -> None:
+        with Store(db) as store:
+            assert store.list_runs() == []
+        opened.set()
+
+    with turn(db.resolve()):  # another writer's turn, held throughout
+        thread = threading.Thread(target=open_it, daemon=True)
+        thread.start()
+        assert opened.wait(timeout=30), "opening waited for the writers' turn"
+    thread.join()
 
 
 def test_a_database_from_a_newer_baton_is_refused(tmp_path: Path) -> None:

@@ -46,27 +46,38 @@ def open_for_writing(path: Path, shared: bool) -> sqlite3.Connection:
     reason = _not_writable(path)
     if reason is not None:  # refuse before SQLite creates or writes any file
         raise ReadOnlyDatabase(path, reason)
-    # in the writers' turn (store.writelock): switching a new file to WAL needs it alone,
-    # and SQLite answers a concurrent switch "database is locked" at once, without
-    # waiting (seen with ten threads opening one new database)
-    with turn(path.resolve()):
-        try:
-            db = sqlite3.connect(
-                path, isolation_level=None, timeout=30.0, check_same_thread=not shared
-            )
-        except sqlite3.Error as error:
-            raise _cannot_open(path, error) from error
-        try:
+    try:
+        db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=not shared)
+    except sqlite3.Error as error:
+        raise _cannot_open(path, error) from error
+    try:
+        db.execute("PRAGMA synchronous=FULL")  # this connection's setting: no lock
+        if _ready(db):  # the common case: a database in WAL mode, at the current schema
+            return db
+        # in the writers' turn (store.writelock): switching a new file to WAL needs it
+        # alone, and SQLite answers a concurrent switch "database is locked" at once,
+        # without waiting (seen with ten threads opening one new database)
+        with turn(path.resolve()):
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
             migrate(db)
-        except SchemaTooNew as error:
-            db.close()
-            raise StoreError(f"database '{path}' was written by a newer Baton: {error}") from error
-        except sqlite3.Error as error:
-            db.close()
-            raise _cannot_open(path, error) from error
+    except SchemaTooNew as error:
+        db.close()
+        raise StoreError(f"database '{path}' was written by a newer Baton: {error}") from error
+    except sqlite3.Error as error:
+        db.close()
+        raise _cannot_open(path, error) from error
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+def _ready(db: sqlite3.Connection) -> bool:
+    """Whether the database is in WAL mode at the current schema already: then opening
+    it writes nothing and needs no writers' turn (each run a pool worker drives opens a
+    connection; waiting for the turn put every open behind the commits in flight)."""
+    (mode,) = db.execute("PRAGMA journal_mode").fetchone()
+    return str(mode).lower() == "wal" and current_version(db) == SCHEMA_VERSION
 
 
 def open_for_reading(path: Path) -> sqlite3.Connection:
