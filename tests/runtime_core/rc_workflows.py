@@ -142,6 +142,17 @@ LONG = workflow(
     text_step("after", needs=("nap",)),
 )
 
+# A chain longer than the stored state's least rewrite interval (128 events): its row
+# is rewritten once per 150 events (driver.journal), the crash test's boundaries.
+CHAIN_150 = workflow(
+    "chain_150",
+    *(
+        text_step(f"s{i}", needs=(f"s{i - 1}",) if i else (), input={"text": f"s{i}"})
+        for i in range(150)
+    ),
+    result="s149",
+)
+
 # A gate after validation (review), a skipped branch, a skip that propagates.
 REVIEWED = workflow(
     "reviewed",

@@ -12,6 +12,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+from rc_support import baton, normalized, rows
 from rc_workflows import CRASH, SLOW, text_step, workflow
 
 from baton.runtime import api
@@ -194,3 +196,37 @@ def test_the_row_is_rewritten_once_per_steps_worth_of_events(tmp_path: Path) -> 
     assert gaps[:-1] and all(gap >= steps for gap in gaps[:-1]), snapshots
     assert len(snapshots) <= events // steps + 2 < events // 128, snapshots
     assert snapshots[-1] == events and checks == len(snapshots)
+
+
+@pytest.mark.parametrize("kill_after", [150, 151, 302, 305, 306])
+def test_a_crash_around_a_rewrite_of_the_row_resumes_to_the_same_run(
+    tmp_path: Path, kill_after: int
+) -> None:
+    """SIGKILL right after the commit that makes event N durable, around the commits
+    that rewrite a 150-step run's row (at events 1, 154 and 306 here): the row is then
+    149 events behind the log (N=150), just rewritten (151, 305, 306) or 148 behind
+    (302). `baton resume` ends the run as one that never crashed, and the stored state
+    is the fold of the log."""
+    start = ("run", "rc_workflows:CHAIN_150", "--input", '{"topic": "t"}', "--run-id", "r")
+    crashed = baton(tmp_path, *start, extra_env={"BATON_TEST_KILL_AFTER_EVENT": str(kill_after)})
+    assert crashed.returncode == -9, crashed.stderr
+    at_crash = rows(tmp_path / "baton.db", "SELECT seq, type FROM events ORDER BY seq")
+    [(row_seq,)] = rows(tmp_path / "baton.db", "SELECT last_seq FROM runs")
+    assert row_seq <= len(at_crash)  # the row as of some event: the log's end, or before
+    assert len(at_crash) >= kill_after
+    resumed = baton(tmp_path, "resume", "r")
+    assert resumed.returncode == 0, resumed.stderr
+    final = rows(tmp_path / "baton.db", "SELECT seq, type FROM events ORDER BY seq")
+    assert final[: len(at_crash)] == at_crash  # nothing lost or rewritten
+    assert [seq for seq, _ in final] == list(range(1, len(final) + 1))
+    with Store(tmp_path / "baton.db") as store:
+        state = store.load_state("r")
+        assert state.outcome == "succeeded"
+        assert state.to_json() == fold(store.load_events("r")).to_json()
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    assert baton(reference, *start).returncode == 0
+    with Store(reference / "baton.db") as store:
+        clean = store.load_state("r")
+    ignore = {"last_seq": 0}  # a resumed run has its `run_resumed` (and restarts) more
+    assert normalized(state.to_json()) | ignore == normalized(clean.to_json()) | ignore
