@@ -86,7 +86,7 @@ def claimable(store: Store, now: int, skip: set[str] | None = None) -> tuple[lis
     for run_id, holder, expires in store.movable_runs():
         if skip and run_id in skip:
             continue
-        if holder is None or (expires or 0) <= now or leases.holder_is_dead(holder):
+        if not leases.is_live(holder, expires, now):
             free.append(run_id)
         else:
             held += 1
@@ -262,11 +262,7 @@ class Worker:
     def _live_workers(self, store: Store) -> int:
         """How many workers are alive on this database (this one at least)."""
         now = now_ms()
-        alive = {
-            owner
-            for owner, until in store.workers()
-            if until > now and not leases.holder_is_dead(owner)
-        }
+        alive = {owner for owner, until in store.workers() if leases.is_live(owner, until, now)}
         return len(alive | {self.owner})
 
     def _drive(self, run_id: str, owner: str) -> None:
@@ -308,4 +304,4 @@ def pool_running(db: Path) -> bool:
     now = now_ms()
     with Store(db, readonly=True) as store:
         workers = store.workers()
-    return any(until > now and not leases.holder_is_dead(owner) for owner, until in workers)
+    return any(leases.is_live(owner, until, now) for owner, until in workers)

@@ -95,7 +95,7 @@ def _advance(
         case S.PENDING:
             return _ready(state, step, gate), None
         case S.AWAITING_APPROVAL:
-            if is_tool(record.approval) and record.approval is not None:
+            if is_tool(record.approval):
                 # a decided tool call: its attempt runs again (core.tool_approvals)
                 if record.approval.decision is None:
                     return None, None

@@ -23,6 +23,8 @@ Unlike a step's gate, a tool approval has no timeout and no escalation: the rost
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from baton.runtime.core import events as ev
 from baton.runtime.core.state import ApprovalRecord, StepRecord, evolve
 from baton.runtime.model import JSON
@@ -32,7 +34,7 @@ GRANTED = "granted"
 REJECTED = "rejected"
 
 
-def is_tool(approval: ApprovalRecord | None) -> bool:
+def is_tool(approval: ApprovalRecord | None) -> TypeGuard[ApprovalRecord]:
     return approval is not None and approval.stage == TOOL_STAGE
 
 
@@ -63,7 +65,7 @@ def requested(record: StepRecord, body: ev.ToolApprovalRequested, ts: int) -> St
         body.role,
         TOOL_STAGE,
         ts,
-        voided=before.voided if is_tool(before) and before is not None else 0,
+        voided=before.voided if is_tool(before) else 0,
         tool={
             "subject": subject_of(body),
             "sha256": body.sha256,
@@ -119,7 +121,7 @@ def restarted(record: StepRecord, body: ev.AttemptStarted, ts: int) -> StepRecor
     """The step (already moved to running) re-running its decided attempt. Raises
     ValueError when it is not a decided tool approval of that attempt."""
     approval = record.approval
-    if not is_tool(approval) or approval is None or approval.decision is None:
+    if not is_tool(approval) or approval.decision is None:
         raise ValueError("restart of an attempt no tool decision resumes")
     if body.attempt != record.attempts:
         raise ValueError(f"attempt {body.attempt} is not the one that waited")

@@ -43,6 +43,12 @@ def holder_is_dead(owner: str) -> bool:
     return False
 
 
+def is_live(holder: str | None, expires_ms: int | None, now_ms: int) -> bool:
+    """Whether a lease (or a worker's heartbeat) held by `holder` until `expires_ms` is
+    live: held, not expired, and not by a dead process on this host."""
+    return holder is not None and (expires_ms or 0) > now_ms and not holder_is_dead(holder)
+
+
 @dataclass(frozen=True)
 class LeaseHolder:
     """The process that holds a run's lease, for messages."""

@@ -207,9 +207,15 @@ def _check(batch: Batch, found: dict[str, tuple[str | None, int | None]]) -> Sto
     holder, last_seq = row
     if holder != batch.owner:
         return LeaseLost(run_id, holder)
+    return log_gap(batch, last_seq)
+
+
+def log_gap(batch: Batch, last_seq: int | None) -> StoreError | None:
+    """Why `batch` does not continue a log ending at `last_seq`, or None."""
     if batch.events and batch.events[0].seq != (last_seq or 0) + 1:
         return StoreError(
-            f"run '{run_id}': batch starts at {batch.events[0].seq}, log is at {last_seq}"
+            f"run '{batch.state.run_id}': batch starts at {batch.events[0].seq}, "
+            f"log is at {last_seq}"
         )
     return None
 

@@ -43,6 +43,7 @@ from baton.runtime.store.rows import (
     EventRows,
     encode,
     event_rows,
+    log_gap,
     run_row,
     snapshot_values,
     sqlite_writes_together,
@@ -281,10 +282,9 @@ class Store:
             if row is None or row[0] != batch.owner:
                 self._refuse(db, state.run_id, batch.owner)
             last_seq = row[1]
-        if batch.events and batch.events[0].seq != (last_seq or 0) + 1:
-            raise StoreError(
-                f"run '{state.run_id}': batch starts at {batch.events[0].seq}, log is at {last_seq}"
-            )
+        gap = log_gap(batch, last_seq)
+        if gap is not None:
+            raise gap
 
     def _last_seq(self, db: sqlite3.Connection, run_id: str) -> int | None:
         row = db.execute("SELECT max(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
@@ -298,7 +298,7 @@ class Store:
         raise LeaseLost(run_id, row[0])
 
     def _insert_events(self, db: sqlite3.Connection, rows: EventRows) -> None:
-        """The rows `_event_rows` made, in their order: a validated output before the
+        """The rows `event_rows` made, in their order: a validated output before the
         commit that marks it, within the same batch."""
         for output, committed in rows.outputs:
             if output is not None:
@@ -502,7 +502,7 @@ class Store:
         if not rows:
             raise UnknownRun(run_id)
         holder, expires = rows[0]
-        if holder is None or (expires or 0) <= now_ms or leases.holder_is_dead(holder):
+        if not leases.is_live(holder, expires, now_ms):
             return None
         return leases.LeaseHolder(holder, expires or 0)
 
@@ -633,14 +633,9 @@ class Store:
 
 
 def _lease_free(holder: str | None, expires: int | None, owner: str, now_ms: int) -> bool:
-    """Whether `owner` may take a lease held by `holder` until `expires`: none held, its
-    own, expired, or held by a dead process on this host."""
-    return (
-        holder is None
-        or holder == owner
-        or (expires or 0) <= now_ms
-        or leases.holder_is_dead(holder)
-    )
+    """Whether `owner` may take a lease held by `holder` until `expires`: its own, or
+    not live (none held, expired, or held by a dead process on this host)."""
+    return holder == owner or not leases.is_live(holder, expires, now_ms)
 
 
 class _BatchFailed(Exception):
