@@ -245,7 +245,7 @@ class Toolbox:
         """None when a grant covers exactly this call (it may be made); the text the
         model reads when a person refused it (recorded, never made). Raises
         ToolApprovalNeeded when no decision covers it: the attempt stops and waits."""
-        from baton.runtime.core.tool_approvals import GRANTED, call_subject
+        from baton.runtime.core.tool_approvals import GRANTED, TOOL_STAGE, call_subject
 
         step, attempt = self.request.step, self.request.attempt
         subject = call_subject(tool.name, name, arguments, step, attempt, key)
@@ -279,7 +279,7 @@ class Toolbox:
         voided = [
             {
                 "role": str(d.get("role") or tool.approval_role),
-                "stage": "tool",
+                "stage": TOOL_STAGE,
                 "principal": str(d.get("principal") or ""),
                 "shown_sha256": str(d.get("sha256") or ""),
                 "current_sha256": sha256,
